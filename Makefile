@@ -1,0 +1,64 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8000
+SIMULATE ?= 6
+DEMO_PASSWORD ?= demo-charge-2026
+export DEMO_PASSWORD
+
+.PHONY: run test install lint migrations-check browser-deps clean services-stop run-distributed
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	touch $@
+
+install: $(VENV)/.installed
+
+# Embedded mode: SQLite, in-memory channel layer, eager Celery + in-process scheduler,
+# demo data and a simulated charger fleet. Foreground until Ctrl-C.
+run: install
+	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py migrate --noinput >/dev/null
+	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py load_demo_data
+	@DEBUG=$${DEBUG:-true} DEMO_MODE=true PORT=$(PORT) SIMULATE=$(SIMULATE) $(BIN)/python manage.py serve --demo
+
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing chromium with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "error: /usr/bin/chromium missing: apt-get install chromium"; exit 1; fi; \
+	fi
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check . || true
+
+migrations-check: install
+	env -u DATABASE_URL -u REDIS_URL DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
+
+# Starts throwaway PostgreSQL + Redis, then checks migrations, lint and runs the
+# whole suite against PostgreSQL (and the browser tests in Chromium).
+test: install browser-deps
+	@eval "$$(.ci/services.sh start)"; \
+	  set -e; \
+	  echo "PostgreSQL: $$DATABASE_URL  Redis: $$REDIS_URL"; \
+	  $(MAKE) --no-print-directory migrations-check; \
+	  $(BIN)/ruff check .; \
+	  $(DEPLOY_ENV) DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python manage.py check --deploy --fail-level WARNING; \
+	  DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+# The production settings as a deployment would set them, for `check --deploy`.
+DEPLOY_ENV := DEBUG=false DEMO_MODE=false SECRET_KEY=ci-deploy-check-$$(date +%s%N)-not-a-real-secret-kq93hf72hd82jd \
+  SECURE_SSL_REDIRECT=true SECURE_HSTS_SECONDS=31536000 SECURE_HSTS_PRELOAD=true ALLOWED_HOSTS=cms.example.org
+
+services-stop:
+	.ci/services.sh stop
+
+clean:
+	rm -rf $(VENV) var

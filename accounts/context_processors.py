@@ -1,0 +1,47 @@
+"""Role-aware navigation: the portal shows only links the user may follow."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+
+from accounts.scope import is_administrator
+
+# (label, url name, permission needed or None, administrators only)
+NAVIGATION: list[tuple[str, str, str | None, bool]] = [
+    ("Overview", "stations:overview", "stations.view_network", False),
+    ("Networks", "stations:network_list", "stations.view_network", False),
+    ("Stations", "stations:station_list", "stations.view_station", False),
+    ("Charge points", "stations:charge_point_list", "stations.view_chargepoint", False),
+    ("Unassigned", "stations:unassigned_list", "stations.manage_unassigned", False),
+    ("Sessions", "charging:session_list", "charging.view_chargingsession", False),
+    ("Id tokens", "charging:token_list", "charging.view_idtoken", False),
+    ("Users", "accounts:user_list", "accounts.view_user", True),
+    ("Audit log", "accounts:audit_log", "accounts.view_audit_log", False),
+]
+
+
+def navigation(request: HttpRequest) -> dict[str, Any]:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated or getattr(user, "is_driver", False):
+        return {"nav_items": []}
+    items = []
+    for label, url_name, perm, admin_only in NAVIGATION:
+        if admin_only and not is_administrator(user):
+            continue
+        if perm is not None and not user.has_perm(perm):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:  # the screen is not installed in this build
+            continue
+        items.append(
+            {
+                "label": label,
+                "url": url,
+                "active": request.path.startswith(url) and url != "/",
+            }
+        )
+    return {"nav_items": items}

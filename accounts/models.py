@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    """The portal roles; each is a Django group with the permissions of DESIGN.md."""
+
+    OPERATIONS = "Operations", "Operations"
+    SUPPORT = "Support", "Support"
+    FINANCE = "Finance", "Finance"
+    ADMINISTRATOR = "Administrator", "Administrator"
+
+
+class User(AbstractUser):
+    """A portal user (staff of a network) or a driver of the app."""
+
+    is_driver = models.BooleanField(
+        default=False,
+        help_text="Driver accounts use the app API only, never the portal.",
+    )
+
+    class Meta(AbstractUser.Meta):
+        swappable = "AUTH_USER_MODEL"
+
+    @property
+    def role_names(self) -> list[str]:
+        return sorted(group.name for group in self.groups.all())
+
+
+class AuditLog(models.Model):
+    """Who did what, when, to which object, with the state before and after."""
+
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    actor_label = models.CharField(
+        max_length=150, blank=True, help_text="Username at the time, or 'system'."
+    )
+    action = models.CharField(max_length=64, db_index=True)
+    object_type = models.CharField(max_length=100, blank=True, db_index=True)
+    object_id = models.CharField(max_length=64, blank=True)
+    object_repr = models.CharField(max_length=255, blank=True)
+    network = models.ForeignKey(
+        "stations.Network",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="audit_entries",
+    )
+    before = models.JSONField(null=True, blank=True)
+    after = models.JSONField(null=True, blank=True)
+    detail = models.TextField(blank=True)
+    ip_address = models.GenericIPAddressField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["object_type", "object_id"])]
+        permissions = [("view_audit_log", "Can view the audit log")]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.actor_label} {self.action} {self.object_repr}"

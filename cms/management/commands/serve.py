@@ -1,0 +1,133 @@
+"""Serve portal, API, OCPP and live updates from one ASGI process.
+
+``--server`` picks uvicorn (default: lower tail latency with many idle sockets,
+see docs/benchmarks.md) or daphne. In demo mode the simulated fleet
+(``SIMULATE`` chargers) is started next to the server once it answers.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+def _wait_until_up(url: str, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (loopback)
+                if response.status == 200:
+                    return True
+        except OSError:
+            time.sleep(0.3)
+    return False
+
+
+class Command(BaseCommand):
+    help = "Run the ASGI server (and, with --demo, the simulated charger fleet)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
+        parser.add_argument(
+            "--port", type=int, default=int(os.environ.get("PORT", "8000"))
+        )
+        parser.add_argument(
+            "--server",
+            choices=["uvicorn", "daphne"],
+            default=os.environ.get("ASGI_SERVER", "uvicorn"),
+        )
+        parser.add_argument(
+            "--demo",
+            action="store_true",
+            help="Print demo logins and start the simulated fleet.",
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        host, port = options["host"], options["port"]
+        if options["server"] == "daphne":
+            command = [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                host,
+                "-p",
+                str(port),
+                "--websocket_timeout",
+                "-1",
+                "cms.asgi:application",
+            ]
+        else:
+            command = [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "cms.asgi:application",
+                "--host",
+                host,
+                "--port",
+                str(port),
+                "--lifespan",
+                "off",
+                "--no-access-log",
+                "--ws-max-size",
+                str(settings.OCPP_MAX_FRAME_BYTES * 4),
+                "--ws-ping-interval",
+                "60",
+                "--ws-ping-timeout",
+                "60",
+            ]
+        server = subprocess.Popen(command)  # noqa: S603
+        children = [server]
+        base_url = f"http://{host}:{port}"
+        try:
+            if not _wait_until_up(f"{base_url}/healthz", 60):
+                self.stderr.write("the server did not answer /healthz within 60 s")
+                return
+            self.stdout.write(self.style.SUCCESS(f"Portal:  {base_url}/"))
+            self.stdout.write(
+                f"OCPP:    ws://{host}:{port}/ocpp/<charge point id>  (subprotocol ocpp1.6)"
+            )
+            if options["demo"]:
+                self.stdout.write(
+                    f"Logins:  admin / ops / support / finance, password {settings.DEMO_PASSWORD}"
+                )
+                count = int(os.environ.get("SIMULATE", "6"))
+                if count > 0:
+                    simulator = subprocess.Popen(  # noqa: S603
+                        [
+                            sys.executable,
+                            "manage.py",
+                            "simulate_fleet",
+                            "--url",
+                            f"ws://{host}:{port}/ocpp/",
+                            "--count",
+                            str(count),
+                            "--demo",
+                        ],
+                    )
+                    children.append(simulator)
+                    self.stdout.write(
+                        f"Fleet:   {count} simulated chargers (SIMULATE=0 turns it off)"
+                    )
+            self.stdout.write("Press Ctrl-C to stop.")
+            server.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            for child in reversed(children):
+                if child.poll() is None:
+                    child.send_signal(signal.SIGINT)
+            for child in children:
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()

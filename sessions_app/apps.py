@@ -1,0 +1,8 @@
+from django.apps import AppConfig
+
+
+class ChargingConfig(AppConfig):
+    name = "sessions_app"
+    # A label of its own keeps clear of django.contrib.sessions ("sessions").
+    label = "charging"
+    verbose_name = "Id tokens, sessions and meter values"

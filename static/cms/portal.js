@@ -1,0 +1,31 @@
+// Small helpers shared by portal pages. Live updates open a WebSocket to /ws/live/
+// and apply out-of-band HTML fragments pushed by the server (no polling).
+(function () {
+  "use strict";
+  function connectLive(path, onMessage) {
+    var scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var delay = 500;
+    function open() {
+      var socket = new WebSocket(scheme + window.location.host + path);
+      socket.onopen = function () { delay = 500; document.documentElement.dataset.live = "connected"; };
+      socket.onmessage = function (event) { onMessage(JSON.parse(event.data), socket); };
+      socket.onclose = function () {
+        document.documentElement.dataset.live = "disconnected";
+        setTimeout(open, delay); delay = Math.min(delay * 2, 10000);
+      };
+      return socket;
+    }
+    return open();
+  }
+  function applyFragments(message) {
+    if (!message.html) { return; }
+    var template = document.createElement("template");
+    template.innerHTML = message.html.trim();
+    Array.prototype.forEach.call(template.content.children, function (node) {
+      if (!node.id) { return; }
+      var target = document.getElementById(node.id);
+      if (target) { target.replaceWith(node); if (window.htmx) { window.htmx.process(node); } }
+    });
+  }
+  window.cms = { connectLive: connectLive, applyFragments: applyFragments };
+})();

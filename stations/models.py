@@ -1,0 +1,401 @@
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+
+from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+from django.db.models import Q
+from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError(
+            f"“{value}” is not a known IANA time zone (e.g. Europe/Berlin)."
+        )
+
+
+currency_validator = RegexValidator(
+    r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR."
+)
+country_validator = RegexValidator(
+    r"^[A-Z]{2}$", "Use a two-letter ISO 3166 code, e.g. DE."
+)
+# OCPP 1.6 chargeBoxIdentity is CiString(48); URL-safe printable characters only.
+ocpp_id_validator = RegexValidator(
+    r"^[^\s/?#]{1,48}$", "1 to 48 characters, without spaces, '/', '?' or '#'."
+)
+
+
+class Network(models.Model):
+    """An operator (tenant): the unit of scope for users."""
+
+    name = models.CharField(max_length=120, unique=True)
+    currency = models.CharField(
+        max_length=3, default="EUR", validators=[currency_validator]
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        permissions = [("access_network", "Can access the network (scope grant)")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Station(models.Model):
+    """A site: a place with one or more charge points sharing a grid connection."""
+
+    network = models.ForeignKey(
+        Network, on_delete=models.PROTECT, related_name="stations"
+    )
+    name = models.CharField(max_length=120)
+    address = models.CharField(max_length=255, blank=True)
+    city = models.CharField(max_length=120, blank=True)
+    postal_code = models.CharField(max_length=20, blank=True)
+    country = models.CharField(
+        max_length=2, default="DE", validators=[country_validator]
+    )
+    region = models.CharField(
+        max_length=80, blank=True, help_text="Reporting region (SLA roll-ups)."
+    )
+    latitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(Decimal("-90")),
+            MaxValueValidator(Decimal("90")),
+        ],
+    )
+    longitude = models.DecimalField(
+        max_digits=9,
+        decimal_places=6,
+        null=True,
+        blank=True,
+        validators=[
+            MinValueValidator(Decimal("-180")),
+            MaxValueValidator(Decimal("180")),
+        ],
+    )
+    time_zone = models.CharField(
+        max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    power_limit_kw = models.DecimalField(
+        max_digits=9,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0.01"))],
+        help_text="Site grid limit shared by its charge points (kW).",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["network__name", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["network", "name"], name="station_unique_name_per_network"
+            ),
+            models.CheckConstraint(
+                condition=Q(latitude__isnull=True)
+                | Q(latitude__gte=-90, latitude__lte=90),
+                name="station_latitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(longitude__isnull=True)
+                | Q(longitude__gte=-180, longitude__lte=180),
+                name="station_longitude_range",
+            ),
+            models.CheckConstraint(
+                condition=Q(power_limit_kw__isnull=True) | Q(power_limit_kw__gt=0),
+                name="station_power_limit_positive",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RegistrationStatus(models.TextChoices):
+    ACCEPTED = "Accepted", "Accepted"
+    PENDING = "Pending", "Pending"
+    REJECTED = "Rejected", "Rejected"
+
+
+class OcppProtocol(models.TextChoices):
+    OCPP16 = "ocpp1.6", "OCPP 1.6J"
+    OCPP201 = "ocpp2.0.1", "OCPP 2.0.1"
+
+
+class ChargePoint(models.Model):
+    """A charger, identified by its OCPP charge box identity.
+
+    ``station`` is empty for a charger that connected before anyone registered it
+    (the "unassigned" place in the portal).
+    """
+
+    ocpp_id = models.CharField(
+        "OCPP identity", max_length=48, unique=True, validators=[ocpp_id_validator]
+    )
+    station = models.ForeignKey(
+        Station,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="charge_points",
+    )
+    display_name = models.CharField(max_length=120, blank=True)
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    serial_number = models.CharField(max_length=50, blank=True)
+    charge_box_serial_number = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    iccid = models.CharField("ICCID", max_length=20, blank=True)
+    imsi = models.CharField("IMSI", max_length=20, blank=True)
+    meter_type = models.CharField(max_length=25, blank=True)
+    meter_serial_number = models.CharField(max_length=25, blank=True)
+    ocpp_protocol = models.CharField(
+        max_length=16, choices=OcppProtocol.choices, default=OcppProtocol.OCPP16
+    )
+    registration_status = models.CharField(
+        max_length=10,
+        choices=RegistrationStatus.choices,
+        default=RegistrationStatus.ACCEPTED,
+    )
+    password_hash = models.CharField(
+        max_length=256,
+        blank=True,
+        help_text="Hashed OCPP basic-auth password; empty = none set.",
+    )
+    heartbeat_interval_s = models.PositiveIntegerField(default=300)
+    # Connection state. The database is the source of truth across processes;
+    # ``connection_channel`` names the consumer that holds the socket now.
+    is_connected = models.BooleanField(default=False)
+    is_online = models.BooleanField(
+        default=False, help_text="Connected and heard from recently."
+    )
+    connection_channel = models.CharField(max_length=200, blank=True)
+    connected_at = models.DateTimeField(null=True, blank=True)
+    disconnected_at = models.DateTimeField(null=True, blank=True)
+    last_seen_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_boot_at = models.DateTimeField(null=True, blank=True)
+    # Connector 0 (the whole charger) status, OCPP 1.6 §4.9.
+    status = models.CharField(max_length=20, blank=True)
+    error_code = models.CharField(max_length=30, blank=True)
+    status_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ocpp_id"]
+        permissions = [
+            (
+                "manage_unassigned",
+                "Can see and assign chargers not yet registered to a station",
+            ),
+            ("reset_chargepoint", "Can reset a charger"),
+            ("unlock_connector", "Can unlock a connector"),
+            ("remote_start_stop", "Can start and stop sessions remotely"),
+            ("trigger_message", "Can ask a charger to send a message"),
+            ("clear_cache", "Can clear a charger's authorization cache"),
+            ("configure_chargepoint", "Can read and change charger configuration"),
+            ("manage_firmware", "Can update firmware and request diagnostics"),
+            ("change_availability", "Can change charger availability"),
+            ("manage_reservations", "Can reserve connectors"),
+            ("manage_local_list", "Can send local authorization lists"),
+            ("manage_charging_profiles", "Can set and clear charging profiles"),
+            ("data_transfer", "Can send vendor data transfers"),
+        ]
+
+    def __str__(self) -> str:
+        return self.display_name or self.ocpp_id
+
+    def set_password(self, raw_password: str | None) -> None:
+        self.password_hash = make_password(raw_password) if raw_password else ""
+
+    def check_password(self, raw_password: str) -> bool:
+        return bool(self.password_hash) and check_password(
+            raw_password, self.password_hash
+        )
+
+    @property
+    def network_id_or_none(self) -> int | None:
+        return self.station.network_id if self.station_id else None  # type: ignore[union-attr]
+
+
+class ConnectorType(models.TextChoices):
+    CCS2 = "CCS2", "CCS2"
+    CCS1 = "CCS1", "CCS1"
+    CHADEMO = "CHAdeMO", "CHAdeMO"
+    TYPE2 = "Type2", "Type 2"
+    TYPE1 = "Type1", "Type 1"
+    GBT = "GBT", "GB/T"
+    NACS = "NACS", "NACS"
+    SCHUKO = "Schuko", "Schuko"
+
+
+class ConnectorStatus(models.TextChoices):
+    """OCPP 1.6 ChargePointStatus, plus Offline (derived from the connection)."""
+
+    AVAILABLE = "Available", "Available"
+    PREPARING = "Preparing", "Preparing"
+    CHARGING = "Charging", "Charging"
+    SUSPENDED_EV = "SuspendedEV", "Suspended (EV)"
+    SUSPENDED_EVSE = "SuspendedEVSE", "Suspended (EVSE)"
+    FINISHING = "Finishing", "Finishing"
+    RESERVED = "Reserved", "Reserved"
+    UNAVAILABLE = "Unavailable", "Unavailable"
+    FAULTED = "Faulted", "Faulted"
+    UNKNOWN = "Unknown", "Unknown"
+
+
+class Connector(models.Model):
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="connectors"
+    )
+    connector_id = models.PositiveSmallIntegerField(
+        "connector number", validators=[MinValueValidator(1)]
+    )
+    connector_type = models.CharField(
+        max_length=10, choices=ConnectorType.choices, default=ConnectorType.TYPE2
+    )
+    max_power_kw = models.DecimalField(
+        max_digits=7,
+        decimal_places=2,
+        default=Decimal("22"),
+        validators=[MinValueValidator(Decimal("0.01"))],
+    )
+    status = models.CharField(
+        max_length=20, choices=ConnectorStatus.choices, default=ConnectorStatus.UNKNOWN
+    )
+    error_code = models.CharField(max_length=30, blank=True, default="NoError")
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    vendor_id = models.CharField(max_length=255, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    status_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The charger's timestamp of the current status.",
+    )
+    status_received_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["charge_point__ocpp_id", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_point", "connector_id"],
+                name="connector_unique_number_per_charge_point",
+            ),
+            models.CheckConstraint(
+                condition=Q(connector_id__gte=1), name="connector_number_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_power_kw__gt=0), name="connector_max_power_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.charge_point.ocpp_id} #{self.connector_id}"
+
+
+class StatusChange(models.Model):
+    """History of connector statuses, ordered by the charger's timestamps."""
+
+    connector = models.ForeignKey(
+        Connector, on_delete=models.CASCADE, related_name="status_changes"
+    )
+    status = models.CharField(max_length=20, choices=ConnectorStatus.choices)
+    error_code = models.CharField(max_length=30, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    info = models.CharField(max_length=50, blank=True)
+    at = models.DateTimeField(
+        help_text="Charger timestamp (or receive time when absent)."
+    )
+    received_at = models.DateTimeField()
+    is_applied = models.BooleanField(
+        default=True, help_text="False when older than the connector's current state."
+    )
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [models.Index(fields=["connector", "at"])]
+
+
+class ConnectionEvent(models.Model):
+    """Connection history of a charger: connects, disconnects, silent-offline sweeps."""
+
+    class Kind(models.TextChoices):
+        CONNECTED = "connected", "Connected"
+        DISCONNECTED = "disconnected", "Disconnected"
+        TAKEN_OVER = "taken_over", "Replaced by a new connection"
+        WENT_SILENT = "went_silent", "Offline (silent past heartbeat)"
+        REJECTED = "rejected", "Connection refused"
+
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="connection_events"
+    )
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    at = models.DateTimeField(db_index=True)
+    detail = models.CharField(max_length=255, blank=True)
+    remote_address = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+
+class OcppMessage(models.Model):
+    """Every OCPP-J frame in and out, for the charger's message timeline."""
+
+    class Direction(models.TextChoices):
+        IN = "in", "Charger → CMS"
+        OUT = "out", "CMS → charger"
+
+    class MessageType(models.IntegerChoices):
+        CALL = 2, "CALL"
+        CALLRESULT = 3, "CALLRESULT"
+        CALLERROR = 4, "CALLERROR"
+        INVALID = 0, "Invalid frame"
+
+    charge_point = models.ForeignKey(
+        ChargePoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="messages",
+    )
+    ocpp_id = models.CharField(max_length=48, db_index=True)
+    direction = models.CharField(max_length=3, choices=Direction.choices)
+    message_type = models.PositiveSmallIntegerField(choices=MessageType.choices)
+    unique_id = models.CharField(max_length=64, blank=True)
+    action = models.CharField(max_length=64, blank=True, db_index=True)
+    payload = models.JSONField(null=True, blank=True)
+    raw = models.TextField(
+        blank=True, help_text="The frame as received when it was not valid JSON."
+    )
+    error_code = models.CharField(max_length=40, blank=True)
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["charge_point", "-at"]),
+            models.Index(fields=["charge_point", "unique_id"]),
+        ]
+
+
+class NetworkUserObjectPermission(UserObjectPermissionBase):
+    """Direct-FK guardian table: a user's scope grants on networks."""
+
+    content_object = models.ForeignKey(Network, on_delete=models.CASCADE)
+
+
+class NetworkGroupObjectPermission(GroupObjectPermissionBase):
+    content_object = models.ForeignKey(Network, on_delete=models.CASCADE)

@@ -1,0 +1,113 @@
+"""Reads of the charging network, always filtered by the user's scope.
+
+Scope: administrators see every network; everyone else sees the networks granted
+to them with the guardian object permission ``stations.access_network``. What a
+user may *do* comes from their role's model permissions. A ``*_get_for_user``
+selector raises ``Http404`` outside the scope and ``PermissionDenied`` when the
+role lacks ``perm``: a user never learns that another network's object exists.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from guardian.shortcuts import get_objects_for_user
+
+from accounts.scope import is_administrator
+from stations.models import ChargePoint, Connector, Network, Station
+
+
+def network_list_for_user(*, user: Any) -> QuerySet[Network]:
+    if not getattr(user, "is_authenticated", False) or getattr(
+        user, "is_driver", False
+    ):
+        return Network.objects.none()
+    if is_administrator(user):
+        return Network.objects.all()
+    return get_objects_for_user(
+        user, "stations.access_network", klass=Network, accept_global_perms=False
+    )
+
+
+def network_ids_for_user(*, user: Any) -> list[int]:
+    cached = getattr(user, "_network_ids", None)
+    if cached is None:
+        cached = list(network_list_for_user(user=user).values_list("pk", flat=True))
+        if getattr(user, "is_authenticated", False):
+            user._network_ids = cached
+    return cached
+
+
+def _require(user: Any, perm: str | None) -> None:
+    if perm is not None and not user.has_perm(perm):
+        raise PermissionDenied(f"Your role does not allow this ({perm}).")
+
+
+def network_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Network:
+    network = network_list_for_user(user=user).filter(pk=pk).first()
+    if network is None:
+        raise Http404("No such network.")
+    _require(user, perm)
+    return network
+
+
+def station_list_for_user(*, user: Any) -> QuerySet[Station]:
+    return Station.objects.filter(
+        network_id__in=network_ids_for_user(user=user)
+    ).select_related("network")
+
+
+def station_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Station:
+    station = station_list_for_user(user=user).filter(pk=pk).first()
+    if station is None:
+        raise Http404("No such station.")
+    _require(user, perm)
+    return station
+
+
+def can_see_unassigned(user: Any) -> bool:
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.has_perm("stations.manage_unassigned")
+    )
+
+
+def charge_point_list_for_user(
+    *, user: Any, include_unassigned: bool = True
+) -> QuerySet[ChargePoint]:
+    scope = Q(station__network_id__in=network_ids_for_user(user=user))
+    if include_unassigned and can_see_unassigned(user):
+        scope |= Q(station__isnull=True)
+    return ChargePoint.objects.filter(scope).select_related(
+        "station", "station__network"
+    )
+
+
+def charge_point_get_for_user(
+    *, user: Any, pk: int, perm: str | None = None
+) -> ChargePoint:
+    charge_point = charge_point_list_for_user(user=user).filter(pk=pk).first()
+    if charge_point is None:
+        raise Http404("No such charge point.")
+    _require(user, perm)
+    return charge_point
+
+
+def connector_list_for_user(*, user: Any) -> QuerySet[Connector]:
+    scope = Q(charge_point__station__network_id__in=network_ids_for_user(user=user))
+    if can_see_unassigned(user):
+        scope |= Q(charge_point__station__isnull=True)
+    return Connector.objects.filter(scope).select_related(
+        "charge_point", "charge_point__station", "charge_point__station__network"
+    )
+
+
+def connector_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Connector:
+    connector = connector_list_for_user(user=user).filter(pk=pk).first()
+    if connector is None:
+        raise Http404("No such connector.")
+    _require(user, perm)
+    return connector
