@@ -88,7 +88,7 @@ def start_asgi_server(
         command = [sys.executable, "-m", "uvicorn", "cms.asgi:application", "--host", "127.0.0.1",
                    "--port", str(port), "--lifespan", "off", "--no-access-log"]
     log_file = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603
+    process = subprocess.Popen(
         command, cwd=ROOT, env=server_environment(**env_extra), stdout=log_file,
         stderr=subprocess.STDOUT,
     )
@@ -98,7 +98,7 @@ def start_asgi_server(
         if process.poll() is not None:
             raise RuntimeError(f"ASGI server exited early:\n{live.log()}")
         try:
-            with urllib.request.urlopen(f"{live.http_url}/healthz", timeout=1) as response:  # noqa: S310
+            with urllib.request.urlopen(f"{live.http_url}/healthz", timeout=1) as response:
                 if response.status == 200:
                     return live
         except OSError:
