@@ -1,0 +1,80 @@
+"""Live events: published to channel-layer groups after the transaction commits.
+
+Every state change the portal shows (connector status, connection, sessions,
+meter values, command results, alerts) is announced here, after commit, so a
+browser never sees a state that was rolled back. Browsers join these groups
+through ``stations.live.LiveConsumer``; the payload is small JSON and the
+consumer decides what to re-render for its user.
+
+Group names are ASCII and at most 100 characters (channel-layer rule).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+logger = logging.getLogger(__name__)
+
+LIVE_EVENT_TYPE = "live.event"
+
+
+def network_group(network_id: int) -> str:
+    return f"live.network.{network_id}"
+
+
+def station_group(station_id: int) -> str:
+    return f"live.station.{station_id}"
+
+
+def charge_point_live_group(charge_point_pk: int) -> str:
+    """Browsers watching one charge point page."""
+    return f"live.cp.{charge_point_pk}"
+
+
+UNASSIGNED_GROUP = "live.unassigned"
+
+
+def charge_point_group(ocpp_id: str) -> str:
+    """The group the consumer holding a charger's socket joins (commands go here).
+
+    OCPP ids may hold characters a group name cannot, so they are hashed.
+    """
+    digest = hashlib.sha1(ocpp_id.encode(), usedforsecurity=False).hexdigest()
+    return f"ocpp.cp.{digest}"
+
+
+def groups_for(*, network_id: int | None, station_id: int | None, charge_point_pk: int | None) -> list[str]:
+    groups: list[str] = []
+    if network_id is not None:
+        groups.append(network_group(network_id))
+    else:
+        groups.append(UNASSIGNED_GROUP)
+    if station_id is not None:
+        groups.append(station_group(station_id))
+    if charge_point_pk is not None:
+        groups.append(charge_point_live_group(charge_point_pk))
+    return groups
+
+
+def publish_now(groups: list[str], event: dict[str, Any]) -> None:
+    """Send ``event`` to every group; a channel-layer failure is logged, never raised."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    message = {"type": LIVE_EVENT_TYPE, "event": event}
+    for group in groups:
+        try:
+            async_to_sync(layer.group_send)(group, message)
+        except Exception:  # the live view is best effort; the database holds the truth
+            logger.warning("live event to %s failed", group, exc_info=True)
+
+
+def publish_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    """Publish after the current transaction commits (at once outside one)."""
+    transaction.on_commit(lambda: publish_now(groups, event))
