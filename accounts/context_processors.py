@@ -16,9 +16,23 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Stations", "stations:station_list", "stations.view_station", False),
     ("Charge points", "stations:charge_point_list", "stations.view_chargepoint", False),
     ("Unassigned", "stations:unassigned_list", "stations.manage_unassigned", False),
+    ("Bulk commands", "commands:bulk", "stations.reset_chargepoint", False),
     ("Sessions", "charging:session_list", "charging.view_chargingsession", False),
     ("Id tokens", "charging:token_list", "charging.view_idtoken", False),
+    (
+        "Unmatched stops",
+        "charging:unmatched_stop_list",
+        "charging.view_unmatchedstop",
+        False,
+    ),
+    ("Alerts", "alerts:alert_list", "alerts.view_alert", False),
+    ("Tickets", "alerts:ticket_list", "alerts.view_maintenanceticket", False),
+    ("Alert rules", "alerts:rule_config_list", "alerts.view_alertruleconfig", False),
+    ("Webhooks", "alerts:webhook_list", "alerts.view_webhookendpoint", False),
     ("Users", "accounts:user_list", "accounts.view_user", True),
+    ("Tariffs", "billing:tariff_list", "billing.view_tariff", False),
+    ("CDRs", "billing:cdr_list", "billing.view_cdr", False),
+    ("Revenue / exports", "billing:revenue", "billing.export_cdr", False),
     ("Audit log", "accounts:audit_log", "accounts.view_audit_log", False),
 ]
 

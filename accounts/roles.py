@@ -42,9 +42,37 @@ _ALL_COMMANDS = [
     "stations.data_transfer",
 ]
 _TOKENS = ["charging.view_idtoken", "charging.add_idtoken", "charging.change_idtoken"]
+_BILLING_MANAGE = [
+    "billing.view_tariff",
+    "billing.add_tariff",
+    "billing.change_tariff",
+    "billing.view_cdr",
+    "billing.export_cdr",
+    "billing.view_creditnote",
+    "billing.add_creditnote",
+    "billing.view_payment",
+    "billing.change_payment",
+]
+_ALERTS_MANAGE = [
+    "alerts.view_alert",
+    "alerts.acknowledge_alert",
+    "alerts.resolve_alert",
+    "alerts.view_alertruleconfig",
+    "alerts.change_alertruleconfig",
+    "alerts.view_maintenanceticket",
+    "alerts.add_maintenanceticket",
+    "alerts.change_maintenanceticket",
+    "alerts.view_webhookendpoint",
+    "alerts.add_webhookendpoint",
+    "alerts.change_webhookendpoint",
+    "alerts.delete_webhookendpoint",
+    "alerts.view_webhookdelivery",
+]
 
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPERATIONS: [
+        "billing.view_tariff",
+        *_ALERTS_MANAGE,
         *_VIEW_NETWORK,
         *_ALL_COMMANDS,
         *_TOKENS,
@@ -61,14 +89,20 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_audit_log",
     ],
     Role.SUPPORT: [
+        "billing.view_tariff",
+        "alerts.view_alert",
+        "alerts.acknowledge_alert",
         *_VIEW_NETWORK,
         *_SUPPORT_COMMANDS,
         *_TOKENS,
     ],
     Role.FINANCE: [
+        *_BILLING_MANAGE,
         *_VIEW_NETWORK,
     ],
     Role.ADMINISTRATOR: [
+        *_BILLING_MANAGE,
+        *_ALERTS_MANAGE,
         *_VIEW_NETWORK,
         *_ALL_COMMANDS,
         *_TOKENS,

@@ -1,6 +1,8 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
+from accounts import api, views
+
 app_name = "accounts"
 
 urlpatterns = [
@@ -27,4 +29,31 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("users/", views.user_list, name="user_list"),
+    path("users/new/", views.user_create_view, name="user_create"),
+    path("users/<int:pk>/", views.user_detail, name="user_detail"),
+    path("users/<int:pk>/edit/", views.user_edit, name="user_edit"),
+    path(
+        "users/<int:pk>/password/",
+        views.user_password_reset,
+        name="user_password_reset",
+    ),
+    path(
+        "users/<int:pk>/networks/grant/",
+        views.user_network_grant,
+        name="user_network_grant",
+    ),
+    path(
+        "users/<int:pk>/networks/<int:network_pk>/revoke/",
+        views.user_network_revoke,
+        name="user_network_revoke",
+    ),
+    path("users/<int:pk>/token/", views.user_token_create, name="user_token_create"),
+    path(
+        "users/<int:pk>/token/revoke/",
+        views.user_token_revoke,
+        name="user_token_revoke",
+    ),
+    path("audit/", views.audit_log, name="audit_log"),
+    path("api/me/", api.MeApi.as_view(), name="api_me"),
 ]

@@ -2,8 +2,23 @@
 
 from __future__ import annotations
 
+from channels.auth import AuthMiddlewareStack
 from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from django.urls import path, re_path
 
-websocket_urlpatterns: list = []
+from alerts.live import AlertsConsumer
+from stations.live import LiveConsumer
+from stations.ocpp.consumer import OcppConsumer
+
+websocket_urlpatterns: list = [
+    # Browsers only: the origin must be one of ALLOWED_HOSTS (no cross-site sockets).
+    path(
+        "ws/live/",
+        AllowedHostsOriginValidator(AuthMiddlewareStack(LiveConsumer.as_asgi())),
+    ),
+    path("ws/alerts/", AuthMiddlewareStack(AlertsConsumer.as_asgi())),
+    re_path(r"^ocpp/(?P<charge_point_id>[^/]+)/?$", OcppConsumer.as_asgi()),
+]
 
 websocket_application = URLRouter(websocket_urlpatterns)

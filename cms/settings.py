@@ -7,6 +7,7 @@ scheduler. ``DATABASE_URL`` and ``REDIS_URL`` switch to the distributed layout.
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import dj_database_url
@@ -92,6 +93,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
+                "alerts.context_processors.alert_badge",
             ],
         },
     },
@@ -151,7 +153,7 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "memory://"
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", REDIS_URL) or "memory://localhost/"
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 300, minimum=1)
@@ -162,12 +164,44 @@ CELERY_TASK_IGNORE_RESULT = True
 CELERY_TIMEZONE = "UTC"
 # In embedded mode these run in-process (cms.scheduler); with Redis, Celery beat runs them.
 PERIODIC_TASKS: dict[str, dict[str, object]] = {
+    "billing-sweep": {
+        "task": "billing.tasks.billing_sweep_task",
+        "every_seconds": env_int("BILLING_SWEEP_SECONDS", 60, minimum=5),
+    },
     "charge-points-offline-sweep": {
         "task": "stations.tasks.charge_points_offline_sweep_task",
         "every_seconds": env_int("OFFLINE_SWEEP_SECONDS", 15, minimum=1),
     },
+    "ocpp-message-log-retention": {
+        "task": "stations.tasks.ocpp_messages_purge_task",
+        "every_seconds": 3600,
+    },
+    "alerts-sweep": {
+        "task": "alerts.tasks.alerts_sweep_task",
+        "every_seconds": env_int("ALERT_SWEEP_SECONDS", 30, minimum=5),
+    },
+    "alerts-escalation-sweep": {
+        "task": "alerts.tasks.alerts_escalation_sweep_task",
+        "every_seconds": env_int("ALERT_ESCALATION_SWEEP_SECONDS", 60, minimum=5),
+    },
+}
+PERIODIC_TASKS["remote-operations-sweep"] = {
+    # Command results, remote start handles, reservations, firmware progress and
+    # configuration reads after boot (stations.remote_services).
+    "task": "stations.tasks_remote.remote_operations_sweep_task",
+    "every_seconds": env_int("REMOTE_OPERATIONS_SWEEP_SECONDS", 2, minimum=1),
 }
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
+
+# --- Alerts -------------------------------------------------------------------
+# Base URL put in front of portal links in alert emails and webhooks.
+ALERT_PORTAL_BASE_URL = env_str("ALERT_PORTAL_BASE_URL", "") or ""
+ALERT_WEBHOOK_TIMEOUT_SECONDS = env_float("ALERT_WEBHOOK_TIMEOUT_SECONDS", 10.0)
+ALERT_WEBHOOK_MAX_ATTEMPTS = env_int("ALERT_WEBHOOK_MAX_ATTEMPTS", 6, minimum=1)
+ALERT_WEBHOOK_BACKOFF_SECONDS = env_int("ALERT_WEBHOOK_BACKOFF_SECONDS", 10, minimum=1)
+ALERT_WEBHOOK_BACKOFF_MAX_SECONDS = env_int(
+    "ALERT_WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1
+)
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -204,6 +238,10 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
+# Files come from the finders until `collectstatic` fills STATIC_ROOT (production);
+# the directory must exist for WhiteNoise either way.
+with contextlib.suppress(OSError):
+    STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 
 # --- Security (production) ------------------------------------------------------
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
@@ -264,6 +302,33 @@ OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
 )
 METER_VALUE_RETENTION_DAYS = env_int("METER_VALUE_RETENTION_DAYS", 400, minimum=1)
+# DataTransfer vendors the CMS accepts (others get UnknownVendorId); all are kept.
+OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
+# With the in-memory channel layer (embedded) another process cannot reach a
+# consumer, so consumers also pick up pending commands from the database.
+OCPP_COMMAND_POLL_SECONDS = env_float("OCPP_COMMAND_POLL_SECONDS", 0.5)
+# A remote start whose charger accepted but sent no StartTransaction this long
+# after the answer is reported as failed ("no StartTransaction in time").
+REMOTE_START_TIMEOUT_SECONDS = env_int("REMOTE_START_TIMEOUT_SECONDS", 60, minimum=1)
+
+# --- Billing --------------------------------------------------------------------
+# Charging counts as complete once power stays below the threshold this long.
+BILLING_IDLE_POWER_THRESHOLD_W = env_int(
+    "BILLING_IDLE_POWER_THRESHOLD_W", 100, minimum=0
+)
+BILLING_IDLE_POWER_WINDOW_SECONDS = env_int(
+    "BILLING_IDLE_POWER_WINDOW_SECONDS", 300, minimum=1
+)
+# A session whose connector never reports Available is issued this long after
+# its stop, with idle time counted up to then.
+BILLING_IDLE_MAX_HOURS = env_int("BILLING_IDLE_MAX_HOURS", 24, minimum=1)
+BILLING_RATING_MAX_ATTEMPTS = env_int("BILLING_RATING_MAX_ATTEMPTS", 5, minimum=1)
+BILLING_RATING_RETRY_MINUTES = env_int("BILLING_RATING_RETRY_MINUTES", 15, minimum=1)
+BILLING_PAYMENT_PROVIDER = (
+    env_str("BILLING_PAYMENT_PROVIDER", "billing.payments.InvoiceLaterProvider")
+    or "billing.payments.InvoiceLaterProvider"
+)
+BILLING_RECEIPT_EMAILS = env_bool("BILLING_RECEIPT_EMAILS", True)
 
 # --- Demo -----------------------------------------------------------------------
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "demo-charge-2026")
@@ -280,5 +345,7 @@ LOGGING = {
         "django.channels.server": {"level": "WARNING"},
         "daphne": {"level": "WARNING"},
         "ocpp": {"level": "WARNING"},
+        # One line per task run drowns the server log (sweeps run every few seconds).
+        "celery.app.trace": {"level": "WARNING"},
     },
 }

@@ -40,6 +40,9 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
 if os.environ.get("CMS_LIVE_SERVER_DB"):
     DATABASES["default"]["NAME"] = os.environ["CMS_LIVE_SERVER_DB"]  # noqa: F405
     DATABASES["default"].pop("TEST", None)  # noqa: F405
+    # Each test's flush recreates content types under new ids; a long-running
+    # server must not keep the old ones cached (guardian's scope queries use them).
+    CLEAR_CONTENT_TYPE_CACHE_PER_REQUEST = True
 if os.environ.get("CMS_TEST_CHANNEL_LAYER") == "redis" and REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {

@@ -8,5 +8,6 @@ urlpatterns = [
     path("charging/", include("sessions_app.urls")),
     path("billing/", include("billing.urls")),
     path("alerts/", include("alerts.urls")),
+    path("commands/", include("stations.command_urls")),
     path("", include("stations.urls")),
 ]

@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 
 
 class TokenStatus(models.TextChoices):
@@ -62,6 +63,12 @@ class IdToken(models.Model):
 
     class Meta:
         ordering = ["token"]
+        constraints = [
+            # OCPP idTag is a CiString: "04a1" and "04A1" are the same card. The
+            # expression index also serves the case-insensitive lookup on every
+            # Authorize/StartTransaction.
+            models.UniqueConstraint(Upper("token"), name="idtoken_unique_token_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.token
@@ -178,7 +185,8 @@ class MeterValue(models.Model):
     unit = models.CharField(max_length=12, blank=True)
     context = models.CharField(max_length=30, blank=True)
     value_format = models.CharField(max_length=12, blank=True)
-    raw_value = models.CharField(max_length=64)
+    # SignedData values (OCMF and the like) are far longer than a number.
+    raw_value = models.TextField()
     value = models.FloatField(
         null=True,
         blank=True,
@@ -208,6 +216,13 @@ class UnmatchedStop(models.Model):
     payload = models.JSONField()
     received_at = models.DateTimeField()
     resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
     resolution_note = models.TextField(blank=True)
 
     class Meta:
@@ -218,3 +233,11 @@ class UnmatchedStop(models.Model):
                 name="unmatched_stop_unique",
             ),
         ]
+        indexes = [models.Index(fields=["resolved_at", "-received_at"])]
+
+    def __str__(self) -> str:
+        return f"Unmatched stop {self.transaction_id} from {self.charge_point_id}"
+
+    @property
+    def is_resolved(self) -> bool:
+        return self.resolved_at is not None

@@ -1,5 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from sessions_app import views
 
 app_name = "charging"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("tokens/", views.token_list, name="token_list"),
+    path("tokens/new/", views.token_create, name="token_create"),
+    path("tokens/import/", views.token_import, name="token_import"),
+    path("tokens/<int:pk>/edit/", views.token_edit, name="token_edit"),
+    path("sessions/", views.session_list, name="session_list"),
+    path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
+    path("unmatched-stops/", views.unmatched_stop_list, name="unmatched_stop_list"),
+    path(
+        "unmatched-stops/<int:pk>/resolve/",
+        views.unmatched_stop_resolve_view,
+        name="unmatched_stop_resolve",
+    ),
+]

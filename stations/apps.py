@@ -1,6 +1,21 @@
 from django.apps import AppConfig
 
 
+def remote_start_resolve_on_start(session_id: int) -> None:
+    """Session-started hook: a pending remote-start handle gets its transaction id."""
+    from stations.remote_services import remote_start_resolve
+
+    remote_start_resolve(session_id=session_id)
+
+
 class StationsConfig(AppConfig):
     name = "stations"
     verbose_name = "Networks, stations and charge points"
+
+    def ready(self) -> None:
+        # Celery autodiscovery loads only ``tasks.py``; register the remote ones too.
+        from sessions_app.events import SESSION_STARTED_HANDLERS
+        from stations import tasks_remote  # noqa: F401
+
+        if remote_start_resolve_on_start not in SESSION_STARTED_HANDLERS:
+            SESSION_STARTED_HANDLERS.append(remote_start_resolve_on_start)

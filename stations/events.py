@@ -11,8 +11,10 @@ Group names are ASCII and at most 100 characters (channel-layer rule).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -49,7 +51,9 @@ def charge_point_group(ocpp_id: str) -> str:
     return f"ocpp.cp.{digest}"
 
 
-def groups_for(*, network_id: int | None, station_id: int | None, charge_point_pk: int | None) -> list[str]:
+def groups_for(
+    *, network_id: int | None, station_id: int | None, charge_point_pk: int | None
+) -> list[str]:
     groups: list[str] = []
     if network_id is not None:
         groups.append(network_group(network_id))
@@ -78,3 +82,19 @@ def publish_now(groups: list[str], event: dict[str, Any]) -> None:
 def publish_on_commit(groups: list[str], event: dict[str, Any]) -> None:
     """Publish after the current transaction commits (at once outside one)."""
     transaction.on_commit(lambda: publish_now(groups, event))
+
+
+# --- Domain hooks ---------------------------------------------------------------
+# Other apps react to charger events (alerts evaluate rules, billing ends idle
+# time when a car leaves) by appending ``handler(event)`` from their
+# ``AppConfig.ready()``. Handlers run after commit in the thread that handled the
+# charger's message and must only dispatch work (``task.delay(...)``), filtering on
+# ``event["kind"]``.
+DomainEventHandler = Callable[[dict[str, Any]], None]
+DOMAIN_EVENT_HANDLERS: list[DomainEventHandler] = []
+
+
+def domain_event_on_commit(event: dict[str, Any]) -> None:
+    for handler in list(DOMAIN_EVENT_HANDLERS):
+        # robust: a failing hook is logged and never undoes the charger's change.
+        transaction.on_commit(functools.partial(handler, event), robust=True)

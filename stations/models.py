@@ -3,6 +3,7 @@ from __future__ import annotations
 import zoneinfo
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
@@ -192,6 +193,13 @@ class ChargePoint(models.Model):
     status = models.CharField(max_length=20, blank=True)
     error_code = models.CharField(max_length=30, blank=True)
     status_at = models.DateTimeField(null=True, blank=True)
+    vendor_error_code = models.CharField(max_length=50, blank=True)
+    status_info = models.CharField(max_length=50, blank=True)
+    # Latest FirmwareStatusNotification / DiagnosticsStatusNotification (§4.4, §4.5).
+    firmware_status = models.CharField(max_length=30, blank=True)
+    firmware_status_at = models.DateTimeField(null=True, blank=True)
+    diagnostics_status = models.CharField(max_length=30, blank=True)
+    diagnostics_status_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -307,10 +315,24 @@ class Connector(models.Model):
 
 
 class StatusChange(models.Model):
-    """History of connector statuses, ordered by the charger's timestamps."""
+    """History of connector statuses, ordered by the charger's timestamps.
 
+    ``connector`` is empty for connector 0, the charger as a whole.
+    """
+
+    charge_point = models.ForeignKey(
+        ChargePoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="status_changes",
+    )
     connector = models.ForeignKey(
-        Connector, on_delete=models.CASCADE, related_name="status_changes"
+        Connector,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="status_changes",
     )
     status = models.CharField(max_length=20, choices=ConnectorStatus.choices)
     error_code = models.CharField(max_length=30, blank=True)
@@ -326,7 +348,10 @@ class StatusChange(models.Model):
 
     class Meta:
         ordering = ["-at", "-id"]
-        indexes = [models.Index(fields=["connector", "at"])]
+        indexes = [
+            models.Index(fields=["connector", "at"]),
+            models.Index(fields=["charge_point", "at"]),
+        ]
 
 
 class ConnectionEvent(models.Model):
@@ -391,6 +416,90 @@ class OcppMessage(models.Model):
         ]
 
 
+class DataTransferMessage(models.Model):
+    """A vendor-specific DataTransfer a charger sent (OCPP 1.6 §4.3)."""
+
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="data_transfers"
+    )
+    vendor_id = models.CharField(max_length=255)
+    message_id = models.CharField(max_length=50, blank=True)
+    data = models.TextField(blank=True)
+    answer_status = models.CharField(max_length=20)
+    received_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+
+class CommandStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    ACCEPTED = "accepted", "Accepted"
+    REJECTED = "rejected", "Rejected"
+    ERROR = "error", "Charger error"
+    TIMEOUT = "timeout", "Timed out"
+    OFFLINE = "offline", "Charger offline"
+    OTHER = "other", "Other answer"
+
+
+class ChargePointCommand(models.Model):
+    """One CMS-initiated OCPP call and its outcome (the command audit row)."""
+
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="commands"
+    )
+    connector_number = models.PositiveSmallIntegerField(null=True, blank=True)
+    action = models.CharField(max_length=40)
+    payload = models.JSONField(default=dict, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="charge_point_commands",
+    )
+    requested_at = models.DateTimeField(db_index=True)
+    batch = models.UUIDField(
+        null=True, blank=True, db_index=True, help_text="Bulk command correlation."
+    )
+    status = models.CharField(
+        max_length=10,
+        choices=CommandStatus.choices,
+        default=CommandStatus.PENDING,
+        db_index=True,
+    )
+    sent_at = models.DateTimeField(
+        null=True, blank=True, help_text="When a consumer claimed and sent it."
+    )
+    unique_id = models.CharField(max_length=64, blank=True)
+    error_code = models.CharField(max_length=40, blank=True)
+    error_description = models.CharField(max_length=255, blank=True)
+    response_payload = models.JSONField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        indexes = [
+            models.Index(fields=["charge_point", "-requested_at"]),
+            models.Index(fields=["status", "requested_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} → {self.charge_point_id} ({self.status})"
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != CommandStatus.PENDING
+
+    @property
+    def charger_status(self) -> str:
+        """The ``status`` field of the charger's answer, when it has one."""
+        if isinstance(self.response_payload, dict):
+            return str(self.response_payload.get("status", ""))
+        return ""
+
+
 class NetworkUserObjectPermission(UserObjectPermissionBase):
     """Direct-FK guardian table: a user's scope grants on networks."""
 
@@ -399,3 +508,6 @@ class NetworkUserObjectPermission(UserObjectPermissionBase):
 
 class NetworkGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Network, on_delete=models.CASCADE)
+
+
+from stations.remote_models import *  # noqa: E402,F403  (remote-operation models)

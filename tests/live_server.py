@@ -4,7 +4,8 @@ Tests that drive a real WebSocket client or a browser use ``asgi_server`` (one
 server for the whole run) and ``@pytest.mark.django_db(transaction=True)`` so the
 data they create is committed and visible to the server process. With Redis in
 the suite (``make test``) servers use the Redis channel layer, and so does the
-test process through ``redis_channel_layer``, so commands cross processes.
+test process in the areas whose conftest switches it to Redis (tests/ocpp,
+tests/remote), so commands cross processes.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class LiveServer:
         return f"ws://{self.host}:{self.port}"
 
     def log(self) -> str:
-        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        )
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -82,14 +85,36 @@ def start_asgi_server(
     port = free_port()
     log_path = tmp_dir / f"{name}-{port}.log"
     if server == "daphne":
-        command = [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
-                   "cms.asgi:application"]
+        command = [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "cms.asgi:application",
+        ]
     else:
-        command = [sys.executable, "-m", "uvicorn", "cms.asgi:application", "--host", "127.0.0.1",
-                   "--port", str(port), "--lifespan", "off", "--no-access-log"]
+        command = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "cms.asgi:application",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--lifespan",
+            "off",
+            "--no-access-log",
+        ]
     log_file = log_path.open("wb")
     process = subprocess.Popen(
-        command, cwd=ROOT, env=server_environment(**env_extra), stdout=log_file,
+        command,
+        cwd=ROOT,
+        env=server_environment(**env_extra),
+        stdout=log_file,
         stderr=subprocess.STDOUT,
     )
     live = LiveServer("127.0.0.1", port, process, log_path, env_extra)
@@ -98,7 +123,9 @@ def start_asgi_server(
         if process.poll() is not None:
             raise RuntimeError(f"ASGI server exited early:\n{live.log()}")
         try:
-            with urllib.request.urlopen(f"{live.http_url}/healthz", timeout=1) as response:
+            with urllib.request.urlopen(
+                f"{live.http_url}/healthz", timeout=1
+            ) as response:
                 if response.status == 200:
                     return live
         except OSError:
@@ -109,18 +136,20 @@ def start_asgi_server(
 
 @pytest.fixture(scope="session")
 def asgi_server(
-    django_db_setup: None, django_db_blocker: object, tmp_path_factory: pytest.TempPathFactory
+    django_db_setup: None,
+    django_db_blocker: object,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[LiveServer]:
     """One uvicorn server on the test database for the whole run."""
-    live = start_asgi_server(tmp_path_factory.mktemp("asgi"), OCPP_UNKNOWN_CHARGERS="reject")
+    live = start_asgi_server(
+        tmp_path_factory.mktemp("asgi"), OCPP_UNKNOWN_CHARGERS="reject"
+    )
     yield live
     live.stop()
 
 
 @pytest.fixture
-def server_factory(
-    django_db_setup: None, tmp_path: Path
-) -> Iterator[object]:
+def server_factory(django_db_setup: None, tmp_path: Path) -> Iterator[object]:
     """Start extra servers (e.g. a second process, other settings) for one test."""
     started: list[LiveServer] = []
 
@@ -132,3 +161,67 @@ def server_factory(
     yield factory
     for live in started:
         live.stop()
+
+
+def _wait_for_other_transactions(deadline_s: float = 10.0) -> None:
+    """Wait until no other connection to the test database is inside a transaction.
+
+    Server subprocesses keep writing briefly after a test's last client is gone
+    (disconnect records, the batched message log). Flushing the tables meanwhile
+    makes PostgreSQL abort one side with a deadlock, so the flush waits for them.
+    """
+    if connection.vendor != "postgresql":
+        return
+    deadline = time.monotonic() + deadline_s
+    with connection.cursor() as cursor:
+        while time.monotonic() < deadline:
+            cursor.execute(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid() AND (state = 'active' OR state LIKE 'idle in transaction%%')"
+            )
+            if cursor.fetchone()[0] == 0:
+                return
+            time.sleep(0.05)
+
+
+@pytest.fixture(autouse=True)
+def _live_servers_settled(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Before a transactional test's flush, let server processes finish their writes."""
+    marker = request.node.get_closest_marker("django_db")
+    if marker is None or not marker.kwargs.get("transaction"):
+        yield
+        return
+    request.getfixturevalue("transactional_db")
+    yield
+    _wait_for_other_transactions()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _flush_retries_deadlocks() -> Iterator[None]:
+    """Retry the between-tests flush when PostgreSQL aborts it as a deadlock victim.
+
+    TRUNCATE locks tables one by one; a server subprocess that is mid-transaction
+    (a charger's last frame, a disconnect record) can hold one table and want
+    another, and PostgreSQL then aborts one side. The flush is all-or-nothing, so
+    running it again once the server's transaction has finished is safe.
+    """
+    from django.core.management.base import CommandError
+    from django.core.management.commands import flush
+    from django.db import OperationalError
+
+    original = flush.Command.handle
+
+    def handle(self: flush.Command, **options: object) -> object:
+        for attempt in range(10):
+            try:
+                return original(self, **options)
+            except CommandError as error:
+                if not isinstance(error.__cause__, OperationalError) or attempt == 9:
+                    raise
+                _wait_for_other_transactions()
+                time.sleep(0.2)
+        return None
+
+    flush.Command.handle = handle  # type: ignore[method-assign]
+    yield
+    flush.Command.handle = original  # type: ignore[method-assign]

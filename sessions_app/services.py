@@ -1,0 +1,689 @@
+"""Writes for id tokens, authorization, charging sessions and meter values.
+
+The four ``*_ocpp`` / ``meter_values_record`` / ``id_tag_authorize`` services are
+called by the OCPP gateway through ``database_sync_to_async``, one call per
+charger message. Chargers resend transaction messages after a reconnect, so each
+is idempotent, and none raises for input a charger could send: an unknown
+StopTransaction is kept for reconciliation instead (OCPP 1.6 §4.10: the Central
+System must accept it, or the charger retries it forever).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Case, F, Value, When
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from accounts.services import audit_record, model_snapshot
+from sessions_app import metering
+from sessions_app.events import session_started_on_commit, session_stopped_on_commit
+from sessions_app.models import (
+    ChargingSession,
+    IdToken,
+    MeterValue,
+    SessionStatus,
+    TokenStatus,
+    UnmatchedStop,
+)
+from stations.events import groups_for, publish_on_commit
+from stations.models import ChargePoint, Connector, RegistrationStatus
+from stations.remote_services import reservation_allows
+
+logger = logging.getLogger(__name__)
+
+CONCURRENT_TX = "ConcurrentTx"
+STOP_REASON_SUPERSEDED = "Superseded"
+# OCPP 1.6 §7.41: StopTransaction.reason "may only be omitted when the Reason is Local".
+STOP_REASON_DEFAULT = "Local"
+
+
+@dataclass(frozen=True)
+class AuthorizationResult:
+    """An OCPP 1.6 IdTagInfo."""
+
+    status: str  # "Accepted" | "Blocked" | "Expired" | "Invalid" | "ConcurrentTx"
+    expiry_date: datetime | None = None
+    parent_id_tag: str | None = None
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == TokenStatus.ACCEPTED
+
+    def as_id_tag_info(self) -> dict[str, Any]:
+        """Return the idTagInfo with snake_case keys, as python-ocpp call results take it."""
+        info: dict[str, Any] = {"status": self.status}
+        if self.expiry_date is not None:
+            info["expiry_date"] = self.expiry_date.isoformat()
+        if self.parent_id_tag is not None:
+            info["parent_id_tag"] = self.parent_id_tag
+        return info
+
+
+INVALID = AuthorizationResult(status=TokenStatus.INVALID)
+
+
+# --- Lookups ------------------------------------------------------------------
+
+
+def _charge_point(ocpp_id: str) -> ChargePoint | None:
+    return ChargePoint.objects.select_related("station").filter(ocpp_id=ocpp_id).first()
+
+
+def _token(id_tag: str, *, for_update: bool = False) -> IdToken | None:
+    # idTag is a CiString (OCPP 1.6 §7.28); the Upper(token) unique index serves this.
+    queryset = IdToken.objects.select_related("parent").filter(token__iexact=id_tag)
+    if for_update:
+        # Lock the token so two simultaneous starts cannot both pass the
+        # concurrent-session limit (PostgreSQL; SQLite serializes writers anyway).
+        queryset = queryset.select_for_update(of=("self",))
+    return queryset.first()
+
+
+def _charge_point_network_id(charge_point: ChargePoint) -> int | None:
+    return charge_point.station.network_id if charge_point.station_id else None  # type: ignore[union-attr]
+
+
+def _authorization_for(
+    token: IdToken | None,
+    *,
+    charge_point: ChargePoint,
+    at: datetime,
+    check_concurrency: bool,
+    exclude_connector_number: int | None = None,
+) -> AuthorizationResult:
+    if charge_point.registration_status != RegistrationStatus.ACCEPTED:
+        return (
+            INVALID  # OCPP 1.6 §4.2.1: no transactions before the charger is Accepted
+        )
+    if token is None:
+        return INVALID
+    if token.network_id is not None and token.network_id != _charge_point_network_id(
+        charge_point
+    ):
+        return INVALID  # another operator's card: not ours to accept
+    parent = token.parent
+    result = AuthorizationResult(
+        status=token.status,
+        expiry_date=token.expires_at,
+        parent_id_tag=parent.token if parent is not None else None,
+    )
+    if token.status != TokenStatus.ACCEPTED:
+        return result
+    if token.expires_at is not None and token.expires_at <= at:
+        return _with_status(result, TokenStatus.EXPIRED)
+    if parent is not None:
+        if parent.status != TokenStatus.ACCEPTED:
+            return _with_status(result, parent.status)
+        if parent.expires_at is not None and parent.expires_at <= at:
+            return _with_status(result, TokenStatus.EXPIRED)
+    if check_concurrency and token.max_concurrent_sessions is not None:
+        active = ChargingSession.objects.filter(
+            id_token=token, status=SessionStatus.ACTIVE
+        )
+        if exclude_connector_number is not None:
+            # The session on this very connector is about to be superseded.
+            active = active.exclude(
+                charge_point=charge_point, connector_number=exclude_connector_number
+            )
+        if active.count() >= token.max_concurrent_sessions:
+            return _with_status(result, CONCURRENT_TX)
+    return result
+
+
+def _with_status(result: AuthorizationResult, status: str) -> AuthorizationResult:
+    return AuthorizationResult(
+        status=status,
+        expiry_date=result.expiry_date,
+        parent_id_tag=result.parent_id_tag,
+    )
+
+
+def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:
+    station = charge_point.station if charge_point.station_id else None
+    publish_on_commit(
+        groups_for(
+            network_id=station.network_id if station is not None else None,
+            station_id=station.pk if station is not None else None,
+            charge_point_pk=charge_point.pk,
+        ),
+        {
+            "kind": "session.updated",
+            "session_id": session.pk,
+            "charge_point_pk": charge_point.pk,
+            "station_id": station.pk if station is not None else None,
+            "network_id": station.network_id if station is not None else None,
+            "connector_number": session.connector_number,
+            "status": session.status,
+            "auth_status": session.auth_status,
+            "energy_wh": session.energy_wh,
+            "power_w": session.power_w,
+            "soc_percent": session.soc_percent,
+            "started_at": session.started_at.isoformat(),
+            "stopped_at": session.stopped_at.isoformat()
+            if session.stopped_at
+            else None,
+            "last_meter_at": session.last_meter_at.isoformat()
+            if session.last_meter_at
+            else None,
+        },
+    )
+
+
+# --- OCPP: Authorize, StartTransaction, StopTransaction, MeterValues --------------
+
+
+def id_tag_authorize(
+    *, charge_point_ocpp_id: str, id_tag: str, at: datetime
+) -> AuthorizationResult:
+    """Answer an Authorize.req for ``id_tag`` at the charger ``charge_point_ocpp_id``."""
+    charge_point = _charge_point(charge_point_ocpp_id)
+    if charge_point is None:
+        return INVALID
+    return _authorization_for(
+        _token(id_tag), charge_point=charge_point, at=at, check_concurrency=True
+    )
+
+
+@transaction.atomic
+def session_start_from_ocpp(
+    *,
+    charge_point_ocpp_id: str,
+    connector_id: int,
+    id_tag: str,
+    meter_start_wh: int,
+    started_at: datetime,
+    reservation_id: int | None,
+) -> tuple[int, AuthorizationResult]:
+    """Open a session for a StartTransaction.req; a resent one returns the same id."""
+    charge_point = _charge_point(charge_point_ocpp_id)
+    if charge_point is None:
+        logger.warning(
+            "StartTransaction from unknown charge point %r", charge_point_ocpp_id
+        )
+        return 0, INVALID
+    identity = {
+        "charge_point": charge_point,
+        "connector_number": connector_id,
+        "id_tag": id_tag,
+        "started_at": started_at,
+        "meter_start_wh": meter_start_wh,
+    }
+    existing = (
+        ChargingSession.objects.select_related("id_token__parent")
+        .filter(**identity)
+        .first()
+    )
+    if existing is not None:  # resent: answer as the first time, change nothing
+        return existing.pk, _stored_authorization(existing)
+
+    token = _token(id_tag, for_update=True)
+    auth = _authorization_for(
+        token,
+        charge_point=charge_point,
+        at=started_at,
+        check_concurrency=True,
+        exclude_connector_number=connector_id,
+    )
+    if auth.is_accepted and not reservation_allows(
+        charge_point_ocpp_id=charge_point.ocpp_id,
+        connector_id=connector_id,
+        id_tag=id_tag,
+        at=started_at,
+    ):
+        # OCPP 1.6 §5.13: a reserved connector takes only the reserved token.
+        auth = INVALID
+    connector = None
+    if connector_id >= 1:
+        connector, _created = Connector.objects.get_or_create(
+            charge_point=charge_point, connector_id=connector_id
+        )
+    # get_or_create under the session_unique_start constraint: a concurrent
+    # duplicate INSERT fails and the existing row is fetched instead.
+    session, created = ChargingSession.objects.get_or_create(
+        **identity,
+        defaults={
+            "connector": connector,
+            "id_token": token,
+            "auth_status": auth.status,
+            "status": SessionStatus.ACTIVE
+            if auth.is_accepted
+            else SessionStatus.REJECTED,
+            "reservation_id": reservation_id,
+        },
+    )
+    if not created:
+        return session.pk, _stored_authorization(session)
+
+    _supersede_open_sessions(session=session, charge_point=charge_point)
+    _session_event(session, charge_point)
+    session_started_on_commit(session.pk)
+    return session.pk, auth
+
+
+def _stored_authorization(session: ChargingSession) -> AuthorizationResult:
+    token = session.id_token
+    if token is None:
+        return AuthorizationResult(status=session.auth_status)
+    return AuthorizationResult(
+        status=session.auth_status,
+        expiry_date=token.expires_at,
+        parent_id_tag=token.parent.token if token.parent is not None else None,
+    )
+
+
+def _supersede_open_sessions(
+    *, session: ChargingSession, charge_point: ChargePoint
+) -> None:
+    """Close older open sessions on the connector: it runs one transaction at a time.
+
+    Their StopTransaction was lost (or is still queued in the charger); a late
+    one still completes them with the real meter reading.
+    """
+    open_sessions = ChargingSession.objects.filter(
+        charge_point=charge_point,
+        connector_number=session.connector_number,
+        stopped_at__isnull=True,
+        started_at__lte=session.started_at,
+    ).exclude(pk=session.pk)
+    superseded_ids = list(open_sessions.values_list("pk", flat=True))
+    if not superseded_ids:
+        return
+    ChargingSession.objects.filter(pk__in=superseded_ids).update(
+        status=Case(
+            When(status=SessionStatus.ACTIVE, then=Value(SessionStatus.COMPLETED)),
+            default=F("status"),
+        ),
+        stopped_at=session.started_at,
+        stop_reason=STOP_REASON_SUPERSEDED,
+        meter_stop_wh=Coalesce(F("meter_last_wh"), F("meter_start_wh")),
+        power_w=None,
+        updated_at=timezone.now(),
+    )
+    for superseded in ChargingSession.objects.filter(pk__in=superseded_ids):
+        logger.warning(
+            "Session %s on %s connector %s superseded by session %s",
+            superseded.pk,
+            charge_point.ocpp_id,
+            session.connector_number,
+            session.pk,
+        )
+        _session_event(superseded, charge_point)
+        session_stopped_on_commit(superseded.pk)
+
+
+@transaction.atomic
+def session_stop_from_ocpp(
+    *,
+    charge_point_ocpp_id: str,
+    transaction_id: int,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: str | None,
+    id_tag: str | None,
+    transaction_data: list[dict] | None,
+    payload: dict,
+) -> AuthorizationResult | None:
+    """Close the session of a StopTransaction.req; returns idTagInfo when id_tag was given."""
+    charge_point = _charge_point(charge_point_ocpp_id)
+    if charge_point is None:
+        logger.warning(
+            "StopTransaction from unknown charge point %r", charge_point_ocpp_id
+        )
+        return INVALID if id_tag else None
+    auth = None
+    if id_tag:
+        auth = _authorization_for(
+            _token(id_tag),
+            charge_point=charge_point,
+            at=stopped_at,
+            check_concurrency=False,
+        )
+    now = timezone.now()
+    session = (
+        ChargingSession.objects.select_for_update()
+        .filter(pk=transaction_id, charge_point=charge_point)
+        .first()
+    )
+    if session is None:
+        _, created = UnmatchedStop.objects.get_or_create(
+            charge_point=charge_point,
+            transaction_id=transaction_id,
+            stopped_at=stopped_at,
+            defaults={
+                "id_tag": id_tag or "",
+                "meter_stop_wh": meter_stop_wh,
+                "reason": (reason or STOP_REASON_DEFAULT)[:30],
+                "payload": payload,
+                "received_at": now,
+            },
+        )
+        if created:
+            logger.warning(
+                "StopTransaction for unknown transaction %s from %s kept for reconciliation",
+                transaction_id,
+                charge_point.ocpp_id,
+            )
+        return auth
+    if session.stopped_at is not None and session.stop_reason != STOP_REASON_SUPERSEDED:
+        return auth  # resent: the first stop stands
+
+    if transaction_data:
+        _store_samples(
+            charge_point=charge_point,
+            session=session,
+            connector_number=session.connector_number,
+            samples=metering.parse_meter_values(transaction_data, received_at=now),
+            received_at=now,
+        )
+    is_inconsistent = (
+        meter_stop_wh < session.meter_start_wh or stopped_at < session.started_at
+    )
+    session.meter_stop_wh = meter_stop_wh
+    session.meter_last_wh = meter_stop_wh
+    session.stopped_at = stopped_at
+    session.stop_reason = (reason or STOP_REASON_DEFAULT)[:30]
+    session.stop_id_tag = id_tag or ""
+    session.power_w = None
+    if meter_stop_wh >= session.meter_start_wh:
+        session.energy_wh = meter_stop_wh - session.meter_start_wh
+    if is_inconsistent:
+        session.has_register_regression = True
+    if session.status == SessionStatus.ACTIVE:
+        session.status = SessionStatus.COMPLETED
+    session.save(
+        update_fields=[
+            "meter_stop_wh",
+            "meter_last_wh",
+            "stopped_at",
+            "stop_reason",
+            "stop_id_tag",
+            "power_w",
+            "energy_wh",
+            "has_register_regression",
+            "status",
+            "updated_at",
+        ]
+    )
+    _session_event(session, charge_point)
+    session_stopped_on_commit(session.pk)
+    return auth
+
+
+def _store_samples(
+    *,
+    charge_point: ChargePoint,
+    session: ChargingSession | None,
+    connector_number: int,
+    samples: list[metering.Sample],
+    received_at: datetime,
+) -> None:
+    MeterValue.objects.bulk_create(
+        [
+            MeterValue(
+                charge_point=charge_point,
+                session=session,
+                connector_number=connector_number,
+                timestamp=sample.timestamp,
+                measurand=sample.measurand,
+                phase=sample.phase,
+                location=sample.location,
+                unit=sample.unit,
+                context=sample.context,
+                value_format=sample.value_format,
+                raw_value=sample.raw_value,
+                value=sample.value,
+                received_at=received_at,
+            )
+            for sample in samples
+        ],
+        batch_size=500,
+    )
+
+
+def _apply_samples(session: ChargingSession, samples: list[metering.Sample]) -> bool:
+    """Move the session's live state forward; return whether anything changed.
+
+    A charger's timestamps order its state: instants not newer than the last
+    applied one (resent or offline-queued older messages) are stored but not applied.
+    """
+    changed = False
+    for instant, group in metering.samples_by_instant(samples):
+        if session.last_meter_at is not None and instant <= session.last_meter_at:
+            continue
+        register = metering.pick_quantity(group, metering.ENERGY_REGISTER)
+        if register is not None:
+            register_wh = round(register)
+            previous_wh = (
+                session.meter_last_wh
+                if session.meter_last_wh is not None
+                else session.meter_start_wh
+            )
+            if register_wh < previous_wh:
+                # A meter replaced or reset mid-session: flag it for an operator,
+                # and never let delivered energy shrink.
+                session.has_register_regression = True
+            session.energy_wh = max(
+                session.energy_wh, register_wh - session.meter_start_wh
+            )
+            session.meter_last_wh = register_wh
+        elif session.meter_last_wh is None:
+            # Only chargers that never report the register are summed by interval.
+            interval = metering.pick_quantity(group, metering.ENERGY_INTERVAL)
+            if interval is not None and interval > 0:
+                session.energy_wh += round(interval)
+        power = metering.pick_quantity(group, metering.POWER_ACTIVE_IMPORT)
+        if power is not None:
+            session.power_w = power
+        soc = metering.pick_quantity(group, metering.STATE_OF_CHARGE)
+        if soc is not None:
+            session.soc_percent = soc
+        session.last_meter_at = instant
+        changed = True
+    return changed
+
+
+@transaction.atomic
+def meter_values_record(
+    *,
+    charge_point_ocpp_id: str,
+    connector_id: int,
+    transaction_id: int | None,
+    meter_value: list[dict],
+    received_at: datetime,
+) -> None:
+    """Store every sampledValue of a MeterValues.req and update its session's live state."""
+    charge_point = _charge_point(charge_point_ocpp_id)
+    if charge_point is None:
+        logger.warning("MeterValues from unknown charge point %r", charge_point_ocpp_id)
+        return
+    session = None
+    if transaction_id is not None:
+        session = (
+            ChargingSession.objects.select_for_update()
+            .filter(pk=transaction_id, charge_point=charge_point)
+            .first()
+        )
+        if session is None:
+            logger.info(
+                "MeterValues for unknown transaction %s from %s stored without session",
+                transaction_id,
+                charge_point.ocpp_id,
+            )
+    samples = metering.parse_meter_values(meter_value, received_at=received_at)
+    _store_samples(
+        charge_point=charge_point,
+        session=session,
+        connector_number=connector_id,
+        samples=samples,
+        received_at=received_at,
+    )
+    # A stopped session's figures come from its StopTransaction; late samples
+    # are kept but do not reopen it.
+    if session is None or session.stopped_at is not None:
+        return
+    if _apply_samples(session, samples):
+        session.save(
+            update_fields=[
+                "meter_last_wh",
+                "energy_wh",
+                "power_w",
+                "soc_percent",
+                "last_meter_at",
+                "has_register_regression",
+                "updated_at",
+            ]
+        )
+        _session_event(session, charge_point)
+
+
+# --- Id tokens -------------------------------------------------------------------
+
+ID_TOKEN_FIELDS = (
+    "token",
+    "network",
+    "kind",
+    "label",
+    "status",
+    "expires_at",
+    "parent",
+    "owner",
+    "max_concurrent_sessions",
+)
+
+
+def id_token_validate(id_token: IdToken) -> None:
+    """Raise ValidationError (per field) for a token that cannot be saved as is."""
+    id_token.token = (id_token.token or "").strip()
+    errors: dict[str, list[str]] = {}
+    try:
+        id_token.full_clean(validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if (
+        id_token.token
+        and IdToken.objects.filter(token__iexact=id_token.token)
+        .exclude(pk=id_token.pk)
+        .exists()
+    ):
+        errors.setdefault("token", []).append(
+            "A token with this value already exists (tokens are case-insensitive)."
+        )
+    parent = id_token.parent
+    if parent is not None:
+        if parent.pk is not None and parent.pk == id_token.pk:
+            errors.setdefault("parent", []).append("A token cannot be its own parent.")
+        elif parent.network_id is not None and parent.network_id != id_token.network_id:
+            errors.setdefault("parent", []).append(
+                "The parent token belongs to another network."
+            )
+        else:
+            ancestor, seen = parent.parent, {parent.pk}
+            while ancestor is not None and ancestor.pk not in seen:
+                if ancestor.pk == id_token.pk:
+                    errors.setdefault("parent", []).append(
+                        "This parent would make a cycle of group tokens."
+                    )
+                    break
+                seen.add(ancestor.pk)
+                ancestor = ancestor.parent
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def id_token_create(
+    *,
+    actor: Any,
+    token: str,
+    network: Any,
+    status: str = TokenStatus.ACCEPTED,
+    kind: str = IdToken.Kind.RFID,
+    label: str = "",
+    expires_at: datetime | None = None,
+    parent: IdToken | None = None,
+    owner: Any = None,
+    max_concurrent_sessions: int | None = None,
+) -> IdToken:
+    """Create a token after validating it; raises ValidationError naming the field."""
+    id_token = IdToken(
+        token=token,
+        network=network,
+        status=status,
+        kind=kind,
+        label=label,
+        expires_at=expires_at,
+        parent=parent,
+        owner=owner,
+        max_concurrent_sessions=max_concurrent_sessions,
+    )
+    id_token_validate(id_token)
+    id_token.save()
+    audit_record(
+        actor=actor,
+        action="id_token.create",
+        target=id_token,
+        network=network,
+        after=model_snapshot(id_token),
+    )
+    return id_token
+
+
+@transaction.atomic
+def id_token_update(*, actor: Any, id_token: IdToken, **changes: Any) -> IdToken:
+    """Change the given fields of a token (names from ID_TOKEN_FIELDS) and audit it."""
+    unknown = set(changes) - set(ID_TOKEN_FIELDS)
+    if unknown:
+        raise TypeError(f"Not an id token field: {', '.join(sorted(unknown))}")
+    id_token = IdToken.objects.select_for_update().get(pk=id_token.pk)
+    before = model_snapshot(id_token)
+    for name, value in changes.items():
+        setattr(id_token, name, value)
+    id_token_validate(id_token)
+    after = model_snapshot(id_token)
+    if after == before:
+        return id_token
+    id_token.save()
+    audit_record(
+        actor=actor,
+        action="id_token.update",
+        target=id_token,
+        network=id_token.network,
+        before=before,
+        after=model_snapshot(id_token),
+    )
+    return id_token
+
+
+# --- Reconciliation ----------------------------------------------------------------
+
+
+@transaction.atomic
+def unmatched_stop_resolve(
+    *, actor: Any, unmatched_stop: UnmatchedStop, note: str
+) -> UnmatchedStop:
+    """Mark an unmatched StopTransaction as reconciled; resolving twice changes nothing."""
+    now = timezone.now()
+    updated = UnmatchedStop.objects.filter(
+        pk=unmatched_stop.pk, resolved_at=None
+    ).update(resolved_at=now, resolved_by=actor, resolution_note=note)
+    unmatched_stop = UnmatchedStop.objects.select_related("charge_point__station").get(
+        pk=unmatched_stop.pk
+    )
+    if updated:
+        audit_record(
+            actor=actor,
+            action="unmatched_stop.resolve",
+            target=unmatched_stop,
+            network=unmatched_stop.charge_point.station.network
+            if unmatched_stop.charge_point.station_id
+            else None,
+            after={"resolved_at": now.isoformat(), "resolution_note": note},
+        )
+    return unmatched_stop

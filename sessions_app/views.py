@@ -1,0 +1,329 @@
+"""Portal pages: id tokens, the token CSV import, sessions and unmatched stops."""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import datetime, time, timedelta
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Page, Paginator
+from django.db.models import Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from billing.selectors import session_price_for_user
+from sessions_app.forms import (
+    FLAGGED,
+    SESSION_SORTS,
+    IdTokenForm,
+    IdTokenImportForm,
+    SessionFilterForm,
+    UnmatchedStopResolveForm,
+)
+from sessions_app.models import SessionStatus, TokenStatus
+from sessions_app.selectors import (
+    id_token_get_for_user,
+    id_token_list_for_user,
+    session_chart_series,
+    session_get_for_user,
+    session_list_for_user,
+    session_meter_values,
+    session_ocpp_frames,
+    unmatched_stop_get_for_user,
+    unmatched_stop_list_for_user,
+)
+from sessions_app.services import (
+    id_token_create,
+    id_token_update,
+    unmatched_stop_resolve,
+)
+from sessions_app.token_import import IdTokenImportError, id_tokens_import
+
+PAGE_SIZE = 50
+METER_VALUES_PAGE_SIZE = 100
+
+
+def _require(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(f"Your role does not allow this ({perm}).")
+
+
+def _page(
+    request: HttpRequest,
+    queryset: QuerySet,
+    *,
+    size: int = PAGE_SIZE,
+    param: str = "page",
+) -> Page:
+    return Paginator(queryset, size).get_page(request.GET.get(param))
+
+
+def _query_without(request: HttpRequest, param: str) -> str:
+    """The current query string minus ``param``, for pagination links."""
+    query = request.GET.copy()
+    query.pop(param, None)
+    return query.urlencode()
+
+
+# --- Id tokens ------------------------------------------------------------------
+
+
+@login_required
+def token_list(request: HttpRequest) -> HttpResponse:
+    _require(request, "charging.view_idtoken")
+    tokens = id_token_list_for_user(user=request.user)
+    search = request.GET.get("q", "").strip()
+    status = request.GET.get("status", "")
+    if search:
+        tokens = tokens.filter(
+            Q(token__icontains=search)
+            | Q(label__icontains=search)
+            | Q(owner__email__icontains=search)
+        )
+    if status in TokenStatus.values:
+        tokens = tokens.filter(status=status)
+    return render(
+        request,
+        "charging/token_list.html",
+        {
+            "page": _page(request, tokens.order_by("token")),
+            "search": search,
+            "status": status,
+            "statuses": TokenStatus.choices,
+            "query": _query_without(request, "page"),
+            "can_add": request.user.has_perm("charging.add_idtoken"),
+            "can_change": request.user.has_perm("charging.change_idtoken"),
+        },
+    )
+
+
+@login_required
+def token_create(request: HttpRequest) -> HttpResponse:
+    _require(request, "charging.add_idtoken")
+    form = IdTokenForm(request.POST or None, user=request.user)
+    if request.method == "POST" and form.is_valid():
+        try:
+            id_token = id_token_create(actor=request.user, **form.service_kwargs())
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, f"Token {id_token.token} created.")
+            return redirect("charging:token_list")
+    return render(
+        request, "charging/token_form.html", {"form": form, "title": "New id token"}
+    )
+
+
+@login_required
+def token_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    id_token = id_token_get_for_user(
+        user=request.user, pk=pk, perm="charging.change_idtoken"
+    )
+    form = IdTokenForm(request.POST or None, user=request.user, instance=id_token)
+    if request.method == "POST" and form.is_valid():
+        try:
+            id_token = id_token_update(
+                actor=request.user, id_token=id_token, **form.service_kwargs()
+            )
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            messages.success(request, f"Token {id_token.token} saved.")
+            return redirect("charging:token_list")
+    return render(
+        request,
+        "charging/token_form.html",
+        {"form": form, "title": f"Edit token {id_token.token}", "id_token": id_token},
+    )
+
+
+@login_required
+def token_import(request: HttpRequest) -> HttpResponse:
+    _require(request, "charging.add_idtoken")
+    _require(request, "charging.change_idtoken")
+    form = IdTokenImportForm(
+        request.POST or None, request.FILES or None, user=request.user
+    )
+    line_errors = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            summary = id_tokens_import(
+                actor=request.user,
+                csv_text=form.cleaned_data["file"],
+                network=form.cleaned_data.get("network"),
+            )
+        except IdTokenImportError as error:
+            line_errors = error.errors
+        else:
+            messages.success(
+                request,
+                f"Imported: {summary.created} created, {summary.updated} updated, "
+                f"{summary.unchanged} unchanged.",
+            )
+            return redirect("charging:token_list")
+    return render(
+        request,
+        "charging/token_import.html",
+        {"form": form, "line_errors": line_errors},
+        status=400 if line_errors else 200,
+    )
+
+
+# --- Sessions -------------------------------------------------------------------
+
+
+def _day_start(day: Any, zone: zoneinfo.ZoneInfo) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=zone)
+
+
+@login_required
+def session_list(request: HttpRequest) -> HttpResponse:
+    _require(request, "charging.view_chargingsession")
+    form = SessionFilterForm(request.GET or None, user=request.user)
+    sessions = session_list_for_user(user=request.user)
+    order = SESSION_SORTS["-started_at"][1]
+    if form.is_valid():
+        data = form.cleaned_data
+        if data["network"]:
+            sessions = sessions.filter(charge_point__station__network=data["network"])
+        if data["station"]:
+            sessions = sessions.filter(charge_point__station=data["station"])
+        if data["charger"]:
+            sessions = sessions.filter(
+                charge_point__ocpp_id__icontains=data["charger"].strip()
+            )
+        if data["token"]:
+            sessions = sessions.filter(id_tag__iexact=data["token"].strip())
+        if data["status"] == FLAGGED:
+            sessions = sessions.filter(has_register_regression=True)
+        elif data["status"]:
+            sessions = sessions.filter(status=data["status"])
+        # Dates are read in the chosen network's zone (UTC without one).
+        zone = zoneinfo.ZoneInfo(
+            data["network"].time_zone if data["network"] else "UTC"
+        )
+        if data["date_from"]:
+            sessions = sessions.filter(
+                started_at__gte=_day_start(data["date_from"], zone)
+            )
+        if data["date_to"]:
+            sessions = sessions.filter(
+                started_at__lt=_day_start(data["date_to"] + timedelta(days=1), zone)
+            )
+        if data["sort"]:
+            order = SESSION_SORTS[data["sort"]][1]
+    page = _page(request, sessions.order_by(*order))
+    now = timezone.now()
+    for session in page:
+        session.elapsed_seconds = (
+            (session.stopped_at or now) - session.started_at
+        ).total_seconds()
+    return render(
+        request,
+        "charging/session_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without(request, "page"),
+            "can_view_unmatched": request.user.has_perm("charging.view_unmatchedstop"),
+        },
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+@login_required
+def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    session = session_get_for_user(
+        user=request.user, pk=pk, perm="charging.view_chargingsession"
+    )
+    station = session.charge_point.station
+    tz_name = station.time_zone if station else "UTC"
+    end = session.stopped_at or timezone.now()
+    chart = session_chart_series(session=session)
+    zone = zoneinfo.ZoneInfo(tz_name)
+    local_instants = [datetime.fromisoformat(t).astimezone(zone) for t in chart["t"]]
+    spans_days = len({instant.date() for instant in local_instants}) > 1
+    label_format = "%d.%m. %H:%M" if spans_days else "%H:%M:%S"
+    chart["labels"] = [instant.strftime(label_format) for instant in local_instants]
+    price = session_price_for_user(session=session, user=request.user)
+    return render(
+        request,
+        "charging/session_detail.html",
+        {
+            "session": session,
+            "tz_name": tz_name,
+            "elapsed_seconds": (end - session.started_at).total_seconds(),
+            "is_open": session.stopped_at is None,
+            "chart": chart,
+            "meter_values": _page(
+                request,
+                session_meter_values(session=session),
+                size=METER_VALUES_PAGE_SIZE,
+                param="mv_page",
+            ),
+            "mv_query": _query_without(request, "mv_page"),
+            "frames": session_ocpp_frames(session=session),
+            "SessionStatus": SessionStatus,
+            "price": price,
+        },
+    )
+
+
+# --- Unmatched stops ----------------------------------------------------------------
+
+
+def _render_unmatched_list(
+    request: HttpRequest,
+    *,
+    resolve_form: UnmatchedStopResolveForm,
+    failed_pk: int | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    state = request.GET.get("state", "open")
+    stops = unmatched_stop_list_for_user(user=request.user)
+    if state == "open":
+        stops = stops.filter(resolved_at__isnull=True)
+    elif state == "resolved":
+        stops = stops.filter(resolved_at__isnull=False)
+    return render(
+        request,
+        "charging/unmatched_stop_list.html",
+        {
+            "page": _page(request, stops.order_by("-received_at", "-id")),
+            "state": state,
+            "query": _query_without(request, "page"),
+            "can_resolve": request.user.has_perm("charging.change_unmatchedstop"),
+            "resolve_form": resolve_form,
+            "failed_pk": failed_pk,
+        },
+        status=status,
+    )
+
+
+@login_required
+def unmatched_stop_list(request: HttpRequest) -> HttpResponse:
+    _require(request, "charging.view_unmatchedstop")
+    return _render_unmatched_list(request, resolve_form=UnmatchedStopResolveForm())
+
+
+@require_POST
+@login_required
+def unmatched_stop_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    unmatched = unmatched_stop_get_for_user(
+        user=request.user, pk=pk, perm="charging.change_unmatchedstop"
+    )
+    form = UnmatchedStopResolveForm(request.POST)
+    if not form.is_valid():
+        return _render_unmatched_list(
+            request, resolve_form=form, failed_pk=unmatched.pk, status=400
+        )
+    unmatched_stop_resolve(
+        actor=request.user, unmatched_stop=unmatched, note=form.cleaned_data["note"]
+    )
+    messages.success(request, f"Stop {unmatched.transaction_id} marked resolved.")
+    return redirect("charging:unmatched_stop_list")

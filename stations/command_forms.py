@@ -1,0 +1,563 @@
+"""One form per OCPP 1.6 command: clear fields in, the camelCase payload out."""
+
+from __future__ import annotations
+
+import json
+import zoneinfo
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.utils import timezone
+
+from stations.commands import CMS_ACTIONS
+from stations.remote_models import ProfileKind, ProfilePurpose
+
+_LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"})
+TRIGGER_MESSAGES = [
+    (m, m)
+    for m in (
+        "BootNotification",
+        "DiagnosticsStatusNotification",
+        "FirmwareStatusNotification",
+        "Heartbeat",
+        "MeterValues",
+        "StatusNotification",
+    )
+]
+
+
+def _tags(value: str) -> list[str]:
+    return [tag.strip() for tag in value.replace("\n", ",").split(",") if tag.strip()]
+
+
+class CommandForm(forms.Form):
+    """Base: ``payload()`` builds the OCPP payload from cleaned data."""
+
+    action = ""
+    title = ""
+    # camelCase payload field -> form field, to put the schema's complaint there.
+    payload_fields: dict[str, str] = {}
+
+    def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, prefix=self.action, **kwargs)
+        self.time_zone = zoneinfo.ZoneInfo(time_zone)
+        for field in self.fields.values():
+            if isinstance(field.widget, forms.DateTimeInput):
+                field.help_text = field.help_text or f"Local time ({time_zone})."
+
+    def local(self, value: datetime | None) -> datetime | None:
+        """Read a datetime-local input as the station's wall-clock time."""
+        if value is None:
+            return None
+        return timezone.make_aware(value.replace(tzinfo=None), self.time_zone)
+
+    def payload(self) -> dict[str, Any]:
+        return {}
+
+    def field_for(self, payload_field: str) -> str | None:
+        return self.payload_fields.get(payload_field)
+
+
+class ResetForm(CommandForm):
+    action, title = "Reset", "Reset"
+    type = forms.ChoiceField(
+        choices=[("Soft", "Soft (restart software)"), ("Hard", "Hard (reboot)")]
+    )
+
+    def payload(self) -> dict[str, Any]:
+        return {"type": self.cleaned_data["type"]}
+
+
+class UnlockConnectorForm(CommandForm):
+    action, title = "UnlockConnector", "Unlock connector"
+    connector_id = forms.IntegerField(min_value=1, label="Connector")
+    payload_fields = {"connectorId": "connector_id"}
+
+    def payload(self) -> dict[str, Any]:
+        return {"connectorId": self.cleaned_data["connector_id"]}
+
+
+class RemoteStartForm(CommandForm):
+    action, title = "RemoteStartTransaction", "Remote start"
+    id_tag = forms.CharField(max_length=20, label="Token (idTag)")
+    connector_id = forms.IntegerField(
+        min_value=1, required=False, label="Connector", help_text="Empty: any."
+    )
+    payload_fields = {"idTag": "id_tag", "connectorId": "connector_id"}
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"idTag": self.cleaned_data["id_tag"]}
+        if self.cleaned_data["connector_id"]:
+            payload["connectorId"] = self.cleaned_data["connector_id"]
+        return payload
+
+
+class RemoteStopForm(CommandForm):
+    action, title = "RemoteStopTransaction", "Remote stop"
+    transaction_id = forms.IntegerField(
+        label="Transaction id", help_text="The session number."
+    )
+    payload_fields = {"transactionId": "transaction_id"}
+
+    def payload(self) -> dict[str, Any]:
+        return {"transactionId": self.cleaned_data["transaction_id"]}
+
+
+class TriggerMessageForm(CommandForm):
+    action, title = "TriggerMessage", "Trigger message"
+    requested_message = forms.ChoiceField(choices=TRIGGER_MESSAGES, label="Message")
+    connector_id = forms.IntegerField(min_value=1, required=False, label="Connector")
+    payload_fields = {"requestedMessage": "requested_message"}
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "requestedMessage": self.cleaned_data["requested_message"]
+        }
+        if self.cleaned_data["connector_id"]:
+            payload["connectorId"] = self.cleaned_data["connector_id"]
+        return payload
+
+
+class ClearCacheForm(CommandForm):
+    action, title = "ClearCache", "Clear authorization cache"
+
+
+class GetConfigurationForm(CommandForm):
+    action, title = "GetConfiguration", "Read configuration"
+    keys = forms.CharField(
+        required=False, label="Keys", help_text="Comma-separated; empty reads all."
+    )
+
+    def payload(self) -> dict[str, Any]:
+        keys = _tags(self.cleaned_data["keys"])
+        return {"key": keys} if keys else {}
+
+
+class ChangeConfigurationForm(CommandForm):
+    action, title = "ChangeConfiguration", "Change configuration"
+    key = forms.CharField(max_length=50)
+    value = forms.CharField(max_length=500, required=False)
+    payload_fields = {"key": "key", "value": "value"}
+
+    def payload(self) -> dict[str, Any]:
+        return {"key": self.cleaned_data["key"], "value": self.cleaned_data["value"]}
+
+
+class ChangeAvailabilityForm(CommandForm):
+    action, title = "ChangeAvailability", "Change availability"
+    connector_id = forms.IntegerField(
+        min_value=0, initial=0, label="Connector", help_text="0 = the whole charger."
+    )
+    type = forms.ChoiceField(
+        choices=[("Operative", "Operative"), ("Inoperative", "Inoperative")]
+    )
+    payload_fields = {"connectorId": "connector_id"}
+
+    def payload(self) -> dict[str, Any]:
+        return {
+            "connectorId": self.cleaned_data["connector_id"],
+            "type": self.cleaned_data["type"],
+        }
+
+
+class DataTransferForm(CommandForm):
+    action, title = "DataTransfer", "Data transfer"
+    vendor_id = forms.CharField(max_length=255, label="Vendor id")
+    message_id = forms.CharField(max_length=50, required=False, label="Message id")
+    data = forms.CharField(
+        required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Data"
+    )
+    payload_fields = {"vendorId": "vendor_id", "messageId": "message_id"}
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"vendorId": self.cleaned_data["vendor_id"]}
+        if self.cleaned_data["message_id"]:
+            payload["messageId"] = self.cleaned_data["message_id"]
+        if self.cleaned_data["data"]:
+            payload["data"] = self.cleaned_data["data"]
+        return payload
+
+
+class UpdateFirmwareForm(CommandForm):
+    action, title = "UpdateFirmware", "Update firmware"
+    location = forms.URLField(
+        max_length=512, label="Firmware URL", assume_scheme="https"
+    )
+    retrieve_at = forms.DateTimeField(widget=_LOCAL, label="Retrieve at")
+    retries = forms.IntegerField(min_value=0, required=False)
+    retry_interval = forms.IntegerField(
+        min_value=0, required=False, label="Retry interval (s)"
+    )
+    payload_fields = {"location": "location", "retrieveDate": "retrieve_at"}
+
+    def payload(self) -> dict[str, Any]:
+        retrieve_at = self.local(self.cleaned_data["retrieve_at"])
+        payload: dict[str, Any] = {
+            "location": self.cleaned_data["location"],
+            "retrieveDate": retrieve_at.isoformat() if retrieve_at else None,
+        }
+        for name, key in (("retries", "retries"), ("retry_interval", "retryInterval")):
+            if self.cleaned_data[name] is not None:
+                payload[key] = self.cleaned_data[name]
+        return payload
+
+
+class GetDiagnosticsForm(CommandForm):
+    action, title = "GetDiagnostics", "Upload diagnostics"
+    location = forms.CharField(
+        max_length=512, label="Upload URL", help_text="e.g. ftp://host/path/"
+    )
+    start_time = forms.DateTimeField(widget=_LOCAL, required=False, label="From")
+    stop_time = forms.DateTimeField(widget=_LOCAL, required=False, label="Until")
+    retries = forms.IntegerField(min_value=0, required=False)
+    retry_interval = forms.IntegerField(
+        min_value=0, required=False, label="Retry interval (s)"
+    )
+    payload_fields = {"location": "location"}
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {"location": self.cleaned_data["location"]}
+        for name, key in (("start_time", "startTime"), ("stop_time", "stopTime")):
+            value = self.local(self.cleaned_data[name])
+            if value is not None:
+                payload[key] = value.isoformat()
+        for name, key in (("retries", "retries"), ("retry_interval", "retryInterval")):
+            if self.cleaned_data[name] is not None:
+                payload[key] = self.cleaned_data[name]
+        return payload
+
+
+class ReserveNowForm(CommandForm):
+    action, title = "ReserveNow", "Reserve a connector"
+    connector_id = forms.IntegerField(
+        min_value=0, label="Connector", help_text="0 = any connector."
+    )
+    id_tag = forms.CharField(max_length=20, label="Token (idTag)")
+    expires_at = forms.DateTimeField(widget=_LOCAL, label="Expires at")
+    parent_id_tag = forms.CharField(max_length=20, required=False, label="Group token")
+    payload_fields = {"connectorId": "connector_id", "idTag": "id_tag"}
+
+    def clean_expires_at(self) -> datetime | None:
+        value = self.local(self.cleaned_data["expires_at"])
+        if value is not None and value <= timezone.now():
+            raise forms.ValidationError("The expiry must be in the future.")
+        return value
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "connectorId": self.cleaned_data["connector_id"],
+            "idTag": self.cleaned_data["id_tag"],
+            "expiryDate": self.cleaned_data["expires_at"].isoformat(),
+            "reservationId": 0,  # replaced by the reservation's own id
+        }
+        if self.cleaned_data["parent_id_tag"]:
+            payload["parentIdTag"] = self.cleaned_data["parent_id_tag"]
+        return payload
+
+
+class CancelReservationForm(CommandForm):
+    action, title = "CancelReservation", "Cancel reservation"
+    reservation_id = forms.IntegerField(min_value=0, label="Reservation id")
+    payload_fields = {"reservationId": "reservation_id"}
+
+    def payload(self) -> dict[str, Any]:
+        return {"reservationId": self.cleaned_data["reservation_id"]}
+
+
+class GetLocalListVersionForm(CommandForm):
+    action, title = "GetLocalListVersion", "Read local list version"
+
+
+class ClearChargingProfileForm(CommandForm):
+    action, title = "ClearChargingProfile", "Clear charging profiles"
+    profile_id = forms.IntegerField(required=False, label="Profile id")
+    connector_id = forms.IntegerField(min_value=0, required=False, label="Connector")
+    purpose = forms.ChoiceField(
+        choices=[("", "any"), *ProfilePurpose.choices], required=False
+    )
+    stack_level = forms.IntegerField(min_value=0, required=False, label="Stack level")
+
+    def payload(self) -> dict[str, Any]:
+        data = self.cleaned_data
+        payload: dict[str, Any] = {}
+        if data["profile_id"] is not None:
+            payload["id"] = data["profile_id"]
+        if data["connector_id"] is not None:
+            payload["connectorId"] = data["connector_id"]
+        if data["purpose"]:
+            payload["chargingProfilePurpose"] = data["purpose"]
+        if data["stack_level"] is not None:
+            payload["stackLevel"] = data["stack_level"]
+        return payload
+
+
+class GetCompositeScheduleForm(CommandForm):
+    action, title = "GetCompositeSchedule", "Composite schedule"
+    connector_id = forms.IntegerField(
+        min_value=0, initial=1, label="Connector", help_text="0 = grid connection."
+    )
+    duration_s = forms.IntegerField(min_value=1, initial=86400, label="Duration (s)")
+    rate_unit = forms.ChoiceField(
+        choices=[("", "charger's choice"), ("A", "A"), ("W", "W")], required=False
+    )
+    payload_fields = {"connectorId": "connector_id", "duration": "duration_s"}
+
+    def payload(self) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "connectorId": self.cleaned_data["connector_id"],
+            "duration": self.cleaned_data["duration_s"],
+        }
+        if self.cleaned_data["rate_unit"]:
+            payload["chargingRateUnit"] = self.cleaned_data["rate_unit"]
+        return payload
+
+
+class SendLocalListForm(CommandForm):
+    action, title = "SendLocalList", "Send local authorization list"
+    update_type = forms.ChoiceField(
+        choices=[
+            ("Full", "Full (replace the charger's list)"),
+            ("Differential", "Differential (add/update/remove)"),
+        ]
+    )
+    tokens = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Comma-separated tokens; empty = all Accepted tokens of the network.",
+    )
+    remove = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        label="Remove",
+        help_text="Differential only: tokens to remove from the charger.",
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("remove") and data.get("update_type") != "Differential":
+            self.add_error("remove", "Removing tokens needs a Differential update.")
+        return data
+
+
+class AdvancedForm(CommandForm):
+    """Any 1.6 action with a raw JSON payload (operations)."""
+
+    action, title = "advanced", "Advanced: any command, raw payload"
+    command = forms.ChoiceField(choices=[], label="Action")
+    payload_json = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
+        initial="{}",
+        label="Payload (JSON)",
+    )
+
+    def __init__(self, *args: Any, actions: list[str] | None = None, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        names = sorted(actions if actions is not None else CMS_ACTIONS)
+        self.fields["command"].choices = [(a, a) for a in names]
+
+    def clean_payload_json(self) -> dict[str, Any]:
+        try:
+            value = json.loads(self.cleaned_data["payload_json"] or "{}")
+        except json.JSONDecodeError as error:
+            raise forms.ValidationError(f"Not valid JSON: {error.msg}.") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("The payload must be a JSON object.")
+        return value
+
+    def payload(self) -> dict[str, Any]:
+        return self.cleaned_data["payload_json"]
+
+    def field_for(self, payload_field: str) -> str | None:
+        return "command" if payload_field == "action" else "payload_json"
+
+
+ACTION_FORMS: dict[str, type[CommandForm]] = {
+    form.action: form
+    for form in (
+        ResetForm,
+        UnlockConnectorForm,
+        RemoteStartForm,
+        RemoteStopForm,
+        TriggerMessageForm,
+        ClearCacheForm,
+        ChangeAvailabilityForm,
+        GetConfigurationForm,
+        ChangeConfigurationForm,
+        ReserveNowForm,
+        CancelReservationForm,
+        GetLocalListVersionForm,
+        SendLocalListForm,
+        UpdateFirmwareForm,
+        GetDiagnosticsForm,
+        ClearChargingProfileForm,
+        GetCompositeScheduleForm,
+        DataTransferForm,
+        AdvancedForm,
+    )
+}
+
+
+class PeriodForm(forms.Form):
+    start_period = forms.IntegerField(min_value=0, label="From (s)")
+    limit = forms.DecimalField(min_value=Decimal(0), decimal_places=1, max_digits=9)
+    number_phases = forms.IntegerField(
+        min_value=1, max_value=3, required=False, label="Phases"
+    )
+
+
+PeriodFormSet = forms.formset_factory(PeriodForm, extra=4, max_num=24, min_num=1)
+
+
+class ChargingProfileForm(forms.Form):
+    """The profile editor: what, where, and the schedule's periods (formset)."""
+
+    name = forms.CharField(max_length=80, required=False)
+    connector_number = forms.IntegerField(
+        min_value=0, initial=0, label="Connector", help_text="0 = the whole charger."
+    )
+    purpose = forms.ChoiceField(
+        choices=[
+            (ProfilePurpose.TX_DEFAULT, ProfilePurpose.TX_DEFAULT.label),
+            (ProfilePurpose.TX, ProfilePurpose.TX.label),
+        ]
+    )
+    stack_level = forms.IntegerField(min_value=0, initial=0, label="Stack level")
+    kind = forms.ChoiceField(choices=ProfileKind.choices)
+    recurrency_kind = forms.ChoiceField(
+        choices=[("", "—"), ("Daily", "Daily"), ("Weekly", "Weekly")],
+        required=False,
+        label="Recurrence",
+    )
+    rate_unit = forms.ChoiceField(
+        choices=[("A", "Amperes (A)"), ("W", "Watts (W)")], label="Unit"
+    )
+    transaction_id = forms.IntegerField(
+        required=False, label="Transaction id", help_text="Required for TxProfile."
+    )
+    start_schedule = forms.DateTimeField(
+        widget=_LOCAL, required=False, label="Schedule start"
+    )
+    duration_s = forms.IntegerField(min_value=1, required=False, label="Duration (s)")
+    min_charging_rate = forms.DecimalField(
+        min_value=Decimal(0), decimal_places=1, max_digits=9, required=False
+    )
+    valid_from = forms.DateTimeField(widget=_LOCAL, required=False)
+    valid_to = forms.DateTimeField(widget=_LOCAL, required=False)
+
+    def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.time_zone = zoneinfo.ZoneInfo(time_zone)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("start_schedule", "valid_from", "valid_to"):
+            if data.get(name) is not None:
+                data[name] = timezone.make_aware(
+                    data[name].replace(tzinfo=None), self.time_zone
+                )
+        if data.get("purpose") == ProfilePurpose.TX and not data.get("transaction_id"):
+            self.add_error("transaction_id", "A TxProfile needs the transaction id.")
+        if (
+            data.get("purpose") == ProfilePurpose.TX
+            and data.get("connector_number") == 0
+        ):
+            self.add_error("connector_number", "A TxProfile needs a connector (>0).")
+        kind = data.get("kind")
+        if kind == ProfileKind.RECURRING and not data.get("recurrency_kind"):
+            self.add_error("recurrency_kind", "A recurring profile needs a recurrence.")
+        if kind in (ProfileKind.ABSOLUTE, ProfileKind.RECURRING) and not data.get(
+            "start_schedule"
+        ):
+            self.add_error("start_schedule", f"An {kind} profile needs a start.")
+        if kind == ProfileKind.RELATIVE and data.get("start_schedule"):
+            self.add_error("start_schedule", "A Relative profile has no start.")
+        if (
+            data.get("valid_from")
+            and data.get("valid_to")
+            and data["valid_to"] <= data["valid_from"]
+        ):
+            self.add_error("valid_to", "Must be after “valid from”.")
+        return data
+
+
+def periods_from_formset(formset: Any) -> list[dict[str, Any]] | None:
+    """The schedule periods, or None after adding errors to the formset."""
+    periods: list[dict[str, Any]] = []
+    for form in formset.forms:
+        data = getattr(form, "cleaned_data", None) or {}
+        if data.get("start_period") is None or data.get("limit") is None:
+            continue
+        period: dict[str, Any] = {
+            "startPeriod": data["start_period"],
+            "limit": float(data["limit"]),
+        }
+        if data.get("number_phases"):
+            period["numberPhases"] = data["number_phases"]
+        periods.append(period)
+    starts = [p["startPeriod"] for p in periods]
+    if not periods or starts[0] != 0:
+        formset.forms[0].add_error("start_period", "The first period starts at 0 s.")
+        return None
+    if starts != sorted(set(starts)):
+        formset.forms[0].add_error(
+            "start_period", "Periods must start at increasing times."
+        )
+        return None
+    return periods
+
+
+class BulkCommandForm(forms.Form):
+    """One action on many chargers: a selection, a station or a model."""
+
+    command = forms.ChoiceField(choices=[], label="Action")
+    payload_json = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        initial="{}",
+        label="Payload (JSON)",
+        help_text='e.g. {"type": "Soft"} for Reset.',
+    )
+    charge_points = forms.ModelMultipleChoiceField(
+        queryset=None, required=False, label="Chargers"
+    )
+    station = forms.ModelChoiceField(queryset=None, required=False)
+    model = forms.ChoiceField(choices=[], required=False, label="Charger model")
+
+    def __init__(
+        self,
+        *args: Any,
+        actions: list[str],
+        charge_points: Any,
+        stations: Any,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["command"].choices = [(a, a) for a in actions]
+        self.fields["charge_points"].queryset = charge_points
+        self.fields["station"].queryset = stations
+        models = sorted({m for m in charge_points.values_list("model", flat=True) if m})
+        self.fields["model"].choices = [("", "—"), *((m, m) for m in models)]
+        self._charge_points = charge_points
+
+    def clean_payload_json(self) -> dict[str, Any]:
+        return AdvancedForm.clean_payload_json(self)  # type: ignore[arg-type]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        targets = self._charge_points.none()
+        description = []
+        if data.get("charge_points"):
+            targets |= data["charge_points"]
+            description.append(f"{len(data['charge_points'])} selected")
+        if data.get("station"):
+            targets |= self._charge_points.filter(station=data["station"])
+            description.append(f"station {data['station']}")
+        if data.get("model"):
+            targets |= self._charge_points.filter(model=data["model"])
+            description.append(f"model {data['model']}")
+        if not description:
+            self.add_error("charge_points", "Choose chargers, a station or a model.")
+        data["targets"] = list(targets.distinct().order_by("ocpp_id"))
+        data["description"] = ", ".join(description)
+        return data

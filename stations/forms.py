@@ -1,0 +1,154 @@
+"""Portal forms for networks, stations, charge points and connectors.
+
+Choices of networks and stations are limited to the user's scope by the view;
+model validators (coordinates, time zone, power) run through ``ModelForm``.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.validators import MinValueValidator
+from django.db.models import QuerySet
+
+from stations.models import ChargePoint, Connector, Network, Station
+
+TIME_ZONES = sorted(zoneinfo.available_timezones())
+
+
+class TimeZoneInput(forms.TextInput):
+    """A text box with the IANA zone names as suggestions (``<datalist id=time-zones>``)."""
+
+    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
+        super().__init__({"list": "time-zones", "autocomplete": "off", **(attrs or {})})
+
+
+class NetworkForm(forms.ModelForm):
+    class Meta:
+        model = Network
+        fields = ["name", "currency", "time_zone"]
+        widgets = {"time_zone": TimeZoneInput()}
+        help_texts = {
+            "currency": "ISO 4217 code, e.g. EUR.",
+            "time_zone": "Default IANA time zone, e.g. Europe/Berlin.",
+        }
+
+
+class StationForm(forms.ModelForm):
+    class Meta:
+        model = Station
+        fields = [
+            "network",
+            "name",
+            "address",
+            "postal_code",
+            "city",
+            "country",
+            "region",
+            "latitude",
+            "longitude",
+            "time_zone",
+            "power_limit_kw",
+        ]
+        widgets = {"time_zone": TimeZoneInput()}
+        labels = {"power_limit_kw": "Site power limit (kW)"}
+        help_texts = {
+            "latitude": "Decimal degrees, −90 to 90.",
+            "longitude": "Decimal degrees, −180 to 180.",
+            "time_zone": "IANA time zone, e.g. Europe/Berlin; times are shown in it.",
+        }
+
+    def __init__(self, *args: Any, networks: QuerySet[Network], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["network"].queryset = networks  # type: ignore[attr-defined]
+
+
+class ChargePointRegisterForm(forms.ModelForm):
+    password = forms.CharField(
+        label="OCPP password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
+        help_text="For OCPP basic authentication (security profile 1/2). Stored hashed, never shown. "
+        "Leave empty for a charger without a password.",
+    )
+
+    class Meta:
+        model = ChargePoint
+        fields = ["ocpp_id", "station", "display_name", "heartbeat_interval_s"]
+        labels = {"heartbeat_interval_s": "Heartbeat interval (s)"}
+        help_texts = {"ocpp_id": "The charge box identity the charger connects with."}
+
+    def __init__(self, *args: Any, stations: QuerySet[Station], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["station"].queryset = stations  # type: ignore[attr-defined]
+        self.fields["heartbeat_interval_s"].min_value = 10  # type: ignore[attr-defined]
+        self.fields["heartbeat_interval_s"].validators.append(MinValueValidator(10))
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data.get("password") or ""
+        if password and len(password) < 8:
+            raise forms.ValidationError("Use at least 8 characters.")
+        if len(password) > 40:  # OCPP 1.6 security whitepaper: 16..40 bytes
+            raise forms.ValidationError("Use at most 40 characters.")
+        return password
+
+
+class ChargePointEditForm(ChargePointRegisterForm):
+    password = forms.CharField(
+        label="New OCPP password",
+        required=False,
+        strip=False,
+        widget=forms.PasswordInput(
+            render_value=False, attrs={"autocomplete": "new-password"}
+        ),
+        help_text="Leave empty to keep the current password.",
+    )
+    clear_password = forms.BooleanField(
+        label="Remove the OCPP password", required=False
+    )
+
+    class Meta(ChargePointRegisterForm.Meta):
+        fields = ["station", "display_name", "heartbeat_interval_s"]
+
+
+class ChargePointAssignForm(forms.Form):
+    station = forms.ModelChoiceField(queryset=Station.objects.none())
+
+    def __init__(self, *args: Any, stations: QuerySet[Station], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["station"].queryset = stations  # type: ignore[attr-defined]
+
+
+class ConnectorForm(forms.ModelForm):
+    class Meta:
+        model = Connector
+        fields = ["connector_id", "connector_type", "max_power_kw"]
+        labels = {"max_power_kw": "Max power (kW)"}
+
+    def __init__(self, *args: Any, charge_point: ChargePoint, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.charge_point = charge_point
+        self.fields["max_power_kw"].min_value = Decimal("0.01")  # type: ignore[attr-defined]
+
+    def clean_connector_id(self) -> int:
+        number = self.cleaned_data["connector_id"]
+        duplicates = Connector.objects.filter(
+            charge_point=self.charge_point, connector_id=number
+        )
+        if self.instance.pk:
+            duplicates = duplicates.exclude(pk=self.instance.pk)
+        if duplicates.exists():
+            raise forms.ValidationError(
+                "This charge point already has a connector with this number."
+            )
+        return int(number)
+
+
+class MessageSearchForm(forms.Form):
+    q = forms.CharField(label="Action or unique id", required=False, max_length=64)

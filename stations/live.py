@@ -1,0 +1,223 @@
+"""The browser side of live updates: ``/ws/live/``.
+
+``LiveConsumer`` checks the user and the requested scope in ``connect()``, joins
+the live groups of ``stations.events`` the user may see, and turns each event into
+HTML fragments of the page that opened the socket (``?view=``): connector rows
+on the board, station and charge point pages; the figures on the overview. The
+browser swaps fragments by element id, so rows are patched, never the page.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.loader import render_to_string
+
+from stations.events import (
+    UNASSIGNED_GROUP,
+    charge_point_live_group,
+    network_group,
+    station_group,
+)
+from stations.portal_selectors import (
+    connector_rows,
+    network_overview,
+    with_effective_status,
+)
+from stations.selectors import (
+    can_see_unassigned,
+    charge_point_get_for_user,
+    connector_list_for_user,
+    network_get_for_user,
+    network_ids_for_user,
+    network_list_for_user,
+    station_get_for_user,
+)
+from stations.views import charge_point_sessions_context
+
+logger = logging.getLogger(__name__)
+
+VIEWS = frozenset({"overview", "board", "station", "charge_point"})
+# Close codes in the 4000-4999 application range (RFC 6455 §7.4.2).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+# The overview re-counts the network; a burst of events is folded into one update.
+OVERVIEW_DEBOUNCE_S = 0.3
+# Events that change every connector row of a charger (online/offline, reboot).
+ROW_EVENTS = frozenset({"charge_point.connection", "charge_point.boot"})
+
+
+def _int(params: dict[str, list[str]], name: str) -> int | None:
+    values = params.get(name) or [""]
+    return int(values[0]) if values[0].isdigit() else None
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """Pushes live fragments to one portal page, within the user's scope."""
+
+    async def connect(self) -> None:
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated:
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        view = (params.get("view") or ["board"])[0]
+        try:
+            groups, network_ids = await database_sync_to_async(self._authorize)(
+                user, params
+            )
+        except (Http404, PermissionDenied, ValueError) as refusal:
+            logger.info("live socket refused for %s: %s", user.get_username(), refusal)
+            await self.close(code=CLOSE_FORBIDDEN)
+            return
+        self.view = view if view in VIEWS else "board"
+        self.live_groups = groups
+        self.network_ids = network_ids
+        self.overview_task: asyncio.Task[None] | None = None
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    def _authorize(
+        self, user: Any, params: dict[str, list[str]]
+    ) -> tuple[list[str], list[int] | None]:
+        """Return the groups this user may join for the requested page, or raise."""
+        if getattr(user, "is_driver", False) or not user.has_perm(
+            "stations.view_connector"
+        ):
+            raise PermissionDenied("no portal role")
+        charge_point_pk = _int(params, "charge_point")
+        if charge_point_pk is not None:
+            charge_point = charge_point_get_for_user(
+                user=user, pk=charge_point_pk, perm="stations.view_chargepoint"
+            )
+            return [charge_point_live_group(charge_point.pk)], None
+        station_pk = _int(params, "station")
+        if station_pk is not None:
+            station = station_get_for_user(
+                user=user, pk=station_pk, perm="stations.view_station"
+            )
+            return [station_group(station.pk)], [station.network_id]
+        network_pk = _int(params, "network")
+        if network_pk is not None:
+            network = network_get_for_user(
+                user=user, pk=network_pk, perm="stations.view_network"
+            )
+            return [network_group(network.pk)], [network.pk]
+        network_ids = network_ids_for_user(user=user)
+        groups = [network_group(pk) for pk in network_ids]
+        if can_see_unassigned(user):
+            groups.append(UNASSIGNED_GROUP)
+        if not groups:
+            raise PermissionDenied("no network in scope")
+        return groups, network_ids
+
+    async def disconnect(self, code: int) -> None:
+        for group in getattr(self, "live_groups", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
+        task = getattr(self, "overview_task", None)
+        if task is not None:
+            task.cancel()
+
+    async def receive_json(self, content: Any, **kwargs: Any) -> None:
+        """The page does not talk back; anything it sends is ignored."""
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        event = message.get("event") or {}
+        if self.view == "overview":
+            await self.send_json({"event": event})
+            self._schedule_overview()
+            return
+        try:
+            html = await database_sync_to_async(self._render_fragments)(event)
+        except (Http404, PermissionDenied):
+            html = ""
+        payload: dict[str, Any] = {"event": event}
+        if html:
+            payload["html"] = html
+        await self.send_json(payload)
+
+    # --- rendering (runs in the ORM thread) ---------------------------------------
+
+    def _render_fragments(self, event: dict[str, Any]) -> str:
+        kind = event.get("kind")
+        user = self.scope["user"]
+        charge_point_pk = event.get("charge_point_pk")
+        connectors = with_effective_status(
+            connector_list_for_user(user=user).select_related(
+                "charge_point", "charge_point__station"
+            )
+        )
+        if kind == "connector.status" and event.get("connector_pk") is not None:
+            connectors = connectors.filter(pk=event["connector_pk"])
+        elif kind == "session.updated" and charge_point_pk is not None:
+            connectors = connectors.filter(
+                charge_point_id=charge_point_pk,
+                connector_id=event.get("connector_number"),
+            )
+        elif kind in ROW_EVENTS and charge_point_pk is not None:
+            connectors = connectors.filter(charge_point_id=charge_point_pk)
+        else:  # connector 0, commands and others: no row to patch
+            connectors = connectors.none()
+        rows = connector_rows(connectors.order_by("connector_id"))
+        parts = [
+            render_to_string(
+                "stations/includes/connector_row.html",
+                {"row": row, "board_columns": self.view == "board"},
+            )
+            for row in rows
+        ]
+        if self.view == "charge_point" and charge_point_pk is not None:
+            parts.extend(self._charge_point_panels(event, user))
+        return "".join(parts)
+
+    def _charge_point_panels(self, event: dict[str, Any], user: Any) -> list[str]:
+        charge_point = charge_point_get_for_user(
+            user=user, pk=int(event["charge_point_pk"])
+        )
+        context = charge_point_sessions_context(charge_point)
+        panels = [
+            render_to_string("stations/includes/cp_connection.html", context),
+        ]
+        if event.get("kind") == "session.updated":
+            panels.append(
+                render_to_string("stations/includes/cp_connectors.html", context)
+            )
+        return panels
+
+    def _render_overview(self) -> str:
+        user = self.scope["user"]
+        networks = network_list_for_user(user=user)
+        if self.network_ids is not None:
+            networks = networks.filter(pk__in=self.network_ids)
+        networks = list(networks)
+        selected = (
+            self.network_ids[0]
+            if self.network_ids and len(self.network_ids) == 1
+            else None
+        )
+        return render_to_string(
+            "stations/includes/overview_kpis.html",
+            {
+                "figures": network_overview(
+                    networks=networks, include_alerts=user.has_perm("alerts.view_alert")
+                ),
+                "selected_network_id": selected,
+            },
+        )
+
+    def _schedule_overview(self) -> None:
+        if self.overview_task is None or self.overview_task.done():
+            self.overview_task = asyncio.create_task(self._push_overview())
+
+    async def _push_overview(self) -> None:
+        await asyncio.sleep(OVERVIEW_DEBOUNCE_S)
+        html = await database_sync_to_async(self._render_overview)()
+        await self.send_json({"html": html})

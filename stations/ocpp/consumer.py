@@ -1,0 +1,514 @@
+"""The OCPP WebSocket endpoint: transport only.
+
+Subprotocol negotiation, charger authentication (OCPP security profile 1: HTTP
+Basic auth with the charger's own password), the one-live-connection rule, the
+inbox queue feeding python-ocpp's receive loop, and channel-layer group
+membership so commands reach this socket from any process. Everything about
+the meaning of messages lives in ``handlers.py`` and the services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import logging
+import re
+import time
+from datetime import timedelta
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+from django.contrib.auth.hashers import check_password
+from django.utils import timezone
+from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
+
+from stations import commands, services
+from stations.events import LIVE_EVENT_TYPE, charge_point_group
+from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
+from stations.ocpp.handlers import CentralSystem
+from stations.ocpp.messagelog import get_writer
+from stations.ocpp.protocol import (
+    CALLRESULT,
+    INVALID,
+    SUBPROTOCOL,
+    UNKNOWN_UNIQUE_ID,
+)
+from stations.ocpp.validation import validate
+
+logger = logging.getLogger(__name__)
+
+TAKEOVER_MESSAGE_TYPE = "ocpp.takeover"
+TAKEOVER_CLOSE_CODE = 4000
+# last_seen_at is written at most this often per charger (the sweep's scale is minutes).
+LAST_SEEN_WRITE_INTERVAL_S = 5.0
+# channels-redis drops group membership after ``group_expiry`` (a day); rejoin hourly.
+GROUP_REJOIN_INTERVAL_S = 3600.0
+_UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
+
+
+class _ConsumerConnection:
+    """The recv/send interface python-ocpp's ChargePoint expects."""
+
+    def __init__(self, consumer: OcppConsumer) -> None:
+        self._consumer = consumer
+
+    async def recv(self) -> str:
+        return await self._consumer.inbox.get()
+
+    async def send(self, message: str) -> None:
+        await self._consumer.send(text_data=message)
+
+
+def _basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
+    for name, value in headers:
+        if name.lower() != b"authorization":
+            continue
+        scheme, _, encoded = value.decode("latin-1").partition(" ")
+        if scheme.lower() != "basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        username, separator, password = decoded.partition(":")
+        return (username, password) if separator else None
+    return None
+
+
+class OcppConsumer(AsyncWebsocketConsumer):
+    """One charger's WebSocket (``/ocpp/<charge point id>``)."""
+
+    charge_point_id: int | None = None
+    cp: CentralSystem | None = None
+
+    async def connect(self) -> None:
+        self.ocpp_id = str(self.scope["url_route"]["kwargs"]["charge_point_id"])
+        client = self.scope.get("client") or ("", 0)
+        self.remote_address = str(client[0] or "")
+        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._command_tasks: set[asyncio.Task[Any]] = set()
+        self._last_seen_write = time.monotonic()
+        self._last_group_join = time.monotonic()
+        self._writer = get_writer()
+
+        offered = list(self.scope.get("subprotocols") or [])
+        if SUBPROTOCOL not in offered:
+            await self._refuse(
+                f"no supported subprotocol offered (offered {offered or 'none'}, "
+                f"supported {SUBPROTOCOL})"
+            )
+            return
+        try:
+            ocpp_id_validator(self.ocpp_id)
+        except Exception:
+            await self._refuse("charge point identity is not a valid OCPP identity")
+            return
+        refusal = await self._authenticate()
+        if refusal:
+            await self._refuse(refusal)
+            return
+        opened, events = await database_sync_to_async(services.run_collecting_events)(
+            services.charge_point_connection_open,
+            {
+                "ocpp_id": self.ocpp_id,
+                "channel_name": self.channel_name,
+                "remote_address": self.remote_address,
+                "unknown_policy": settings.OCPP_UNKNOWN_CHARGERS,
+                "at": timezone.now(),
+            },
+        )
+        if opened is None:
+            await self._refuse("unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)")
+            return
+        self.charge_point_id = opened.charge_point_id
+        await self._join_group_and_take_over()
+        await self.accept(subprotocol=SUBPROTOCOL)
+        self.cp = CentralSystem(
+            self.ocpp_id,
+            _ConsumerConnection(self),
+            charge_point_id=opened.charge_point_id,
+            writer=self._writer,
+            publish=self.publish_events,
+            response_timeout=settings.OCPP_COMMAND_TIMEOUT,
+        )
+        self._spawn(self._serve(), self._tasks)
+        _embedded_dispatch.register(self)
+        self.publish_events(events)
+        logger.info(
+            "%s connected from %s (%s)",
+            self.ocpp_id,
+            self.remote_address,
+            opened.registration_status,
+        )
+
+    async def _authenticate(self) -> str:
+        """Return why the handshake is refused, or "" when the charger may connect."""
+        credentials = await database_sync_to_async(services.charge_point_credentials)(
+            ocpp_id=self.ocpp_id
+        )
+        if credentials is None:
+            if settings.OCPP_UNKNOWN_CHARGERS == "reject":
+                return "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
+            return ""
+        if not credentials.password_hash:
+            return ""  # no password set: security profile 0 for this charger
+        supplied = _basic_auth(self.scope.get("headers") or [])
+        if supplied is None:
+            return "missing or malformed HTTP Basic credentials"
+        username, password = supplied
+        if username != self.ocpp_id:
+            return "Basic auth username is not the charge point identity"
+        # Password hashing is deliberately slow; keep it off the shared ORM thread.
+        is_valid = await sync_to_async(check_password, thread_sensitive=False)(
+            password, credentials.password_hash
+        )
+        return "" if is_valid else "wrong password"
+
+    async def _refuse(self, reason: str) -> None:
+        logger.warning(
+            "refused OCPP connection for %r from %s: %s",
+            self.ocpp_id,
+            self.remote_address,
+            reason,
+        )
+        try:
+            await database_sync_to_async(services.charge_point_connection_refused)(
+                ocpp_id=self.ocpp_id,
+                reason=reason,
+                remote_address=self.remote_address,
+                at=timezone.now(),
+            )
+        except Exception:
+            logger.exception("could not record refused connection of %s", self.ocpp_id)
+        await self.close()
+
+    async def _join_group_and_take_over(self) -> None:
+        """Join the charger's group and tell an older connection (any process) to go.
+
+        A channel-layer failure is logged: the charger still connects, it only
+        misses commands until the next rejoin.
+        """
+        group = charge_point_group(self.ocpp_id)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+            await self.channel_layer.group_send(
+                group,
+                {"type": TAKEOVER_MESSAGE_TYPE, "channel_name": self.channel_name},
+            )
+        except Exception:
+            logger.warning(
+                "channel layer unavailable for %s", self.ocpp_id, exc_info=True
+            )
+        self._last_group_join = time.monotonic()
+
+    async def _serve(self) -> None:
+        if self.cp is None:
+            return
+        try:
+            await self.cp.start()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            logger.exception("%s: OCPP loop stopped", self.ocpp_id)
+            await self.close(code=1011)
+
+    def _spawn(
+        self, coroutine: Any, registry: set[asyncio.Task[Any]]
+    ) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coroutine)
+        registry.add(task)
+        task.add_done_callback(registry.discard)
+        return task
+
+    # --- frames -------------------------------------------------------------
+
+    async def receive(
+        self, text_data: str | None = None, bytes_data: bytes | None = None
+    ) -> None:
+        if self.cp is None:
+            return
+        self._note_seen()
+        if text_data is None:
+            # OCPP-J §3: frames are text. A binary frame has no unique id to
+            # answer, so it is logged and dropped.
+            size = len(bytes_data or b"")
+            logger.warning("%s: dropped a binary frame (%d bytes)", self.ocpp_id, size)
+            self.cp.log_frame(
+                OcppMessage.Direction.IN,
+                INVALID,
+                raw=f"<binary frame, {size} bytes>",
+                error_code="BinaryFrame",
+            )
+            return
+        size = len(text_data) if text_data.isascii() else len(text_data.encode())
+        if size > settings.OCPP_MAX_FRAME_BYTES:
+            await self._answer_oversize(text_data, size)
+            return
+        self.inbox.put_nowait(text_data)
+
+    async def _answer_oversize(self, text_data: str, size: int) -> None:
+        """Answer GenericError without parsing the frame (best-effort unique id)."""
+        if self.cp is None:
+            return
+        match = _UNIQUE_ID_PREFIX.match(text_data[:100])
+        unique_id = match.group(1) if match else UNKNOWN_UNIQUE_ID
+        limit = settings.OCPP_MAX_FRAME_BYTES
+        self.cp.log_frame(
+            OcppMessage.Direction.IN,
+            INVALID,
+            unique_id=unique_id,
+            raw=text_data[:2000],
+            error_code="GenericError",
+        )
+        description = f"Frame of {size} bytes exceeds the limit of {limit} bytes"
+        await self.cp.send_call_error(unique_id, "GenericError", description)
+
+    def _note_seen(self) -> None:
+        now = time.monotonic()
+        if now - self._last_seen_write < LAST_SEEN_WRITE_INTERVAL_S:
+            return
+        self._last_seen_write = now
+        self._spawn(self._record_seen(), self._tasks)
+        if now - self._last_group_join >= GROUP_REJOIN_INTERVAL_S:
+            self._last_group_join = now
+            self._spawn(self._rejoin_group(), self._tasks)
+
+    async def _record_seen(self) -> None:
+        try:
+            _, events = await database_sync_to_async(services.run_collecting_events)(
+                services.charge_point_seen,
+                {
+                    "charge_point_id": self.charge_point_id,
+                    "channel_name": self.channel_name,
+                    "at": timezone.now(),
+                },
+            )
+        except Exception:
+            logger.warning("%s: last-seen update failed", self.ocpp_id, exc_info=True)
+            return
+        self.publish_events(events)
+
+    async def _rejoin_group(self) -> None:
+        try:
+            await self.channel_layer.group_add(
+                charge_point_group(self.ocpp_id), self.channel_name
+            )
+        except Exception:
+            logger.warning("%s: group rejoin failed", self.ocpp_id, exc_info=True)
+
+    def publish_events(self, events: list[services.LiveEvent]) -> None:
+        """Send live events in the background; the channel layer never blocks a charger."""
+        if events:
+            self._spawn(self._publish(events), self._tasks)
+
+    async def _publish(self, events: list[services.LiveEvent]) -> None:
+        for groups, event in events:
+            for group in groups:
+                try:
+                    await self.channel_layer.group_send(
+                        group, {"type": LIVE_EVENT_TYPE, "event": event}
+                    )
+                except Exception:
+                    logger.warning("live event to %s failed", group, exc_info=True)
+
+    # --- group messages --------------------------------------------------------
+
+    async def ocpp_takeover(self, event: dict[str, Any]) -> None:
+        if event.get("channel_name") == self.channel_name or self.cp is None:
+            return
+        logger.info("%s: replaced by a newer connection; closing", self.ocpp_id)
+        await self.close(code=TAKEOVER_CLOSE_CODE)
+
+    async def ocpp_command(self, event: dict[str, Any]) -> None:
+        # Never await the CALL here: Channels handles one message at a time per
+        # consumer, so the charger's answer could not be read until we return.
+        self.start_command(int(event["command_id"]))
+
+    async def live_event(self, event: dict[str, Any]) -> None:
+        """Live events are for browsers; a charger's consumer ignores them."""
+
+    def start_command(self, command_id: int) -> None:
+        if self.cp is not None:
+            self._spawn(self._run_command(command_id), self._command_tasks)
+
+    async def _run_command(self, command_id: int) -> None:
+        if self.cp is None or self.charge_point_id is None:
+            return
+        claimed = await database_sync_to_async(commands.command_claim)(
+            command_id=command_id, charge_point_id=self.charge_point_id
+        )
+        if claimed is None:
+            return
+        outcome: dict[str, Any] = {"status": CommandStatus.ERROR}
+        try:
+            request = commands.build_call(claimed.action, claimed.payload)
+            await asyncio.wait_for(
+                self.cp.call(
+                    request,
+                    suppress=False,
+                    unique_id=claimed.unique_id,
+                    skip_schema_validation=True,
+                ),
+                settings.OCPP_COMMAND_TIMEOUT,
+            )
+            outcome = self._answer_outcome(claimed.action, claimed.unique_id)
+        except TimeoutError:
+            outcome = {
+                "status": CommandStatus.TIMEOUT,
+                "error_description": "No answer within "
+                f"{settings.OCPP_COMMAND_TIMEOUT:g} s",
+            }
+        except asyncio.CancelledError:
+            outcome = {
+                "status": CommandStatus.OFFLINE,
+                "error_description": "The connection closed before the answer.",
+            }
+        except OCPPError as error:  # the charger answered with a CALLERROR
+            outcome = {
+                "status": CommandStatus.ERROR,
+                "error_code": error.code,
+                "error_description": str(error.description or ""),
+                "response_payload": {"errorDetails": error.details},
+            }
+        except UnknownCallErrorCodeError as error:
+            outcome = {
+                "status": CommandStatus.ERROR,
+                "error_code": "UnknownErrorCode",
+                "error_description": str(error),
+            }
+        except TypeError as error:  # answer with fields the 1.6 result lacks
+            outcome = {
+                "status": CommandStatus.ERROR,
+                "error_code": "FormationViolation",
+                "error_description": f"Invalid answer: {error}",
+                "response_payload": self.cp.responses.get(claimed.unique_id),
+            }
+        except Exception as error:
+            logger.exception("%s: command %s failed", self.ocpp_id, command_id)
+            outcome = {
+                "status": CommandStatus.ERROR,
+                "error_code": "InternalError",
+                "error_description": str(error),
+            }
+        finally:
+            self.cp.pending_calls.pop(claimed.unique_id, None)
+            self.cp.responses.pop(claimed.unique_id, None)
+        try:
+            _, events = await database_sync_to_async(services.run_collecting_events)(
+                commands.command_finish, {"command_id": command_id, **outcome}
+            )
+        except Exception:
+            logger.exception(
+                "%s: could not record command %s", self.ocpp_id, command_id
+            )
+            return
+        self.publish_events(events)
+
+    def _answer_outcome(self, action: str, unique_id: str) -> dict[str, Any]:
+        payload = self.cp.responses.get(unique_id) if self.cp is not None else None
+        try:
+            validate(action, CALLRESULT, payload)
+        except OCPPError as error:
+            return {
+                "status": CommandStatus.ERROR,
+                "error_code": error.code,
+                "error_description": f"Invalid answer: {error.details}"[:255],
+                "response_payload": payload,
+            }
+        return {
+            "status": commands.status_for_answer(payload),
+            "response_payload": payload,
+        }
+
+    # --- end ----------------------------------------------------------------------
+
+    async def disconnect(self, code: int) -> None:
+        _embedded_dispatch.unregister(self)
+        if self.charge_point_id is None:
+            return
+        for task in list(self._command_tasks):
+            task.cancel()
+        if self._command_tasks:
+            await asyncio.gather(*self._command_tasks, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        # Log rows first: once the charger shows disconnected, its frames are stored.
+        await self._writer.flush()
+        try:
+            _, events = await database_sync_to_async(services.run_collecting_events)(
+                services.charge_point_connection_closed,
+                {
+                    "charge_point_id": self.charge_point_id,
+                    "channel_name": self.channel_name,
+                    "at": timezone.now(),
+                    "detail": f"WebSocket closed (code {code})",
+                },
+            )
+        except Exception:
+            logger.exception("%s: could not record disconnect", self.ocpp_id)
+            events = []
+        await self._publish(events)
+        try:
+            await self.channel_layer.group_discard(
+                charge_point_group(self.ocpp_id), self.channel_name
+            )
+        except Exception:
+            logger.warning("%s: group discard failed", self.ocpp_id, exc_info=True)
+        logger.info("%s disconnected (code %s)", self.ocpp_id, code)
+
+
+class _EmbeddedDispatch:
+    """Deliver commands from the database when the channel layer is in-memory.
+
+    The embedded server's in-memory layer cannot be reached from another
+    process (``manage.py send_command``, a test), so while this process holds
+    sockets it polls for unclaimed commands addressed to them. The claim in
+    ``command_claim`` keeps delivery exactly-once when the layer delivers too.
+    With Redis the channel layer is the path and this stays off.
+    """
+
+    def __init__(self) -> None:
+        self._consumers: dict[str, OcppConsumer] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    @staticmethod
+    def enabled() -> bool:
+        backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"])
+        return backend.endswith("InMemoryChannelLayer")
+
+    def register(self, consumer: OcppConsumer) -> None:
+        if not self.enabled():
+            return
+        self._consumers[consumer.channel_name] = consumer
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    def unregister(self, consumer: OcppConsumer) -> None:
+        self._consumers.pop(getattr(consumer, "channel_name", ""), None)
+
+    async def _poll(self) -> None:
+        interval = settings.OCPP_COMMAND_POLL_SECONDS
+        while self._consumers:
+            await asyncio.sleep(interval)
+            since = timezone.now() - timedelta(
+                seconds=settings.OCPP_COMMAND_TIMEOUT * 2 + 30
+            )
+            try:
+                pending = await database_sync_to_async(commands.pending_command_ids)(
+                    channel_names=list(self._consumers), since=since
+                )
+            except Exception:
+                logger.warning("command poll failed", exc_info=True)
+                continue
+            for channel_name, command_id in pending:
+                consumer = self._consumers.get(channel_name)
+                if consumer is not None:
+                    consumer.start_command(command_id)
+
+
+_embedded_dispatch = _EmbeddedDispatch()

@@ -1,0 +1,467 @@
+"""OCPP 1.6J: frames to typed handler calls, one domain service call each.
+
+``CentralSystem`` wraps python-ocpp's ``ocpp.v16.ChargePoint`` (the route map of
+``@on`` handlers and ``call()`` for CMS-initiated commands). It replaces the
+package's ``route_message``/``_handle_call`` because those drop unparsable
+frames silently, put every CALLRESULT on the response queue (a stray one would
+be consumed by the next command) and validate with jsonschema in a thread pool.
+Here every frame is parsed once, logged, validated with the compiled schemas of
+``stations.ocpp.validation`` and answered with the OCPP-J 1.6 CallError codes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+from collections.abc import Callable
+from types import ModuleType
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
+from ocpp.messages import CallError, CallResult
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as V16ChargePoint
+from ocpp.v16 import call_result
+from ocpp.v16.enums import Action
+
+from stations import services
+from stations.models import OcppMessage
+from stations.ocpp.messagelog import LogEntry, MessageLogWriter
+from stations.ocpp.protocol import (
+    CALL,
+    CALLERROR,
+    CALLRESULT,
+    INVALID,
+    UNKNOWN_UNIQUE_ID,
+    Frame,
+    FrameError,
+    call_error_frame,
+    format_ocpp_datetime,
+    parse_frame,
+    parse_ocpp_datetime,
+)
+from stations.ocpp.validation import validate
+
+logger = logging.getLogger(__name__)
+
+_KNOWN_ACTIONS = frozenset(action.value for action in Action)
+IN = OcppMessage.Direction.IN
+OUT = OcppMessage.Direction.OUT
+
+PublishEvents = Callable[[list[services.LiveEvent]], None]
+
+
+def _sessions() -> ModuleType:
+    """The sessions services (another app), imported when first needed."""
+    return importlib.import_module("sessions_app.services")
+
+
+def _text(value: str | None) -> str:
+    return value or ""
+
+
+class CentralSystem(V16ChargePoint):
+    """The central system's side of one charger connection."""
+
+    def __init__(
+        self,
+        ocpp_id: str,
+        connection: Any,
+        *,
+        charge_point_id: int,
+        writer: MessageLogWriter,
+        publish: PublishEvents,
+        response_timeout: float,
+    ) -> None:
+        super().__init__(ocpp_id, connection, response_timeout=response_timeout)
+        self.charge_point_id = charge_point_id
+        self._writer = writer
+        self._publish = publish
+        # Our own outgoing CALLs awaiting an answer: unique id -> action.
+        self.pending_calls: dict[str, str] = {}
+        # Raw answers to those CALLs, for the command record.
+        self.responses: dict[str, Any] = {}
+        self._current_payload: dict[str, Any] = {}
+
+    # --- plumbing ---------------------------------------------------------
+
+    def log_frame(self, direction: str, message_type: int, **fields: Any) -> None:
+        self._writer.add(
+            LogEntry(
+                ocpp_id=self.id,
+                charge_point_id=self.charge_point_id,
+                direction=direction,
+                message_type=message_type,
+                **fields,
+            )
+        )
+
+    async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
+        """Run one sync domain service; publish its live events from async code."""
+        result, events = await database_sync_to_async(services.run_collecting_events)(
+            service, kwargs
+        )
+        if events:
+            self._publish(events)
+        return result
+
+    async def send_call_error(
+        self,
+        unique_id: str,
+        code: str,
+        description: str,
+        details: Any = None,
+        *,
+        action: str = "",
+    ) -> None:
+        text = call_error_frame(unique_id, code, description, details)
+        self.log_frame(
+            OUT,
+            CALLERROR,
+            unique_id=unique_id,
+            action=action,
+            payload={"errorDescription": description[:255], "errorDetails": details},
+            error_code=code,
+        )
+        await self._connection.send(text)
+
+    async def _send(self, message: str) -> None:
+        """Send a frame python-ocpp built (a command CALL); remember and log it."""
+        frame, _ = parse_frame(message)
+        if frame.message_type == CALL:
+            self.pending_calls[frame.unique_id] = frame.action
+        self.log_frame(
+            OUT,
+            frame.message_type,
+            unique_id=frame.unique_id,
+            action=frame.action,
+            payload=frame.payload,
+        )
+        await self._connection.send(message)
+
+    async def route_message(self, raw_msg: str) -> None:
+        try:
+            frame, _decoded = parse_frame(raw_msg)
+        except FrameError as error:
+            unique_id = error.unique_id or UNKNOWN_UNIQUE_ID
+            self.log_frame(
+                IN, INVALID, unique_id=unique_id, raw=raw_msg, error_code=error.code
+            )
+            await self.send_call_error(unique_id, error.code, error.description)
+            return
+        if frame.message_type == CALL:
+            self.log_frame(
+                IN,
+                CALL,
+                unique_id=frame.unique_id,
+                action=frame.action,
+                payload=frame.payload,
+            )
+            await self._handle_frame_call(frame)
+            return
+        self._route_response(frame)
+
+    def _route_response(self, frame: Frame) -> None:
+        action = self.pending_calls.pop(frame.unique_id, "")
+        is_error = frame.message_type == CALLERROR
+        self.log_frame(
+            IN,
+            frame.message_type,
+            unique_id=frame.unique_id,
+            action=action,
+            payload=(
+                {
+                    "errorDescription": frame.error_description,
+                    "errorDetails": frame.error_details,
+                }
+                if is_error
+                else frame.payload
+            ),
+            error_code=frame.error_code,
+        )
+        if not action:
+            # OCPP-J §4.1.3: an answer must match an outstanding CALL; a late
+            # answer (after a timeout) or a stray one is logged and dropped.
+            logger.warning(
+                "%s: dropped answer %s for no outstanding CALL",
+                self.id,
+                frame.unique_id,
+            )
+            return
+        if is_error:
+            message: CallResult | CallError = CallError(
+                frame.unique_id,
+                frame.error_code,
+                frame.error_description,
+                frame.error_details,
+            )
+        else:
+            self.responses[frame.unique_id] = frame.payload
+            message = CallResult(frame.unique_id, frame.payload, action=action)
+        self._response_queue.put_nowait(message)
+
+    async def _handle_frame_call(self, frame: Frame) -> None:
+        handlers = self.route_map.get(frame.action)
+        if handlers is None or "_on_action" not in handlers:
+            # OCPP-J 1.6 §4.2.3: NotImplemented = action not known,
+            # NotSupported = known but not supported by this receiver.
+            known = frame.action in _KNOWN_ACTIONS
+            await self.send_call_error(
+                frame.unique_id,
+                "NotSupported" if known else "NotImplemented",
+                f"{frame.action} is not supported by this central system"
+                if known
+                else f"Unknown action {frame.action}",
+                action=frame.action,
+            )
+            return
+        try:
+            validate(frame.action, CALL, frame.payload)
+            self._current_payload = frame.payload
+            response = await handlers["_on_action"](
+                **camel_to_snake_case(frame.payload)
+            )
+        except OCPPError as error:
+            await self.send_call_error(
+                frame.unique_id,
+                error.code,
+                error.description,
+                error.details,
+                action=frame.action,
+            )
+            return
+        except Exception:
+            logger.exception("%s: handler for %s failed", self.id, frame.action)
+            await self.send_call_error(
+                frame.unique_id,
+                "InternalError",
+                "The central system could not process the request",
+                action=frame.action,
+            )
+            return
+        finally:
+            self._current_payload = {}
+        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
+        try:
+            validate(frame.action, CALLRESULT, payload)
+        except OCPPError:
+            logger.exception("%s: invalid answer to %s", self.id, frame.action)
+            await self.send_call_error(
+                frame.unique_id,
+                "InternalError",
+                "The central system built an invalid answer",
+                action=frame.action,
+            )
+            return
+        self.log_frame(
+            OUT,
+            CALLRESULT,
+            unique_id=frame.unique_id,
+            action=frame.action,
+            payload=payload,
+        )
+        await self._connection.send(CallResult(frame.unique_id, payload).to_json())
+
+    # --- handlers: one service call each -----------------------------------
+
+    @on(Action.boot_notification)
+    async def on_boot_notification(
+        self,
+        charge_point_vendor: str,
+        charge_point_model: str,
+        charge_point_serial_number: str | None = None,
+        charge_box_serial_number: str | None = None,
+        firmware_version: str | None = None,
+        iccid: str | None = None,
+        imsi: str | None = None,
+        meter_type: str | None = None,
+        meter_serial_number: str | None = None,
+        **_: Any,
+    ) -> call_result.BootNotification:
+        now = timezone.now()
+        result: services.BootResult = await self.call_service(
+            services.charge_point_boot,
+            charge_point_id=self.charge_point_id,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            serial_number=_text(charge_point_serial_number),
+            charge_box_serial_number=_text(charge_box_serial_number),
+            firmware_version=_text(firmware_version),
+            iccid=_text(iccid),
+            imsi=_text(imsi),
+            meter_type=_text(meter_type),
+            meter_serial_number=_text(meter_serial_number),
+            at=now,
+        )
+        return call_result.BootNotification(
+            current_time=format_ocpp_datetime(now),
+            interval=result.interval_s,
+            status=result.registration_status,
+        )
+
+    @on(Action.heartbeat)
+    async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
+        now = timezone.now()
+        await self.call_service(
+            services.charge_point_heartbeat,
+            charge_point_id=self.charge_point_id,
+            at=now,
+        )
+        return call_result.Heartbeat(current_time=format_ocpp_datetime(now))
+
+    @on(Action.status_notification)
+    async def on_status_notification(
+        self,
+        connector_id: int,
+        error_code: str,
+        status: str,
+        info: str | None = None,
+        timestamp: str | None = None,
+        vendor_id: str | None = None,
+        vendor_error_code: str | None = None,
+        **_: Any,
+    ) -> call_result.StatusNotification:
+        if connector_id < 0:
+            raise PropertyConstraintViolationError(
+                details={"cause": "connectorId must not be negative"}
+            )
+        await self.call_service(
+            services.connector_status_record,
+            charge_point_id=self.charge_point_id,
+            connector_number=connector_id,
+            status=status,
+            error_code=error_code,
+            info=_text(info),
+            vendor_id=_text(vendor_id),
+            vendor_error_code=_text(vendor_error_code),
+            timestamp=parse_ocpp_datetime(timestamp) if timestamp else None,
+            received_at=timezone.now(),
+        )
+        return call_result.StatusNotification()
+
+    @on(Action.authorize)
+    async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
+        auth = await self.call_service(
+            _sessions().id_tag_authorize,
+            charge_point_ocpp_id=self.id,
+            id_tag=id_tag,
+            at=timezone.now(),
+        )
+        return call_result.Authorize(id_tag_info=auth.as_id_tag_info())
+
+    @on(Action.start_transaction)
+    async def on_start_transaction(
+        self,
+        connector_id: int,
+        id_tag: str,
+        meter_start: int,
+        timestamp: str,
+        reservation_id: int | None = None,
+        **_: Any,
+    ) -> call_result.StartTransaction:
+        started_at = parse_ocpp_datetime(timestamp)
+        transaction_id, auth = await self.call_service(
+            _sessions().session_start_from_ocpp,
+            charge_point_ocpp_id=self.id,
+            connector_id=connector_id,
+            id_tag=id_tag,
+            meter_start_wh=meter_start,
+            started_at=started_at,
+            reservation_id=reservation_id,
+        )
+        return call_result.StartTransaction(
+            transaction_id=transaction_id, id_tag_info=auth.as_id_tag_info()
+        )
+
+    @on(Action.stop_transaction)
+    async def on_stop_transaction(
+        self,
+        meter_stop: int,
+        timestamp: str,
+        transaction_id: int,
+        reason: str | None = None,
+        id_tag: str | None = None,
+        **_: Any,
+    ) -> call_result.StopTransaction:
+        raw = self._current_payload
+        stopped_at = parse_ocpp_datetime(timestamp)
+        transaction_data = raw.get("transactionData")
+        auth = await self.call_service(
+            _sessions().session_stop_from_ocpp,
+            charge_point_ocpp_id=self.id,
+            transaction_id=transaction_id,
+            meter_stop_wh=meter_stop,
+            stopped_at=stopped_at,
+            reason=reason,
+            id_tag=id_tag,
+            transaction_data=transaction_data,
+            payload=raw,
+        )
+        return call_result.StopTransaction(
+            id_tag_info=auth.as_id_tag_info() if auth is not None else None
+        )
+
+    @on(Action.meter_values)
+    async def on_meter_values(
+        self, connector_id: int, transaction_id: int | None = None, **_: Any
+    ) -> call_result.MeterValues:
+        meter_value = self._current_payload.get("meterValue", [])
+        await self.call_service(
+            _sessions().meter_values_record,
+            charge_point_ocpp_id=self.id,
+            connector_id=connector_id,
+            transaction_id=transaction_id,
+            meter_value=meter_value,
+            received_at=timezone.now(),
+        )
+        return call_result.MeterValues()
+
+    @on(Action.data_transfer)
+    async def on_data_transfer(
+        self,
+        vendor_id: str,
+        message_id: str | None = None,
+        data: str | None = None,
+        **_: Any,
+    ) -> call_result.DataTransfer:
+        status = await self.call_service(
+            services.data_transfer_record,
+            charge_point_id=self.charge_point_id,
+            vendor_id=vendor_id,
+            message_id=_text(message_id),
+            data=_text(data),
+            received_at=timezone.now(),
+        )
+        return call_result.DataTransfer(status=status)
+
+    @on(Action.diagnostics_status_notification)
+    async def on_diagnostics_status_notification(
+        self, status: str, **_: Any
+    ) -> call_result.DiagnosticsStatusNotification:
+        await self.call_service(
+            services.diagnostics_status_record,
+            charge_point_id=self.charge_point_id,
+            status=status,
+            at=timezone.now(),
+        )
+        return call_result.DiagnosticsStatusNotification()
+
+    @on(Action.firmware_status_notification)
+    async def on_firmware_status_notification(
+        self, status: str, **_: Any
+    ) -> call_result.FirmwareStatusNotification:
+        await self.call_service(
+            services.firmware_status_record,
+            charge_point_id=self.charge_point_id,
+            status=status,
+            at=timezone.now(),
+        )
+        return call_result.FirmwareStatusNotification()

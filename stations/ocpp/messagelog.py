@@ -1,0 +1,108 @@
+"""The OCPP message log writer: every frame in and out, written in batches.
+
+One INSERT per frame would double the database work of the gateway, so frames
+are buffered per process (per event loop) and written with ``bulk_create``
+every ``FLUSH_INTERVAL_S`` or when ``MAX_BATCH`` frames are waiting. A
+consumer flushes on disconnect so the last frames of a session are never lost
+to a quiet period. A failed write is logged and dropped: the log is an audit
+aid and must never hold up a charger.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from channels.db import database_sync_to_async
+from django.utils import timezone
+
+from stations.models import OcppMessage
+
+logger = logging.getLogger(__name__)
+
+FLUSH_INTERVAL_S = 0.1
+MAX_BATCH = 500
+RAW_MAX_CHARS = 10_000
+
+
+@dataclass
+class LogEntry:
+    ocpp_id: str
+    charge_point_id: int | None
+    direction: str
+    message_type: int
+    unique_id: str = ""
+    action: str = ""
+    payload: Any = None
+    raw: str = ""
+    error_code: str = ""
+    at: datetime = field(default_factory=timezone.now)
+
+    def to_model(self) -> OcppMessage:
+        return OcppMessage(
+            ocpp_id=self.ocpp_id[:48],
+            charge_point_id=self.charge_point_id,
+            direction=self.direction,
+            message_type=self.message_type,
+            unique_id=self.unique_id[:64],
+            action=self.action[:64],
+            payload=self.payload,
+            raw=self.raw[:RAW_MAX_CHARS],
+            error_code=self.error_code[:40],
+            at=self.at,
+        )
+
+
+def _write(entries: list[LogEntry]) -> None:
+    OcppMessage.objects.bulk_create([entry.to_model() for entry in entries])
+
+
+class MessageLogWriter:
+    """Buffer log entries and write them in batches from a background task."""
+
+    def __init__(self) -> None:
+        self._buffer: list[LogEntry] = []
+        self._wakeup = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    def add(self, entry: LogEntry) -> None:
+        self._buffer.append(entry)
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+        if len(self._buffer) >= MAX_BATCH:
+            self._wakeup.set()
+
+    async def flush(self) -> None:
+        async with self._lock:
+            while self._buffer:
+                batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
+                try:
+                    await database_sync_to_async(_write)(batch)
+                except Exception:  # the log is best effort; never fail a charger
+                    logger.exception("could not write %d OCPP log rows", len(batch))
+
+    async def _run(self) -> None:
+        while self._buffer:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wakeup.wait(), FLUSH_INTERVAL_S)
+            self._wakeup.clear()
+            await self.flush()
+
+
+_writers: dict[asyncio.AbstractEventLoop, MessageLogWriter] = {}
+
+
+def get_writer() -> MessageLogWriter:
+    """The writer of the running event loop (one per process in practice)."""
+    loop = asyncio.get_running_loop()
+    writer = _writers.get(loop)
+    if writer is None:
+        for stale in [known for known in _writers if known.is_closed()]:
+            del _writers[stale]
+        writer = _writers[loop] = MessageLogWriter()
+    return writer

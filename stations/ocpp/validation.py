@@ -1,0 +1,115 @@
+"""OCPP 1.6 schema validation with compiled fastjsonschema validators.
+
+python-ocpp validates every message with ``jsonschema`` in the default thread
+pool (``run_in_executor``), which costs a thread hop and an interpreted
+validator per frame. The same schemas (the package's own ``ocpp/v16/schemas``)
+compiled by fastjsonschema validate in-line for a fraction of that cost (see
+``bench/ocpp_validation.py``). Errors map to the CallError codes python-ocpp
+uses (``ocpp.messages._validate_payload``), spelled as OCPP 1.6 spells them:
+
+======================  ===========================
+schema keyword          CallError
+======================  ===========================
+type, maxLength         TypeConstraintViolation
+required                ProtocolError
+anything else           FormationViolation
+======================  ===========================
+
+Three schemas use ``multipleOf: 0.1`` on floats, which binary floats fail
+(21.4 / 0.1 != 214); those go through python-ocpp's Decimal-parsing validator.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import fastjsonschema
+import ocpp
+from ocpp.exceptions import (
+    FormatViolationError,
+    OCPPError,
+    ProtocolError,
+    TypeConstraintViolationError,
+)
+from ocpp.exceptions import (
+    NotImplementedError as OcppNotImplementedError,
+)
+from ocpp.messages import Call, CallResult, _validate_payload
+
+from stations.ocpp.protocol import (
+    CALL,
+    CALLRESULT,
+    OCPP_VERSION,
+    FormationViolationError,
+    is_ocpp_datetime,
+)
+
+SCHEMA_DIR = Path(ocpp.__file__).resolve().parent / "v16" / "schemas"
+_DECIMAL_SCHEMAS = {
+    "SetChargingProfile",
+    "RemoteStartTransaction",
+    "GetCompositeScheduleResponse",
+}
+_CODE_FOR_RULE: dict[str, type[OCPPError]] = {
+    "type": TypeConstraintViolationError,
+    "maxLength": TypeConstraintViolationError,
+    "required": ProtocolError,
+}
+
+
+def schema_name(action: str, message_type: int) -> str:
+    return f"{action}Response" if message_type == CALLRESULT else action
+
+
+@cache
+def _compiled(name: str) -> Any:
+    path = SCHEMA_DIR / f"{name}.json"
+    if not path.is_file() or "/" in name or "\\" in name:
+        return None
+    schema = json.loads(path.read_text(encoding="utf-8-sig"))
+    return fastjsonschema.compile(schema, formats={"date-time": is_ocpp_datetime})
+
+
+def has_schema(action: str, message_type: int = CALL) -> bool:
+    return _compiled(schema_name(action, message_type)) is not None
+
+
+def validate(action: str, message_type: int, payload: Any) -> None:
+    """Validate a CALL or CALLRESULT payload; raise the matching ``OCPPError``."""
+    name = schema_name(action, message_type)
+    if name in _DECIMAL_SCHEMAS:
+        _validate_with_python_ocpp(action, message_type, payload)
+        return
+    validator = _compiled(name)
+    if validator is None:
+        raise OcppNotImplementedError(
+            details={"cause": f"No OCPP 1.6 schema for {name}"}
+        )
+    try:
+        validator(payload)
+    except fastjsonschema.JsonSchemaValueException as error:
+        error_class = _CODE_FOR_RULE.get(str(error.rule), FormationViolationError)
+        raise error_class(
+            details={"cause": error.message, "field": _field_of(error)}
+        ) from None
+
+
+def _field_of(error: fastjsonschema.JsonSchemaValueException) -> str:
+    """``data.meterValue[0].timestamp`` -> ``meterValue[0].timestamp``."""
+    name = str(error.name or "")
+    return name[5:] if name.startswith("data.") else ("" if name == "data" else name)
+
+
+def _validate_with_python_ocpp(action: str, message_type: int, payload: Any) -> None:
+    message: Call | CallResult
+    if message_type == CALL:
+        message = Call("validation", action, payload)
+    else:
+        message = CallResult("validation", payload, action=action)
+    try:
+        _validate_payload(message, OCPP_VERSION)
+    except FormatViolationError as error:
+        raise FormationViolationError(details=error.details) from None

@@ -1,0 +1,1148 @@
+"""Remote operations: every CMS -> charger OCPP 1.6 command with its domain.
+
+The transport (audit row, delivery, outcome) is ``stations.commands``. This
+module decides who may send what (``ACTION_PERMISSIONS``), creates the domain
+rows a command stands for (remote start handle, reservation, firmware update,
+charging profile...) and applies a finished command's answer to them
+(``command_result_apply``: once per command, safe to call again). Sweeps run
+the time-driven parts: configuration after boot, remote start resolution,
+reservation expiry, firmware and diagnostics progress.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, F, Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from sessions_app.models import ChargingSession, IdToken
+from stations.commands import CommandPayloadError, command_send, normalize_command
+from stations.models import (
+    ChargePoint,
+    ChargePointCommand,
+    CommandStatus,
+    OcppMessage,
+    RegistrationStatus,
+)
+from stations.remote_models import (
+    ChargingProfile,
+    CommandBatch,
+    CommandResultApplication,
+    ConfigurationFetch,
+    ConfigurationKey,
+    DiagnosticsRequest,
+    FirmwareUpdate,
+    LocalAuthList,
+    LocalAuthListEntry,
+    ProfileStatus,
+    RemoteStartRequest,
+    RemoteStartStatus,
+    Reservation,
+    ReservationStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+# One table for every place that sends a command (views, bulk, API).
+ACTION_PERMISSIONS: dict[str, str] = {
+    "Reset": "stations.reset_chargepoint",
+    "UnlockConnector": "stations.unlock_connector",
+    "RemoteStartTransaction": "stations.remote_start_stop",
+    "RemoteStopTransaction": "stations.remote_start_stop",
+    "TriggerMessage": "stations.trigger_message",
+    "ClearCache": "stations.clear_cache",
+    "GetConfiguration": "stations.configure_chargepoint",
+    "ChangeConfiguration": "stations.configure_chargepoint",
+    "UpdateFirmware": "stations.manage_firmware",
+    "GetDiagnostics": "stations.manage_firmware",
+    "ChangeAvailability": "stations.change_availability",
+    "ReserveNow": "stations.manage_reservations",
+    "CancelReservation": "stations.manage_reservations",
+    "SendLocalList": "stations.manage_local_list",
+    "GetLocalListVersion": "stations.manage_local_list",
+    "SetChargingProfile": "stations.manage_charging_profiles",
+    "ClearChargingProfile": "stations.manage_charging_profiles",
+    "GetCompositeSchedule": "stations.manage_charging_profiles",
+    "DataTransfer": "stations.data_transfer",
+    # OCPP 1.6 security whitepaper extensions: operations-level.
+    "ExtendedTriggerMessage": "stations.trigger_message",
+    "CertificateSigned": "stations.configure_chargepoint",
+    "InstallCertificate": "stations.configure_chargepoint",
+    "DeleteCertificate": "stations.configure_chargepoint",
+    "GetInstalledCertificateIds": "stations.configure_chargepoint",
+    "GetLog": "stations.manage_firmware",
+    "SignedUpdateFirmware": "stations.manage_firmware",
+}
+
+
+def permission_for_action(action: str) -> str:
+    """The permission an action needs; unknown actions raise CommandPayloadError."""
+    return ACTION_PERMISSIONS[action_name(action)]
+
+
+def action_name(action: str) -> str:
+    """Normalize ``reset`` / ``remote_start_transaction`` to the 1.6 action name."""
+    try:
+        name, _ = normalize_command(action, {})
+    except CommandPayloadError as error:
+        if error.field == "action":
+            raise
+        # The action exists; only the (empty) payload is incomplete.
+        return _camel(action)
+    return name
+
+
+def _camel(action: str) -> str:
+    action = action.strip()
+    if "_" in action or action[:1].islower():
+        return "".join(part[:1].upper() + part[1:] for part in action.split("_"))
+    return action
+
+
+def allowed_actions(user: Any) -> list[str]:
+    """Actions the user's role allows, in the table's order."""
+    return [a for a, perm in ACTION_PERMISSIONS.items() if user.has_perm(perm)]
+
+
+def _now() -> datetime:
+    return timezone.now()
+
+
+def _actor(user: Any) -> Any:
+    return user if getattr(user, "is_authenticated", False) else None
+
+
+# --- sending --------------------------------------------------------------------
+
+
+def command_request(
+    *,
+    charge_point: ChargePoint,
+    action: str,
+    payload: dict[str, Any] | None,
+    requested_by: Any,
+    batch: uuid.UUID | None = None,
+) -> ChargePointCommand:
+    """Send any command, creating the domain row it stands for.
+
+    Raises ``CommandPayloadError`` (nothing stored) for invalid input.
+    """
+    name, camel = normalize_command(action, payload)
+    if name == "RemoteStartTransaction":
+        return remote_start_request(
+            charge_point=charge_point,
+            id_tag=camel["idTag"],
+            connector_number=camel.get("connectorId"),
+            charging_profile=camel.get("chargingProfile"),
+            requested_by=requested_by,
+            batch=batch,
+        ).command
+    if name == "ReserveNow":
+        reservation = reservation_create(
+            charge_point=charge_point,
+            connector_number=int(camel["connectorId"]),
+            id_tag=camel["idTag"],
+            expires_at=_parse(camel["expiryDate"]) or _now(),
+            parent_id_tag=camel.get("parentIdTag", ""),
+            requested_by=requested_by,
+            batch=batch,
+        )
+        return cast(ChargePointCommand, reservation.command)
+    if name == "UpdateFirmware":
+        update = firmware_update_request(
+            charge_point=charge_point,
+            location=camel["location"],
+            retrieve_at=_parse(camel["retrieveDate"]) or _now(),
+            retries=camel.get("retries"),
+            retry_interval_s=camel.get("retryInterval"),
+            requested_by=requested_by,
+            batch=batch,
+        )
+        return cast(ChargePointCommand, update.command)
+    if name == "GetDiagnostics":
+        diagnostics = diagnostics_request(
+            charge_point=charge_point,
+            location=camel["location"],
+            start_time=_parse(camel.get("startTime")),
+            stop_time=_parse(camel.get("stopTime")),
+            retries=camel.get("retries"),
+            retry_interval_s=camel.get("retryInterval"),
+            requested_by=requested_by,
+            batch=batch,
+        )
+        return cast(ChargePointCommand, diagnostics.command)
+    if name == "GetConfiguration":
+        return configuration_fetch(
+            charge_point=charge_point,
+            keys=camel.get("key"),
+            requested_by=requested_by,
+            batch=batch,
+        )
+    return _send(charge_point, name, camel, requested_by, batch=batch)
+
+
+def _send(
+    charge_point: ChargePoint,
+    action: str,
+    payload: dict[str, Any],
+    requested_by: Any,
+    *,
+    batch: uuid.UUID | None = None,
+) -> ChargePointCommand:
+    command = command_send(
+        charge_point=charge_point,
+        action=action,
+        payload=payload,
+        requested_by=requested_by,
+        batch=batch,
+    )
+    if command.is_finished:  # offline: apply at once, nothing will follow
+        command_result_apply(command_id=command.pk)
+        command.refresh_from_db()
+    return command
+
+
+def _parse(value: Any) -> datetime | None:
+    if not value:
+        return None
+    if isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is not None and timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed, UTC)
+    return parsed
+
+
+def _ocpp_time(value: datetime) -> str:
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def remote_start_request(
+    *,
+    charge_point: ChargePoint,
+    id_tag: str,
+    connector_number: int | None,
+    requested_by: Any,
+    charging_profile: dict[str, Any] | None = None,
+    batch: uuid.UUID | None = None,
+) -> RemoteStartRequest:
+    """Send RemoteStartTransaction and return its handle (pending until a session)."""
+    payload: dict[str, Any] = {"idTag": id_tag}
+    if connector_number:
+        payload["connectorId"] = connector_number
+    if charging_profile:
+        payload["chargingProfile"] = charging_profile
+    normalize_command("RemoteStartTransaction", payload)  # raise before storing
+    with transaction.atomic():
+        command = command_send(
+            charge_point=charge_point,
+            action="RemoteStartTransaction",
+            payload=payload,
+            requested_by=requested_by,
+            batch=batch,
+        )
+        handle = RemoteStartRequest.objects.create(
+            charge_point=charge_point,
+            connector_number=connector_number or None,
+            id_tag=id_tag,
+            command=command,
+            requested_by=_actor(requested_by),
+            requested_at=command.requested_at,
+        )
+    if command.is_finished:
+        command_result_apply(command_id=command.pk)
+        handle.refresh_from_db()
+    return handle
+
+
+def reservation_create(
+    *,
+    charge_point: ChargePoint,
+    connector_number: int,
+    id_tag: str,
+    expires_at: datetime,
+    requested_by: Any,
+    parent_id_tag: str = "",
+    batch: uuid.UUID | None = None,
+) -> Reservation:
+    """Reserve a connector (ReserveNow); the row's pk is the reservationId."""
+    payload: dict[str, Any] = {
+        "connectorId": connector_number,
+        "expiryDate": _ocpp_time(expires_at),
+        "idTag": id_tag,
+        "reservationId": 1,
+    }
+    if parent_id_tag:
+        payload["parentIdTag"] = parent_id_tag
+    normalize_command("ReserveNow", payload)
+    with transaction.atomic():
+        reservation = Reservation.objects.create(
+            charge_point=charge_point,
+            connector_number=connector_number,
+            id_tag=id_tag,
+            parent_id_tag=parent_id_tag,
+            expires_at=expires_at,
+            created_by=_actor(requested_by),
+            created_at=_now(),
+        )
+        payload["reservationId"] = reservation.pk
+        reservation.command = command_send(
+            charge_point=charge_point,
+            action="ReserveNow",
+            payload=payload,
+            requested_by=requested_by,
+            connector_number=connector_number,
+            batch=batch,
+        )
+        reservation.save(update_fields=["command"])
+    if reservation.command.is_finished:
+        command_result_apply(command_id=reservation.command.pk)
+        reservation.refresh_from_db()
+    return reservation
+
+
+def reservation_cancel(
+    *, reservation: Reservation, requested_by: Any
+) -> ChargePointCommand:
+    """Send CancelReservation for an open reservation."""
+    command = command_send(
+        charge_point=reservation.charge_point,
+        action="CancelReservation",
+        payload={"reservationId": reservation.pk},
+        requested_by=requested_by,
+        connector_number=reservation.connector_number,
+    )
+    Reservation.objects.filter(pk=reservation.pk).update(cancel_command=command)
+    if command.is_finished:
+        command_result_apply(command_id=command.pk)
+    return command
+
+
+def firmware_update_request(
+    *,
+    charge_point: ChargePoint,
+    location: str,
+    retrieve_at: datetime,
+    requested_by: Any,
+    retries: int | None = None,
+    retry_interval_s: int | None = None,
+    batch: uuid.UUID | None = None,
+) -> FirmwareUpdate:
+    """Send UpdateFirmware and track its progress per request."""
+    payload: dict[str, Any] = {
+        "location": location,
+        "retrieveDate": _ocpp_time(retrieve_at),
+    }
+    if retries is not None:
+        payload["retries"] = retries
+    if retry_interval_s is not None:
+        payload["retryInterval"] = retry_interval_s
+    normalize_command("UpdateFirmware", payload)
+    now = _now()
+    with transaction.atomic():
+        # Progress notifications carry no request id (§6.23): the newest request
+        # owns them, so an older unfinished one is closed here.
+        FirmwareUpdate.objects.filter(
+            charge_point=charge_point, is_finished=False
+        ).update(is_finished=True, status="Superseded", status_at=now)
+        update = FirmwareUpdate.objects.create(
+            charge_point=charge_point,
+            location=location,
+            retrieve_at=retrieve_at,
+            retries=retries,
+            retry_interval_s=retry_interval_s,
+            requested_by=_actor(requested_by),
+            requested_at=now,
+            history=[{"status": "Requested", "at": now.isoformat()}],
+        )
+        update.command = command_send(
+            charge_point=charge_point,
+            action="UpdateFirmware",
+            payload=payload,
+            requested_by=requested_by,
+            batch=batch,
+        )
+        update.save(update_fields=["command"])
+    if update.command.is_finished:
+        command_result_apply(command_id=update.command.pk)
+        update.refresh_from_db()
+    return update
+
+
+def diagnostics_request(
+    *,
+    charge_point: ChargePoint,
+    location: str,
+    requested_by: Any,
+    start_time: datetime | None = None,
+    stop_time: datetime | None = None,
+    retries: int | None = None,
+    retry_interval_s: int | None = None,
+    batch: uuid.UUID | None = None,
+) -> DiagnosticsRequest:
+    """Send GetDiagnostics and track the upload per request."""
+    payload: dict[str, Any] = {"location": location}
+    if start_time is not None:
+        payload["startTime"] = _ocpp_time(start_time)
+    if stop_time is not None:
+        payload["stopTime"] = _ocpp_time(stop_time)
+    if retries is not None:
+        payload["retries"] = retries
+    if retry_interval_s is not None:
+        payload["retryInterval"] = retry_interval_s
+    normalize_command("GetDiagnostics", payload)
+    now = _now()
+    with transaction.atomic():
+        DiagnosticsRequest.objects.filter(
+            charge_point=charge_point, is_finished=False
+        ).update(is_finished=True, status="Superseded", status_at=now)
+        request = DiagnosticsRequest.objects.create(
+            charge_point=charge_point,
+            location=location,
+            start_time=start_time,
+            stop_time=stop_time,
+            retries=retries,
+            retry_interval_s=retry_interval_s,
+            requested_by=_actor(requested_by),
+            requested_at=now,
+            history=[{"status": "Requested", "at": now.isoformat()}],
+        )
+        request.command = command_send(
+            charge_point=charge_point,
+            action="GetDiagnostics",
+            payload=payload,
+            requested_by=requested_by,
+            batch=batch,
+        )
+        request.save(update_fields=["command"])
+    if request.command.is_finished:
+        command_result_apply(command_id=request.command.pk)
+        request.refresh_from_db()
+    return request
+
+
+def configuration_fetch(
+    *,
+    charge_point: ChargePoint,
+    requested_by: Any,
+    keys: list[str] | None = None,
+    batch: uuid.UUID | None = None,
+) -> ChargePointCommand:
+    """Send GetConfiguration (all keys, or ``keys``); the answer is stored on apply."""
+    payload = {"key": list(keys)} if keys else {}
+    with transaction.atomic():
+        command = command_send(
+            charge_point=charge_point,
+            action="GetConfiguration",
+            payload=payload,
+            requested_by=requested_by,
+            batch=batch,
+        )
+        ConfigurationFetch.objects.update_or_create(
+            charge_point=charge_point,
+            defaults={"requested_at": command.requested_at, "command": command},
+        )
+    if command.is_finished:
+        command_result_apply(command_id=command.pk)
+    return command
+
+
+def configuration_change(
+    *, charge_point: ChargePoint, key: str, value: str, requested_by: Any
+) -> ChargePointCommand:
+    """Send ChangeConfiguration; the key is updated when the charger accepts."""
+    return _send(
+        charge_point,
+        "ChangeConfiguration",
+        {"key": key, "value": value},
+        requested_by,
+    )
+
+
+def local_list_send(
+    *,
+    charge_point: ChargePoint,
+    update_type: str,
+    id_tokens: Iterable[Any],
+    requested_by: Any,
+    removed_id_tags: Iterable[str] = (),
+) -> ChargePointCommand:
+    """Send SendLocalList built from ``charging.IdToken`` rows (Full or Differential).
+
+    A Full list replaces what the charger holds; a Differential one adds or
+    updates ``id_tokens`` and removes ``removed_id_tags`` (entries without
+    idTagInfo, OCPP 1.6 §5.15).
+    """
+    local_list, _ = LocalAuthList.objects.get_or_create(charge_point=charge_point)
+    entries: list[dict[str, Any]] = []
+    for token in id_tokens:
+        info: dict[str, Any] = {"status": token.status}
+        if token.expires_at is not None:
+            info["expiryDate"] = _ocpp_time(token.expires_at)
+        if token.parent_id is not None:
+            info["parentIdTag"] = token.parent.token
+        entries.append({"idTag": token.token, "idTagInfo": info})
+    if update_type == "Differential":
+        entries.extend({"idTag": tag} for tag in removed_id_tags)
+    payload = {
+        "listVersion": local_list.version + 1,
+        "updateType": update_type,
+        "localAuthorizationList": entries,
+    }
+    return _send(charge_point, "SendLocalList", payload, requested_by)
+
+
+def charging_profile_payload(profile: ChargingProfile) -> dict[str, Any]:
+    """The OCPP ``csChargingProfiles`` object of a stored profile."""
+    schedule: dict[str, Any] = {
+        "chargingRateUnit": profile.rate_unit,
+        "chargingSchedulePeriod": [dict(period) for period in profile.periods],
+    }
+    if profile.duration_s:
+        schedule["duration"] = profile.duration_s
+    if profile.start_schedule:
+        schedule["startSchedule"] = _ocpp_time(profile.start_schedule)
+    if profile.min_charging_rate is not None:
+        schedule["minChargingRate"] = float(profile.min_charging_rate)
+    data: dict[str, Any] = {
+        "chargingProfileId": profile.pk,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": profile.purpose,
+        "chargingProfileKind": profile.kind,
+        "chargingSchedule": schedule,
+    }
+    if profile.transaction_id:
+        data["transactionId"] = profile.transaction_id
+    if profile.recurrency_kind:
+        data["recurrencyKind"] = profile.recurrency_kind
+    if profile.valid_from:
+        data["validFrom"] = _ocpp_time(profile.valid_from)
+    if profile.valid_to:
+        data["validTo"] = _ocpp_time(profile.valid_to)
+    return data
+
+
+def charging_profile_send(
+    *, profile: ChargingProfile, requested_by: Any
+) -> ChargePointCommand:
+    """Send SetChargingProfile for a stored profile; active once Accepted."""
+    payload = {
+        "connectorId": profile.connector_number,
+        "csChargingProfiles": charging_profile_payload(profile),
+    }
+    normalize_command("SetChargingProfile", payload)
+    with transaction.atomic():
+        command = command_send(
+            charge_point=profile.charge_point,
+            action="SetChargingProfile",
+            payload=payload,
+            requested_by=requested_by,
+            connector_number=profile.connector_number,
+        )
+        ChargingProfile.objects.filter(pk=profile.pk).update(
+            set_command=command, status=ProfileStatus.PENDING
+        )
+    if command.is_finished:
+        command_result_apply(command_id=command.pk)
+    profile.refresh_from_db()
+    return command
+
+
+def charging_profile_clear(
+    *, profile: ChargingProfile, requested_by: Any
+) -> ChargePointCommand:
+    """Send ClearChargingProfile for one profile (by its id)."""
+    with transaction.atomic():
+        command = command_send(
+            charge_point=profile.charge_point,
+            action="ClearChargingProfile",
+            payload={"id": profile.pk},
+            requested_by=requested_by,
+        )
+        ChargingProfile.objects.filter(pk=profile.pk).update(clear_command=command)
+    if command.is_finished:
+        command_result_apply(command_id=command.pk)
+    profile.refresh_from_db()
+    return command
+
+
+# --- bulk -----------------------------------------------------------------------
+
+
+def command_batch_send(
+    *,
+    charge_points: Iterable[ChargePoint],
+    action: str,
+    payload: dict[str, Any] | None,
+    requested_by: Any,
+    description: str = "",
+) -> CommandBatch:
+    """Send one action to many chargers; each gets its own audited command.
+
+    The payload is validated once before anything is stored. Chargers answer
+    concurrently: each command is dispatched on its own commit.
+    """
+    name, camel = normalize_command(action, payload)
+    targets = list(charge_points)
+    batch = CommandBatch.objects.create(
+        uuid=uuid.uuid4(),
+        action=name,
+        payload=camel,
+        description=description[:255],
+        total=len(targets),
+        requested_by=_actor(requested_by),
+        requested_at=_now(),
+    )
+    for charge_point in targets:
+        command_request(
+            charge_point=charge_point,
+            action=name,
+            payload=camel,
+            requested_by=requested_by,
+            batch=batch.uuid,
+        )
+    return batch
+
+
+def batch_progress(batch: CommandBatch) -> dict[str, int]:
+    """Counts per command status of a batch, with ``done`` and ``total``."""
+    counts = dict(
+        ChargePointCommand.objects.filter(batch=batch.uuid)
+        .values_list("status")
+        .annotate(n=Count("id"))
+        .values_list("status", "n")
+    )
+    progress = {status.value: counts.get(status.value, 0) for status in CommandStatus}
+    progress["total"] = batch.total
+    progress["done"] = batch.total - progress[CommandStatus.PENDING]
+    return progress
+
+
+# --- results ----------------------------------------------------------------------
+
+
+def command_result_apply(*, command_id: int) -> bool:
+    """Apply a finished command's answer to its domain rows; once per command.
+
+    Call it after ``command_finish`` (the sweep does it for every finished
+    command too). Returns False when the command is pending or already applied.
+    """
+    command = (
+        ChargePointCommand.objects.filter(pk=command_id)
+        .exclude(status=CommandStatus.PENDING)
+        .first()
+    )
+    if command is None:
+        return False
+    try:
+        with transaction.atomic():
+            _, created = CommandResultApplication.objects.get_or_create(
+                command=command, defaults={"applied_at": _now()}
+            )
+            if not created:
+                return False
+            handler = _RESULT_HANDLERS.get(command.action)
+            if handler is not None:
+                handler(command)
+    except IntegrityError:  # a concurrent apply won the race
+        return False
+    return True
+
+
+def _is_accepted(command: ChargePointCommand) -> bool:
+    return command.status == CommandStatus.ACCEPTED
+
+
+def _answer(command: ChargePointCommand) -> dict[str, Any]:
+    return (
+        command.response_payload if isinstance(command.response_payload, dict) else {}
+    )
+
+
+def _outcome_label(command: ChargePointCommand) -> str:
+    return command.charger_status or command.get_status_display()
+
+
+def _apply_get_configuration(command: ChargePointCommand) -> None:
+    if not _is_accepted(command):
+        return
+    now = command.finished_at or _now()
+    reported = _answer(command).get("configurationKey") or []
+    seen: list[str] = []
+    for item in reported:
+        key = str(item.get("key", ""))[:50]
+        if not key:
+            continue
+        seen.append(key)
+        ConfigurationKey.objects.update_or_create(
+            charge_point_id=command.charge_point_id,
+            key=key,
+            defaults={
+                "value": item.get("value"),
+                "is_readonly": bool(item.get("readonly", False)),
+                "fetched_at": now,
+            },
+        )
+    if not (command.payload or {}).get("key"):  # a full read: drop vanished keys
+        ConfigurationKey.objects.filter(
+            charge_point_id=command.charge_point_id
+        ).exclude(key__in=seen).delete()
+    ConfigurationFetch.objects.filter(charge_point_id=command.charge_point_id).update(
+        fetched_at=now
+    )
+
+
+def _apply_change_configuration(command: ChargePointCommand) -> None:
+    payload = command.payload or {}
+    key, value = str(payload.get("key", "")), str(payload.get("value", ""))
+    answer = _outcome_label(command)
+    now = command.finished_at or _now()
+    if command.charger_status in ("Accepted", "RebootRequired"):
+        ConfigurationKey.objects.update_or_create(
+            charge_point_id=command.charge_point_id,
+            key=key,
+            defaults={
+                "value": value,
+                "changed_at": now,
+                "last_change_status": answer,
+                "fetched_at": now,
+            },
+        )
+    else:
+        ConfigurationKey.objects.filter(
+            charge_point_id=command.charge_point_id, key=key
+        ).update(last_change_status=answer, changed_at=now)
+
+
+def _apply_get_local_list_version(command: ChargePointCommand) -> None:
+    if not _is_accepted(command):
+        return
+    version = _answer(command).get("listVersion")
+    if isinstance(version, int):
+        LocalAuthList.objects.update_or_create(
+            charge_point_id=command.charge_point_id,
+            defaults={
+                "charger_version": version,
+                "charger_version_at": command.finished_at,
+            },
+        )
+
+
+def _apply_send_local_list(command: ChargePointCommand) -> None:
+    local_list, _ = LocalAuthList.objects.get_or_create(
+        charge_point_id=command.charge_point_id
+    )
+    payload = command.payload or {}
+    local_list.last_status = _outcome_label(command)
+    local_list.last_update_type = str(payload.get("updateType", ""))
+    fields = ["last_status", "last_update_type"]
+    if command.charger_status == "Accepted":
+        entries = payload.get("localAuthorizationList") or []
+        if payload.get("updateType") == "Full":
+            local_list.entries.all().delete()
+        for entry in entries:
+            info = entry.get("idTagInfo")
+            if info is None:
+                local_list.entries.filter(id_tag__iexact=entry["idTag"]).delete()
+                continue
+            LocalAuthListEntry.objects.update_or_create(
+                local_list=local_list,
+                id_tag=entry["idTag"],
+                defaults={
+                    "status": info.get("status", "Accepted"),
+                    "expires_at": _parse(info.get("expiryDate")),
+                    "parent_id_tag": info.get("parentIdTag", ""),
+                },
+            )
+        local_list.version = int(payload.get("listVersion", local_list.version))
+        local_list.charger_version = local_list.version
+        local_list.charger_version_at = command.finished_at
+        local_list.synced_at = command.finished_at
+        fields += ["version", "charger_version", "charger_version_at", "synced_at"]
+    local_list.save(update_fields=fields)
+
+
+def _apply_reserve_now(command: ChargePointCommand) -> None:
+    reservation = Reservation.objects.filter(command=command).first()
+    if reservation is None or reservation.status != ReservationStatus.PENDING:
+        return
+    reservation.charger_status = _outcome_label(command)
+    if command.charger_status == "Accepted":
+        reservation.status = ReservationStatus.ACTIVE
+    elif command.charger_status:
+        reservation.status = ReservationStatus.REJECTED
+        reservation.ended_at = command.finished_at
+    else:
+        reservation.status = ReservationStatus.FAILED
+        reservation.ended_at = command.finished_at
+    reservation.save(update_fields=["status", "charger_status", "ended_at"])
+
+
+def _apply_cancel_reservation(command: ChargePointCommand) -> None:
+    if command.charger_status != "Accepted":
+        return
+    reservation_id = (command.payload or {}).get("reservationId")
+    Reservation.objects.filter(
+        pk=reservation_id,
+        charge_point_id=command.charge_point_id,
+        status__in=[ReservationStatus.PENDING, ReservationStatus.ACTIVE],
+    ).update(status=ReservationStatus.CANCELLED, ended_at=command.finished_at)
+
+
+def _apply_remote_start(command: ChargePointCommand) -> None:
+    if command.status == CommandStatus.ACCEPTED:
+        return  # stays pending until StartTransaction (or the timeout sweep)
+    reasons = {
+        CommandStatus.REJECTED: RemoteStartRequest.FailureReason.REJECTED,
+        CommandStatus.OFFLINE: RemoteStartRequest.FailureReason.OFFLINE,
+        CommandStatus.TIMEOUT: RemoteStartRequest.FailureReason.TIMEOUT,
+    }
+    RemoteStartRequest.objects.filter(
+        command=command, status=RemoteStartStatus.PENDING
+    ).update(
+        status=RemoteStartStatus.FAILED,
+        failure_reason=reasons.get(
+            command.status, RemoteStartRequest.FailureReason.ERROR
+        ),
+        detail=(command.error_description or command.charger_status)[:255],
+        resolved_at=command.finished_at,
+    )
+
+
+def _apply_set_charging_profile(command: ChargePointCommand) -> None:
+    profile = ChargingProfile.objects.filter(set_command=command).first()
+    if profile is None:
+        return
+    if command.charger_status == "Accepted":
+        # Same purpose and stack level on the same connector replaces (§3.13.2).
+        ChargingProfile.objects.filter(
+            charge_point_id=profile.charge_point_id,
+            connector_number=profile.connector_number,
+            purpose=profile.purpose,
+            stack_level=profile.stack_level,
+            status=ProfileStatus.ACTIVE,
+        ).exclude(pk=profile.pk).update(status=ProfileStatus.CLEARED)
+        profile.status = ProfileStatus.ACTIVE
+    elif command.charger_status:
+        profile.status = ProfileStatus.REJECTED
+    else:
+        profile.status = ProfileStatus.FAILED
+    profile.save(update_fields=["status"])
+
+
+def _apply_clear_charging_profile(command: ChargePointCommand) -> None:
+    # Unknown: the charger holds no such profile, so it is not active either.
+    if command.charger_status not in ("Accepted", "Unknown"):
+        return
+    payload = command.payload or {}
+    profiles = ChargingProfile.objects.filter(
+        charge_point_id=command.charge_point_id, status=ProfileStatus.ACTIVE
+    )
+    if "id" in payload:
+        profiles = profiles.filter(pk=payload["id"])
+    else:
+        if "connectorId" in payload:
+            profiles = profiles.filter(connector_number=payload["connectorId"])
+        if "chargingProfilePurpose" in payload:
+            profiles = profiles.filter(purpose=payload["chargingProfilePurpose"])
+        if "stackLevel" in payload:
+            profiles = profiles.filter(stack_level=payload["stackLevel"])
+    profiles.update(status=ProfileStatus.CLEARED)
+
+
+def _apply_update_firmware(command: ChargePointCommand) -> None:
+    update = FirmwareUpdate.objects.filter(command=command).first()
+    if update is None or update.is_finished:
+        return
+    at = (command.finished_at or _now()).isoformat()
+    if _is_accepted(command):
+        update.status = "Accepted"
+    else:
+        update.status = f"Not delivered ({_outcome_label(command)})"
+        update.is_finished = True
+    update.status_at = command.finished_at
+    update.history = [*update.history, {"status": update.status, "at": at}]
+    update.save(update_fields=["status", "status_at", "history", "is_finished"])
+
+
+def _apply_get_diagnostics(command: ChargePointCommand) -> None:
+    request = DiagnosticsRequest.objects.filter(command=command).first()
+    if request is None or request.is_finished:
+        return
+    at = (command.finished_at or _now()).isoformat()
+    if _is_accepted(command):
+        request.file_name = str(_answer(command).get("fileName") or "")[:255]
+        request.status = "Accepted" if request.file_name else "No diagnostics"
+        request.is_finished = not request.file_name
+    else:
+        request.status = f"Not delivered ({_outcome_label(command)})"
+        request.is_finished = True
+    request.status_at = command.finished_at
+    request.history = [*request.history, {"status": request.status, "at": at}]
+    request.save(
+        update_fields=["status", "status_at", "history", "is_finished", "file_name"]
+    )
+
+
+_RESULT_HANDLERS: dict[str, Callable[[ChargePointCommand], None]] = {
+    "GetConfiguration": _apply_get_configuration,
+    "ChangeConfiguration": _apply_change_configuration,
+    "GetLocalListVersion": _apply_get_local_list_version,
+    "SendLocalList": _apply_send_local_list,
+    "ReserveNow": _apply_reserve_now,
+    "CancelReservation": _apply_cancel_reservation,
+    "RemoteStartTransaction": _apply_remote_start,
+    "SetChargingProfile": _apply_set_charging_profile,
+    "ClearChargingProfile": _apply_clear_charging_profile,
+    "UpdateFirmware": _apply_update_firmware,
+    "GetDiagnostics": _apply_get_diagnostics,
+}
+
+
+# --- hooks for other apps ---------------------------------------------------------
+
+
+def reservation_allows(
+    *, charge_point_ocpp_id: str, connector_id: int, id_tag: str, at: datetime
+) -> bool:
+    """May ``id_tag`` start on this connector, given the reservations on it?
+
+    A connector reserved for another token refuses (OCPP 1.6 §5.13). Reservations
+    on connector 0 leave the choice of connector to the charger, which enforces it.
+    """
+    reservations = list(
+        Reservation.objects.filter(
+            charge_point__ocpp_id=charge_point_ocpp_id,
+            connector_number=connector_id,
+            status=ReservationStatus.ACTIVE,
+            expires_at__gt=at,
+        ).values_list("id_tag", "parent_id_tag")
+    )
+    if not reservations:
+        return True
+
+    token = (
+        IdToken.objects.filter(token__iexact=id_tag).select_related("parent").first()
+    )
+    parent = token.parent.token.upper() if token and token.parent else ""
+    for reserved_tag, reserved_parent in reservations:
+        if reserved_tag.upper() == id_tag.upper():
+            return True
+        if reserved_parent and parent and reserved_parent.upper() == parent:
+            return True
+    return False
+
+
+def remote_start_resolve(*, session_id: int) -> RemoteStartRequest | None:
+    """Mark the pending remote start this new session answers as started."""
+
+    session = ChargingSession.objects.filter(pk=session_id).first()
+    if session is None:
+        return None
+    handle = (
+        RemoteStartRequest.objects.filter(
+            charge_point_id=session.charge_point_id,
+            status=RemoteStartStatus.PENDING,
+            id_tag__iexact=session.id_tag,
+            requested_at__lte=session.created_at,
+        )
+        .filter(
+            Q(connector_number__isnull=True)
+            | Q(connector_number=session.connector_number)
+        )
+        .order_by("requested_at")
+        .first()
+    )
+    if handle is None:
+        return None
+    updated = RemoteStartRequest.objects.filter(
+        pk=handle.pk, status=RemoteStartStatus.PENDING
+    ).update(status=RemoteStartStatus.STARTED, session=session, resolved_at=_now())
+    if updated:
+        handle.refresh_from_db()
+        return handle
+    return None
+
+
+def firmware_progress_sync(*, charge_point_id: int) -> None:
+    """Rebuild open firmware/diagnostics requests' history from the message log."""
+    for model, action in (
+        (FirmwareUpdate, "FirmwareStatusNotification"),
+        (DiagnosticsRequest, "DiagnosticsStatusNotification"),
+    ):
+        for request in model.objects.filter(
+            charge_point_id=charge_point_id, is_finished=False
+        ):
+            _progress_from_log(request, action)
+
+
+def _progress_from_log(request: Any, action: str) -> None:
+    notifications = OcppMessage.objects.filter(
+        charge_point_id=request.charge_point_id,
+        direction=OcppMessage.Direction.IN,
+        message_type=OcppMessage.MessageType.CALL,
+        action=action,
+        at__gte=request.requested_at,
+    ).order_by("at", "id")
+    reported = [
+        {"status": str(message.payload.get("status", "")), "at": message.at.isoformat()}
+        for message in notifications
+        if isinstance(message.payload, dict) and message.payload.get("status")
+    ]
+    base = [item for item in request.history if not item.get("from_charger")]
+    history = base + [{**item, "from_charger": True} for item in reported]
+    if history == request.history:
+        return
+    request.history = history
+    fields = ["history"]
+    if reported:
+        request.status = reported[-1]["status"]
+        request.status_at = _parse(reported[-1]["at"])
+        request.is_finished = request.status in request.TERMINAL
+        fields += ["status", "status_at", "is_finished"]
+    request.save(update_fields=fields)
+
+
+# --- sweeps -------------------------------------------------------------------------
+
+
+def command_results_sweep(*, now: datetime, window_s: int = 3600) -> int:
+    """Apply the results of recently finished commands not applied yet."""
+    ids = list(
+        ChargePointCommand.objects.filter(
+            action__in=list(_RESULT_HANDLERS),
+            finished_at__gte=now - timedelta(seconds=window_s),
+            result_application__isnull=True,
+        )
+        .exclude(status=CommandStatus.PENDING)
+        .values_list("pk", flat=True)[:500]
+    )
+    return sum(command_result_apply(command_id=pk) for pk in ids)
+
+
+def configuration_fetch_on_boot(*, charge_point_id: int) -> ChargePointCommand | None:
+    """Ask a booted charger for its configuration unless asked since its boot."""
+    charge_point = ChargePoint.objects.select_related("station").get(pk=charge_point_id)
+    fetch = ConfigurationFetch.objects.filter(charge_point=charge_point).first()
+    if charge_point.last_boot_at is None or (
+        fetch is not None and fetch.requested_at >= charge_point.last_boot_at
+    ):
+        return None
+    return configuration_fetch(charge_point=charge_point, requested_by=None)
+
+
+def configuration_boot_sweep(*, limit: int = 50) -> int:
+    """GetConfiguration for connected, accepted chargers booted since their last read."""
+    candidates = (
+        ChargePoint.objects.filter(
+            is_connected=True,
+            registration_status=RegistrationStatus.ACCEPTED,
+            last_boot_at__isnull=False,
+        )
+        .filter(
+            Q(configuration_fetch__isnull=True)
+            | Q(configuration_fetch__requested_at__lt=F("last_boot_at"))
+        )
+        .values_list("pk", flat=True)[:limit]
+    )
+    sent = 0
+    for pk in list(candidates):
+        sent += configuration_fetch_on_boot(charge_point_id=pk) is not None
+    return sent
+
+
+def remote_starts_sweep(*, now: datetime) -> int:
+    """Resolve pending remote starts: started by a session, or failed by timeout."""
+
+    resolved = 0
+    timeout = timedelta(seconds=getattr(settings, "REMOTE_START_TIMEOUT_SECONDS", 60))
+    for handle in RemoteStartRequest.objects.filter(
+        status=RemoteStartStatus.PENDING
+    ).select_related("command")[:500]:
+        sessions = ChargingSession.objects.filter(
+            charge_point_id=handle.charge_point_id,
+            id_tag__iexact=handle.id_tag,
+            created_at__gte=handle.requested_at,
+        )
+        if handle.connector_number:
+            sessions = sessions.filter(connector_number=handle.connector_number)
+        session = sessions.order_by("created_at").first()
+        if session is not None:
+            resolved += remote_start_resolve(session_id=session.pk) is not None
+            continue
+        command = handle.command
+        if command.status not in (CommandStatus.ACCEPTED, CommandStatus.PENDING):
+            resolved += command_result_apply(command_id=command.pk)
+            continue
+        answered_at = command.finished_at or command.requested_at
+        if command.status == CommandStatus.ACCEPTED and now - answered_at > timeout:
+            resolved += RemoteStartRequest.objects.filter(
+                pk=handle.pk, status=RemoteStartStatus.PENDING
+            ).update(
+                status=RemoteStartStatus.FAILED,
+                failure_reason=RemoteStartRequest.FailureReason.NO_START,
+                detail=f"No StartTransaction within {timeout.total_seconds():g} s.",
+                resolved_at=now,
+            )
+    return resolved
+
+
+def reservations_sweep(*, now: datetime) -> int:
+    """End reservations that expired or were used by a session."""
+
+    changed = 0
+    open_statuses = [ReservationStatus.PENDING, ReservationStatus.ACTIVE]
+    for reservation_id, charge_point_id in Reservation.objects.filter(
+        status__in=open_statuses
+    ).values_list("pk", "charge_point_id")[:1000]:
+        session = (
+            ChargingSession.objects.filter(
+                charge_point_id=charge_point_id, reservation_id=reservation_id
+            )
+            .order_by("started_at")
+            .first()
+        )
+        if session is not None:
+            changed += Reservation.objects.filter(
+                pk=reservation_id, status__in=open_statuses
+            ).update(status=ReservationStatus.USED, session=session, ended_at=now)
+    changed += Reservation.objects.filter(
+        status=ReservationStatus.ACTIVE, expires_at__lte=now
+    ).update(status=ReservationStatus.EXPIRED, ended_at=now)
+    return changed
+
+
+def firmware_progress_sweep() -> int:
+    """Sync firmware/diagnostics progress of every charger with an open request."""
+    charge_point_ids = set(
+        FirmwareUpdate.objects.filter(is_finished=False).values_list(
+            "charge_point_id", flat=True
+        )
+    ) | set(
+        DiagnosticsRequest.objects.filter(is_finished=False).values_list(
+            "charge_point_id", flat=True
+        )
+    )
+    for charge_point_id in charge_point_ids:
+        firmware_progress_sync(charge_point_id=charge_point_id)
+    return len(charge_point_ids)
+
+
+def remote_operations_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Every time-driven part of remote operations; safe to run concurrently twice."""
+    now = now or _now()
+    return {
+        "results": command_results_sweep(now=now),
+        "remote_starts": remote_starts_sweep(now=now),
+        "reservations": reservations_sweep(now=now),
+        "firmware": firmware_progress_sweep(),
+        "configuration": configuration_boot_sweep(),
+    }

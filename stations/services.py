@@ -1,0 +1,564 @@
+"""Charger-side domain services: connections, boot, status, firmware, sweeps.
+
+Called by the OCPP gateway through ``database_sync_to_async`` (one call per
+message) and by tasks. Each owns its transaction. Live events are published
+after commit; inside the gateway they are collected (``collect_events``) and
+sent from async code, so the shared ORM thread never waits on the channel layer.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from stations.events import domain_event_on_commit, groups_for, publish_on_commit
+from stations.models import (
+    ChargePoint,
+    ConnectionEvent,
+    Connector,
+    DataTransferMessage,
+    OcppMessage,
+    RegistrationStatus,
+    StatusChange,
+)
+
+logger = logging.getLogger(__name__)
+
+LiveEvent = tuple[list[str], dict[str, Any]]
+
+_collector = threading.local()
+
+
+@contextmanager
+def collect_events() -> Iterator[list[LiveEvent]]:
+    """Collect events published (after commit) by services in this thread."""
+    sink: list[LiveEvent] = []
+    previous = getattr(_collector, "sink", None)
+    _collector.sink = sink
+    try:
+        yield sink
+    finally:
+        _collector.sink = previous
+
+
+def run_collecting_events(
+    service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[LiveEvent]]:
+    """Run ``service(**kwargs)`` and return its result with the events it published."""
+    with collect_events() as sink:
+        result = service(**kwargs)
+    return result, sink
+
+
+def publish_event_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    domain_event_on_commit(event)
+    sink = getattr(_collector, "sink", None)
+    if sink is None:
+        publish_on_commit(groups, event)
+    else:
+        transaction.on_commit(lambda: sink.append((groups, event)))
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def charge_point_groups(charge_point: ChargePoint) -> list[str]:
+    station = charge_point.station
+    return groups_for(
+        network_id=station.network_id if station is not None else None,
+        station_id=charge_point.station_id,
+        charge_point_pk=charge_point.pk,
+    )
+
+
+def _charge_point_event(charge_point: ChargePoint, kind: str, **extra: Any) -> None:
+    station = charge_point.station
+    event = {
+        "kind": kind,
+        "charge_point_pk": charge_point.pk,
+        "ocpp_id": charge_point.ocpp_id,
+        "station_id": charge_point.station_id,
+        "network_id": station.network_id if station is not None else None,
+        **extra,
+    }
+    publish_event_on_commit(charge_point_groups(charge_point), event)
+
+
+def _connection_event(charge_point: ChargePoint) -> None:
+    _charge_point_event(
+        charge_point,
+        "charge_point.connection",
+        is_connected=charge_point.is_connected,
+        is_online=charge_point.is_online,
+        at=_iso(timezone.now()),
+    )
+
+
+def _locked_charge_point(charge_point_id: int) -> ChargePoint:
+    return (
+        ChargePoint.objects.select_for_update(of=("self",))
+        .select_related("station")
+        .get(pk=charge_point_id)
+    )
+
+
+# --- connections ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ChargePointCredentials:
+    pk: int
+    password_hash: str
+    registration_status: str
+
+
+@dataclass(frozen=True)
+class ConnectionOpened:
+    charge_point_id: int
+    registration_status: str
+    is_new: bool
+
+
+def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
+    row = (
+        ChargePoint.objects.filter(ocpp_id=ocpp_id)
+        .values_list("pk", "password_hash", "registration_status")
+        .first()
+    )
+    return ChargePointCredentials(*row) if row is not None else None
+
+
+@transaction.atomic
+def charge_point_connection_open(
+    *,
+    ocpp_id: str,
+    channel_name: str,
+    remote_address: str,
+    unknown_policy: str,
+    at: datetime,
+) -> ConnectionOpened | None:
+    """Record a new live connection; create an unknown charger per the policy.
+
+    Returns None when the charger is unknown and the policy is ``reject``.
+    """
+    charge_point = (
+        ChargePoint.objects.select_for_update(of=("self",))
+        .select_related("station")
+        .filter(ocpp_id=ocpp_id)
+        .first()
+    )
+    is_new = False
+    if charge_point is None:
+        if unknown_policy == "reject":
+            return None
+        charge_point, is_new = ChargePoint.objects.get_or_create(
+            ocpp_id=ocpp_id,
+            defaults={
+                "registration_status": RegistrationStatus.ACCEPTED
+                if unknown_policy == "accept"
+                else RegistrationStatus.PENDING,
+                "heartbeat_interval_s": settings.OCPP_HEARTBEAT_INTERVAL,
+            },
+        )
+        if is_new:
+            logger.info(
+                "unknown charger %s registered as %s",
+                ocpp_id,
+                charge_point.registration_status,
+            )
+    previous_channel = charge_point.connection_channel
+    if previous_channel and charge_point.is_connected:
+        ConnectionEvent.objects.create(
+            charge_point=charge_point,
+            kind=ConnectionEvent.Kind.TAKEN_OVER,
+            at=at,
+            detail="A new connection with the same identity replaced this one.",
+        )
+    charge_point.connection_channel = channel_name
+    charge_point.is_connected = True
+    charge_point.is_online = True
+    charge_point.connected_at = at
+    charge_point.last_seen_at = at
+    charge_point.save(
+        update_fields=[
+            "connection_channel",
+            "is_connected",
+            "is_online",
+            "connected_at",
+            "last_seen_at",
+        ]
+    )
+    ConnectionEvent.objects.create(
+        charge_point=charge_point,
+        kind=ConnectionEvent.Kind.CONNECTED,
+        at=at,
+        remote_address=remote_address[:64],
+        detail="Registered on first connection." if is_new else "",
+    )
+    _connection_event(charge_point)
+    return ConnectionOpened(charge_point.pk, charge_point.registration_status, is_new)
+
+
+def charge_point_connection_refused(
+    *, ocpp_id: str, reason: str, remote_address: str, at: datetime
+) -> None:
+    """Keep a refused handshake of a known charger in its connection history."""
+    charge_point = ChargePoint.objects.filter(ocpp_id=ocpp_id).first()
+    if charge_point is not None:
+        ConnectionEvent.objects.create(
+            charge_point=charge_point,
+            kind=ConnectionEvent.Kind.REJECTED,
+            at=at,
+            detail=reason[:255],
+            remote_address=remote_address[:64],
+        )
+
+
+@transaction.atomic
+def charge_point_connection_closed(
+    *, charge_point_id: int, channel_name: str, at: datetime, detail: str = ""
+) -> bool:
+    """Mark the charger disconnected unless a newer connection took over.
+
+    The UPDATE is conditional on ``connection_channel``: a stale consumer closing
+    after a takeover (in any process) must not mark the live connection gone.
+    """
+    updated = ChargePoint.objects.filter(
+        pk=charge_point_id, connection_channel=channel_name
+    ).update(
+        is_connected=False,
+        is_online=False,
+        connection_channel="",
+        disconnected_at=at,
+    )
+    if not updated:
+        return False
+    charge_point = ChargePoint.objects.select_related("station").get(pk=charge_point_id)
+    ConnectionEvent.objects.create(
+        charge_point=charge_point,
+        kind=ConnectionEvent.Kind.DISCONNECTED,
+        at=at,
+        detail=detail[:255],
+    )
+    _connection_event(charge_point)
+    return True
+
+
+@transaction.atomic
+def charge_point_seen(*, charge_point_id: int, channel_name: str, at: datetime) -> None:
+    """Note that the charger sent a frame; bring it back online if the sweep dropped it."""
+    came_back = ChargePoint.objects.filter(
+        pk=charge_point_id, connection_channel=channel_name, is_online=False
+    ).update(is_online=True, last_seen_at=at)
+    if came_back:
+        charge_point = ChargePoint.objects.select_related("station").get(
+            pk=charge_point_id
+        )
+        _connection_event(charge_point)
+        return
+    ChargePoint.objects.filter(
+        pk=charge_point_id, connection_channel=channel_name
+    ).update(last_seen_at=at)
+
+
+# --- charger messages ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BootResult:
+    registration_status: str
+    interval_s: int
+
+
+@transaction.atomic
+def charge_point_boot(
+    *,
+    charge_point_id: int,
+    vendor: str,
+    model: str,
+    serial_number: str = "",
+    charge_box_serial_number: str = "",
+    firmware_version: str = "",
+    iccid: str = "",
+    imsi: str = "",
+    meter_type: str = "",
+    meter_serial_number: str = "",
+    at: datetime,
+) -> BootResult:
+    """Store what the charger says about itself; answer its registration status."""
+    charge_point = _locked_charge_point(charge_point_id)
+    charge_point.vendor = vendor[:50]
+    charge_point.model = model[:50]
+    charge_point.serial_number = serial_number[:50]
+    charge_point.charge_box_serial_number = charge_box_serial_number[:50]
+    charge_point.firmware_version = firmware_version[:50]
+    charge_point.iccid = iccid[:20]
+    charge_point.imsi = imsi[:20]
+    charge_point.meter_type = meter_type[:25]
+    charge_point.meter_serial_number = meter_serial_number[:25]
+    charge_point.heartbeat_interval_s = settings.OCPP_HEARTBEAT_INTERVAL
+    charge_point.last_boot_at = at
+    charge_point.last_seen_at = at
+    charge_point.save(
+        update_fields=[
+            "vendor",
+            "model",
+            "serial_number",
+            "charge_box_serial_number",
+            "firmware_version",
+            "iccid",
+            "imsi",
+            "meter_type",
+            "meter_serial_number",
+            "heartbeat_interval_s",
+            "last_boot_at",
+            "last_seen_at",
+        ]
+    )
+    _charge_point_event(
+        charge_point,
+        "charge_point.boot",
+        registration_status=charge_point.registration_status,
+        vendor=charge_point.vendor,
+        model=charge_point.model,
+        firmware_version=charge_point.firmware_version,
+        at=_iso(at),
+    )
+    return BootResult(
+        charge_point.registration_status, settings.OCPP_HEARTBEAT_INTERVAL
+    )
+
+
+def charge_point_heartbeat(*, charge_point_id: int, at: datetime) -> None:
+    ChargePoint.objects.filter(pk=charge_point_id).update(last_seen_at=at)
+
+
+@dataclass(frozen=True)
+class StatusRecorded:
+    is_applied: bool
+    connector_pk: int | None
+
+
+@transaction.atomic
+def connector_status_record(
+    *,
+    charge_point_id: int,
+    connector_number: int,
+    status: str,
+    error_code: str,
+    info: str = "",
+    vendor_id: str = "",
+    vendor_error_code: str = "",
+    timestamp: datetime | None,
+    received_at: datetime,
+) -> StatusRecorded:
+    """Apply a StatusNotification unless the connector already has a newer state.
+
+    OCPP 1.6 §4.9: connector 0 is the charger as a whole. Chargers resend
+    queued notifications after a reconnect, so the charger's timestamp orders
+    them; an older one is kept in the history with ``is_applied=False``.
+    """
+    at = timestamp or received_at
+    charge_point = _locked_charge_point(charge_point_id)
+    connector: Connector | None = None
+    if connector_number == 0:
+        current_at = charge_point.status_at
+    else:
+        connector, _created = Connector.objects.get_or_create(
+            charge_point=charge_point, connector_id=connector_number
+        )
+        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+        current_at = connector.status_at
+    is_applied = current_at is None or at >= current_at
+    StatusChange.objects.create(
+        charge_point=charge_point,
+        connector=connector,
+        status=status,
+        error_code=error_code,
+        vendor_error_code=vendor_error_code[:50],
+        info=info[:50],
+        at=at,
+        received_at=received_at,
+        is_applied=is_applied,
+    )
+    if not is_applied:
+        logger.info(
+            "%s connector %s: status %s at %s is older than %s; kept, not applied",
+            charge_point.ocpp_id,
+            connector_number,
+            status,
+            at,
+            current_at,
+        )
+        return StatusRecorded(False, connector.pk if connector else None)
+    if connector is None:
+        charge_point.status = status
+        charge_point.error_code = error_code
+        charge_point.vendor_error_code = vendor_error_code[:50]
+        charge_point.status_info = info[:50]
+        charge_point.status_at = at
+        charge_point.save(
+            update_fields=[
+                "status",
+                "error_code",
+                "vendor_error_code",
+                "status_info",
+                "status_at",
+            ]
+        )
+    else:
+        connector.status = status
+        connector.error_code = error_code
+        connector.vendor_error_code = vendor_error_code[:50]
+        connector.vendor_id = vendor_id[:255]
+        connector.info = info[:50]
+        connector.status_at = at
+        connector.status_received_at = received_at
+        connector.save(
+            update_fields=[
+                "status",
+                "error_code",
+                "vendor_error_code",
+                "vendor_id",
+                "info",
+                "status_at",
+                "status_received_at",
+            ]
+        )
+    station = charge_point.station
+    publish_event_on_commit(
+        charge_point_groups(charge_point),
+        {
+            "kind": "connector.status",
+            "connector_pk": connector.pk if connector else None,
+            "connector_number": connector_number,
+            "charge_point_pk": charge_point.pk,
+            "station_id": charge_point.station_id,
+            "network_id": station.network_id if station is not None else None,
+            "status": status,
+            "error_code": error_code,
+            "at": _iso(at),
+        },
+    )
+    return StatusRecorded(True, connector.pk if connector else None)
+
+
+def data_transfer_record(
+    *,
+    charge_point_id: int,
+    vendor_id: str,
+    message_id: str = "",
+    data: str = "",
+    received_at: datetime,
+) -> str:
+    """Keep a charger's DataTransfer; answer Accepted for a configured vendor.
+
+    The CMS has no vendor extensions of its own: vendors listed in
+    ``OCPP_DATA_TRANSFER_VENDOR_IDS`` are accepted (and kept for the operator),
+    others get UnknownVendorId (OCPP 1.6 §4.3).
+    """
+    status = (
+        "Accepted"
+        if vendor_id in settings.OCPP_DATA_TRANSFER_VENDOR_IDS
+        else "UnknownVendorId"
+    )
+    DataTransferMessage.objects.create(
+        charge_point_id=charge_point_id,
+        vendor_id=vendor_id[:255],
+        message_id=message_id[:50],
+        data=data,
+        answer_status=status,
+        received_at=received_at,
+    )
+    return status
+
+
+@transaction.atomic
+def firmware_status_record(*, charge_point_id: int, status: str, at: datetime) -> None:
+    charge_point = _locked_charge_point(charge_point_id)
+    charge_point.firmware_status = status
+    charge_point.firmware_status_at = at
+    charge_point.save(update_fields=["firmware_status", "firmware_status_at"])
+    _charge_point_event(
+        charge_point, "charge_point.firmware", status=status, at=_iso(at)
+    )
+
+
+@transaction.atomic
+def diagnostics_status_record(
+    *, charge_point_id: int, status: str, at: datetime
+) -> None:
+    charge_point = _locked_charge_point(charge_point_id)
+    charge_point.diagnostics_status = status
+    charge_point.diagnostics_status_at = at
+    charge_point.save(update_fields=["diagnostics_status", "diagnostics_status_at"])
+    _charge_point_event(
+        charge_point, "charge_point.diagnostics", status=status, at=_iso(at)
+    )
+
+
+# --- periodic ---------------------------------------------------------------
+
+
+def charge_points_offline_sweep(*, now: datetime) -> int:
+    """Mark online chargers silent past heartbeat interval × 2 + grace as offline.
+
+    Intervals differ per charger, so the sweep runs one conditional UPDATE per
+    distinct interval (a handful), never a per-row read-modify-write.
+    """
+    grace = settings.OCPP_OFFLINE_GRACE_SECONDS
+    intervals = (
+        ChargePoint.objects.filter(is_online=True)
+        .values_list("heartbeat_interval_s", flat=True)
+        .distinct()
+    )
+    marked = 0
+    for interval in list(intervals):
+        cutoff = now - timedelta(seconds=interval * 2 + grace)
+        stale = ChargePoint.objects.filter(
+            is_online=True, heartbeat_interval_s=interval, last_seen_at__lt=cutoff
+        )
+        for charge_point_id in list(stale.values_list("pk", flat=True)[:1000]):
+            with transaction.atomic():
+                updated = ChargePoint.objects.filter(
+                    pk=charge_point_id, is_online=True, last_seen_at__lt=cutoff
+                ).update(is_online=False)
+                if not updated:
+                    continue
+                charge_point = ChargePoint.objects.select_related("station").get(
+                    pk=charge_point_id
+                )
+                ConnectionEvent.objects.create(
+                    charge_point=charge_point,
+                    kind=ConnectionEvent.Kind.WENT_SILENT,
+                    at=now,
+                    detail=f"No message since {_iso(charge_point.last_seen_at)}.",
+                )
+                _connection_event(charge_point)
+                marked += 1
+    return marked
+
+
+def ocpp_messages_purge(*, before: datetime, batch_size: int = 5000) -> int:
+    """Delete message log rows older than ``before`` in batches; return the count."""
+    deleted = 0
+    while True:
+        ids = list(
+            OcppMessage.objects.filter(at__lt=before).values_list("pk", flat=True)[
+                :batch_size
+            ]
+        )
+        if not ids:
+            return deleted
+        count, _ = OcppMessage.objects.filter(pk__in=ids).delete()
+        deleted += count

@@ -1,0 +1,72 @@
+"""Many simulated chargers in one asyncio loop."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from stations.simulator.charger import ChargerOptions, SimulatedCharger
+from stations.simulator.hardware import ChargerSpec, spec_for_index
+
+log = logging.getLogger("stations.simulator")
+
+DEMO_PREFIX = "DEMO-CP-"
+DEMO_PASSWORD = "demo-cp-password"  # noqa: S105  (the demo data's charger password)
+DEMO_ID_TAGS = tuple(f"DEMO-TAG-{number:03d}" for number in range(1, 21))
+
+
+def charger_ids(*, prefix: str, start: int, count: int, width: int = 2) -> list[str]:
+    """Charge point ids ``prefix`` + zero-padded number, e.g. DEMO-CP-01."""
+    return [f"{prefix}{number:0{width}d}" for number in range(start, start + count)]
+
+
+@dataclass
+class Fleet:
+    chargers: list[SimulatedCharger]
+
+    @classmethod
+    def build(
+        cls,
+        ocpp_ids: Sequence[str],
+        options: ChargerOptions,
+        *,
+        seed: int | None = None,
+        specs: Mapping[str, ChargerSpec] | None = None,
+    ) -> Fleet:
+        """Create the chargers; ``specs`` overrides the default hardware per id."""
+        seeder = random.Random(seed)  # noqa: S311  (simulation, not crypto)
+        chargers = [
+            SimulatedCharger(
+                ocpp_id,
+                (specs or {}).get(ocpp_id) or spec_for_index(index),
+                options,
+                rng=random.Random(seeder.getrandbits(64)),  # noqa: S311
+            )
+            for index, ocpp_id in enumerate(ocpp_ids)
+        ]
+        return cls(chargers=chargers)
+
+    async def run(
+        self, *, stop: asyncio.Event, duration_s: float | None = None
+    ) -> None:
+        """Run every charger until ``stop`` is set or ``duration_s`` has passed."""
+        tasks = []
+        for index, charger in enumerate(self.chargers):
+            tasks.append(asyncio.ensure_future(self._start(charger, index)))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), duration_s)
+        log.info("stopping %d simulated chargers", len(self.chargers))
+        await asyncio.gather(*(charger.stop() for charger in self.chargers))
+        timeout = max(c.options.shutdown_timeout_s for c in self.chargers) + 5
+        _, pending = await asyncio.wait(tasks, timeout=timeout) if tasks else ((), ())
+        for task in pending:
+            task.cancel()
+
+    async def _start(self, charger: SimulatedCharger, index: int) -> None:
+        # Spread the first connections so a large fleet does not arrive at once.
+        await asyncio.sleep(min(index * 0.05, 10.0))
+        await charger.run()

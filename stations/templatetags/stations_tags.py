@@ -1,0 +1,61 @@
+"""Display helpers: station-local times with the zone, labelled units, pretty JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
+
+from django import template
+from django.utils.http import urlencode
+
+from stations.portal_selectors import zone
+
+register = template.Library()
+
+
+@register.filter
+def local_time(value: dt.datetime | None, time_zone: str | None = None) -> str:
+    """``2026-03-01 14:02:11 CET`` in the given IANA zone; an em dash when empty."""
+    if not value:
+        return "—"
+    return value.astimezone(zone(time_zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
+def _thousandths(value: float | int) -> Decimal:
+    return (Decimal(str(value)) / 1000).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+@register.filter
+def kw_from_w(value: float | int | None) -> str:
+    """Watts as ``12.34 kW``."""
+    if value is None:
+        return "—"
+    return f"{_thousandths(value)} kW"
+
+
+@register.filter
+def kwh_from_wh(value: float | int | None) -> str:
+    """Watt-hours as ``12.34 kWh``."""
+    if value is None:
+        return "—"
+    return f"{_thousandths(value)} kWh"
+
+
+@register.filter
+def pretty_json(value: Any) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+@register.simple_tag(takes_context=True)
+def query_with(context: template.Context, key: str, value: Any) -> str:
+    """The current query string with ``key`` set to ``value`` (for paging links)."""
+    params = context["request"].GET.copy()
+    if value in (None, ""):
+        params.pop(key, None)
+    else:
+        params[key] = value
+    return "?" + urlencode(sorted(params.lists()), doseq=True)

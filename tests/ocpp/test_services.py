@@ -1,0 +1,179 @@
+"""Charger-side services and periodic tasks, called directly."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from stations.commands import command_finish, commands_expire_stale
+from stations.models import (
+    ChargePoint,
+    ChargePointCommand,
+    CommandStatus,
+    ConnectionEvent,
+    OcppMessage,
+)
+from stations.services import (
+    charge_point_connection_closed,
+    charge_point_seen,
+    charge_points_offline_sweep,
+    connector_status_record,
+)
+from stations.tasks import charge_points_offline_sweep_task, ocpp_messages_purge_task
+from tests.factories import ChargePointFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def online_charge_point(ocpp_id: str, *, silent_for_s: int, interval_s: int = 60):
+    return ChargePointFactory(
+        ocpp_id=ocpp_id,
+        is_connected=True,
+        is_online=True,
+        connection_channel=f"chan-{ocpp_id}",
+        heartbeat_interval_s=interval_s,
+        last_seen_at=timezone.now() - timedelta(seconds=silent_for_s),
+    )
+
+
+def test_offline_sweep_marks_only_chargers_silent_past_twice_the_interval_plus_grace(
+    settings,
+):
+    settings.OCPP_OFFLINE_GRACE_SECONDS = 30
+    silent = online_charge_point("CP-SILENT", silent_for_s=151)
+    recent = online_charge_point("CP-RECENT", silent_for_s=149)
+
+    charge_points_offline_sweep_task.apply()
+
+    silent.refresh_from_db()
+    recent.refresh_from_db()
+    assert silent.is_online is False
+    assert silent.is_connected is True  # the socket may still be open, just silent
+    assert recent.is_online is True
+    assert ConnectionEvent.objects.filter(
+        charge_point=silent, kind="went_silent"
+    ).exists()
+    assert not ConnectionEvent.objects.filter(charge_point=recent).exists()
+
+
+def test_offline_sweep_is_safe_to_run_twice(settings):
+    settings.OCPP_OFFLINE_GRACE_SECONDS = 0
+    online_charge_point("CP-SILENT-2", silent_for_s=500)
+
+    first = charge_points_offline_sweep(now=timezone.now())
+    second = charge_points_offline_sweep(now=timezone.now())
+
+    assert (first, second) == (1, 0)
+    assert ConnectionEvent.objects.filter(kind="went_silent").count() == 1
+
+
+def test_a_frame_after_going_silent_brings_the_charger_back_online():
+    charge_point = online_charge_point("CP-BACK", silent_for_s=9999)
+    ChargePoint.objects.filter(pk=charge_point.pk).update(is_online=False)
+
+    charge_point_seen(
+        charge_point_id=charge_point.pk,
+        channel_name="chan-CP-BACK",
+        at=timezone.now(),
+    )
+
+    charge_point.refresh_from_db()
+    assert charge_point.is_online is True
+
+
+def test_stale_consumer_closing_does_not_mark_the_new_connection_gone():
+    charge_point = online_charge_point("CP-STALE", silent_for_s=0)
+
+    closed = charge_point_connection_closed(
+        charge_point_id=charge_point.pk, channel_name="older-channel", at=timezone.now()
+    )
+
+    charge_point.refresh_from_db()
+    assert closed is False
+    assert charge_point.is_connected is True
+    assert charge_point.connection_channel == "chan-CP-STALE"
+
+
+def test_resent_status_with_same_timestamp_is_applied_once_more_without_error():
+    charge_point = ChargePointFactory(ocpp_id="CP-RESEND")
+    at = timezone.now()
+    record = {
+        "charge_point_id": charge_point.pk,
+        "connector_number": 1,
+        "status": "Charging",
+        "error_code": "NoError",
+        "timestamp": at,
+        "received_at": at,
+    }
+
+    first = connector_status_record(**record)
+    again = connector_status_record(**record)
+
+    assert first.is_applied
+    assert again.is_applied
+    assert charge_point.connectors.get(connector_id=1).status == "Charging"
+
+
+def test_message_log_retention_deletes_only_old_rows(settings):
+    settings.OCPP_MESSAGE_LOG_RETENTION_DAYS = 30
+    now = timezone.now()
+    for days, unique_id in ((31, "old"), (29, "young")):
+        OcppMessage.objects.create(
+            ocpp_id="CP-LOG",
+            direction="in",
+            message_type=2,
+            unique_id=unique_id,
+            action="Heartbeat",
+            payload={},
+            at=now - timedelta(days=days),
+        )
+
+    ocpp_messages_purge_task.apply()
+
+    assert list(OcppMessage.objects.values_list("unique_id", flat=True)) == ["young"]
+
+
+def test_commands_no_gateway_picked_up_expire_as_timeout(settings):
+    settings.OCPP_COMMAND_TIMEOUT = 5
+    charge_point = ChargePointFactory(ocpp_id="CP-LOST")
+    lost = ChargePointCommand.objects.create(
+        charge_point=charge_point,
+        action="Reset",
+        payload={"type": "Soft"},
+        requested_at=timezone.now() - timedelta(minutes=5),
+    )
+    fresh = ChargePointCommand.objects.create(
+        charge_point=charge_point,
+        action="Reset",
+        payload={"type": "Soft"},
+        requested_at=timezone.now(),
+    )
+
+    assert commands_expire_stale(now=timezone.now()) == 1
+
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert lost.status == CommandStatus.TIMEOUT
+    assert fresh.status == CommandStatus.PENDING
+
+
+def test_command_outcome_is_recorded_once():
+    charge_point = ChargePointFactory(ocpp_id="CP-ONCE")
+    command = ChargePointCommand.objects.create(
+        charge_point=charge_point,
+        action="Reset",
+        payload={"type": "Soft"},
+        requested_at=timezone.now(),
+    )
+
+    assert command_finish(
+        command_id=command.pk,
+        status=CommandStatus.ACCEPTED,
+        response_payload={"status": "Accepted"},
+    )
+    assert not command_finish(command_id=command.pk, status=CommandStatus.TIMEOUT)
+
+    command.refresh_from_db()
+    assert command.status == CommandStatus.ACCEPTED
