@@ -50,7 +50,7 @@ async def test_remote_start_starts_a_session_and_remote_stop_ends_it():
         )
         stop = await central.wait_message("StopTransaction")
         await central.wait_for(
-            lambda: statuses(central, 1)[-1] == "Finishing", what="Finishing"
+            lambda: statuses(central, 1)[-1:] == ["Finishing"], what="Finishing"
         )
 
     assert start.payload["connector_id"] == 1
@@ -321,7 +321,7 @@ async def test_unlock_availability_cache_and_data_transfer_answers():
             charger.ocpp_id, call.ChangeAvailability(connector_id=2, type="Inoperative")
         )
         await central.wait_for(
-            lambda: statuses(central, 2)[-1] == "Unavailable", what="Unavailable"
+            lambda: statuses(central, 2)[-1:] == ["Unavailable"], what="Unavailable"
         )
         blocked_start = await central.call(
             charger.ocpp_id, call.RemoteStartTransaction(id_tag="APP-1", connector_id=2)
@@ -330,7 +330,7 @@ async def test_unlock_availability_cache_and_data_transfer_answers():
             charger.ocpp_id, call.ChangeAvailability(connector_id=2, type="Operative")
         )
         await central.wait_for(
-            lambda: statuses(central, 2)[-1] == "Available", what="Available"
+            lambda: statuses(central, 2)[-1:] == ["Available"], what="Available"
         )
         await start_remote_session(central, charger.ocpp_id)
         scheduled = await central.call(
@@ -348,7 +348,7 @@ async def test_unlock_availability_cache_and_data_transfer_answers():
         )
         stop = await central.wait_message("StopTransaction")
         await central.wait_for(
-            lambda: statuses(central, 1)[-1] == "Unavailable",
+            lambda: statuses(central, 1)[-1:] == ["Unavailable"],
             what="scheduled Unavailable",
         )
 
@@ -512,7 +512,7 @@ async def test_reservation_holds_the_connector_for_its_id_tag():
             ),
         )
         await central.wait_for(
-            lambda: statuses(central, 1)[-1] == "Reserved", what="Reserved"
+            lambda: statuses(central, 1)[-1:] == ["Reserved"], what="Reserved"
         )
         taken = await central.call(
             charger.ocpp_id,
@@ -541,7 +541,7 @@ async def test_reservation_holds_the_connector_for_its_id_tag():
             charger.ocpp_id, call.CancelReservation(reservation_id=8)
         )
         await central.wait_for(
-            lambda: statuses(central, 2)[-1] == "Available",
+            lambda: statuses(central, 2)[-1:] == ["Available"],
             what="reservation cancelled",
         )
         short = iso(datetime.now(UTC) + timedelta(seconds=1))
@@ -636,4 +636,4 @@ async def test_stopping_the_simulator_ends_sessions_and_reports_connectors_free(
         stop = await central.wait_message("StopTransaction")
 
     assert stop.payload["reason"] == "Other"
-    assert statuses(central, 1)[-1] == "Available"
+    assert statuses(central, 1)[-1:] == ["Available"]
