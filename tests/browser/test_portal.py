@@ -335,3 +335,48 @@ def test_main_screens_render_with_live_data(
     page.wait_for_function("window.Chart && Chart.getChart('session-chart')")
     screenshot(page, "charge-point")
     assert errors == []
+
+
+def _answer_calls_until(socket, action: str, status: str) -> dict:
+    """Play the charger: answer the CMS's CALLs; return the payload of ``action``."""
+    while True:
+        frame = json.loads(socket.recv(timeout=10))
+        if frame[0] != 2:
+            continue
+        if frame[2] == action:
+            socket.send(json.dumps([3, frame[1], {"status": status}]))
+            return frame[3]
+        socket.send(json.dumps([4, frame[1], "NotImplemented", "", {}]))
+
+
+def test_support_resets_a_charger_and_sees_the_outcome_live(
+    page: Page, portal_server, support, station_a
+) -> None:
+    charge_point = ChargePointFactory(station=station_a, ocpp_id="CP-RESET-1")
+    ConnectorFactory(charge_point=charge_point, status="Available")
+
+    with connect(
+        f"{portal_server.ws_url}/ocpp/{charge_point.ocpp_id}", subprotocols=["ocpp1.6"]
+    ) as charger:
+        _call(
+            charger,
+            "boot-1",
+            "BootNotification",
+            {"chargePointVendor": "ACME", "chargePointModel": "Wallbox 22"},
+        )
+        log_in(
+            page, portal_server, support.username, f"/charge-points/{charge_point.pk}/"
+        )
+        expect(page.locator("html")).to_have_attribute("data-live", "connected")
+        page.evaluate("window.sameDocument = true")
+
+        form = page.get_by_test_id("command-form-Reset")
+        page.locator("#command-form-Reset summary").click()
+        form.get_by_role("button", name="Send reset").click()
+        sent = _answer_calls_until(charger, "Reset", "Accepted")
+
+        outcome = page.locator("#command-rows [data-testid=command-status]").first
+        expect(outcome).to_have_text("Accepted", timeout=5_000)
+
+    assert sent["type"] in {"Soft", "Hard"}
+    assert page.evaluate("window.sameDocument") is True
