@@ -287,6 +287,39 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+# REST API v1 (cms/api.py): one error body shape, rate limits on the driver app's
+# endpoints, and the docs page served from vendored assets (no CDN).
+REST_FRAMEWORK["EXCEPTION_HANDLER"] = "cms.api.api_exception_handler"
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
+    "driver": env_str("API_DRIVER_RATE", "120/min"),
+    "driver_start": env_str("API_DRIVER_START_RATE", "10/min"),
+}
+INSTALLED_APPS.append("drf_spectacular_sidecar")
+SPECTACULAR_SETTINGS.update(
+    {
+        "DESCRIPTION": (
+            "Driver app and partner integration API. Authenticate with "
+            "`Authorization: Token <key>` (tokens are issued by administrators in "
+            "the portal or with `manage.py create_api_token`). Errors are "
+            '`{"errors": [{"field": ..., "message": ...}]}`.'
+        ),
+        # The schema and docs are public so partners can integrate from them.
+        "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+        "SWAGGER_UI_DIST": "SIDECAR",
+        "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+        "REDOC_DIST": "SIDECAR",
+        "COMPONENT_SPLIT_REQUEST": True,
+        "ENUM_NAME_OVERRIDES": {
+            "SessionStatusEnum": "sessions_app.models.SessionStatus",
+            "TokenStatusEnum": "sessions_app.models.TokenStatus",
+            "CommandStatusEnum": "stations.models.CommandStatus",
+            "RegistrationStatusEnum": "stations.models.RegistrationStatus",
+            "ConnectorStatusEnum": "stations.models.ConnectorStatus",
+            "AlertStatusEnum": "alerts.models.AlertStatus",
+            "RemoteStartStatusEnum": "stations.remote_models.RemoteStartStatus",
+        },
+    }
+)
 
 # --- OCPP ---------------------------------------------------------------------
 OCPP_UNKNOWN_CHARGERS = env_choice(

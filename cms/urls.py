@@ -1,9 +1,17 @@
 from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cms import views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path("api/v1/", include("cms.api_urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerView.as_view(url_name="api_schema"),
+        name="api_docs",
+    ),
     path("accounts/", include("accounts.urls")),
     path("charging/", include("sessions_app.urls")),
     path("billing/", include("billing.urls")),
