@@ -37,7 +37,7 @@ browser-deps:
 
 lint: install
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check . || true
+	$(BIN)/ruff format --check .
 
 migrations-check: install
 	env -u DATABASE_URL -u REDIS_URL DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
@@ -50,6 +50,7 @@ test: install browser-deps
 	  echo "PostgreSQL: $$DATABASE_URL  Redis: $$REDIS_URL"; \
 	  $(MAKE) --no-print-directory migrations-check; \
 	  $(BIN)/ruff check .; \
+	  $(BIN)/ruff format --check .; \
 	  $(DEPLOY_ENV) DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python manage.py check --deploy --fail-level WARNING; \
 	  DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
@@ -62,3 +63,17 @@ services-stop:
 
 clean:
 	rm -rf $(VENV) var
+
+# PostgreSQL + Redis + N ASGI processes behind nginx + Celery worker(s) + one beat.
+# Foreground until Ctrl-C (ASGI_PROCESSES, CELERY_WORKERS, PORT; docs/deployment.md).
+run-distributed: install
+	$(BIN)/python bench/distributed.py
+
+.PHONY: bench bench-full
+# The benchmark suite, quick sizes (~7 min); writes docs/benchmarks.md.
+bench: install
+	$(BIN)/python bench/run.py --scenario all --quick
+
+# Full sizes (10,000 chargers for connections and the storm).
+bench-full: install
+	$(BIN)/python bench/run.py --scenario all

@@ -12,13 +12,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import gc
 import logging
+import random
 import re
 import time
 from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
+from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -48,6 +51,86 @@ LAST_SEEN_WRITE_INTERVAL_S = 5.0
 # channels-redis drops group membership after ``group_expiry`` (a day); rejoin hourly.
 GROUP_REJOIN_INTERVAL_S = 3600.0
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
+# A failing channel-layer receive (Redis restart, "Timeout reading") is retried
+# with a capped, jittered backoff instead of ending the consumer and its socket.
+CHANNEL_RECEIVE_BACKOFF_S = (0.05, 5.0)
+# gc.freeze() this long after the last connection of a burst, and at least this
+# often while sockets are open (docs/benchmarks.md: gen-2 pauses dominate p99).
+GC_FREEZE_DELAY_S = 2.0
+GC_FREEZE_INTERVAL_S = 300.0
+# Frozen objects are never cycle-collected: unfreeze and collect once this often.
+GC_FULL_COLLECT_INTERVAL_S = 3600.0
+
+
+class _GcFreezer:
+    """Keep long-lived connection objects out of the cyclic collector's scans.
+
+    With thousands of sockets per process most heap objects live as long as
+    their connection; every gen-2 collection walks all of them and stalls the
+    event loop for 0.3-1.3 s. Freezing after a connect burst moves them to the
+    permanent generation. Closed connections are still freed by reference
+    counting; cycles among frozen objects wait for the hourly full collection.
+    """
+
+    def __init__(self) -> None:
+        self._task: asyncio.Task[None] | None = None
+        self._burst_at = 0.0
+        self._last_full = time.monotonic()
+        self.open_sockets = 0
+
+    def connected(self) -> None:
+        self.open_sockets += 1
+        self._burst_at = time.monotonic()
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    def disconnected(self) -> None:
+        self.open_sockets = max(0, self.open_sockets - 1)
+
+    async def _run(self) -> None:
+        last_freeze = time.monotonic()
+        while self.open_sockets:
+            await asyncio.sleep(GC_FREEZE_DELAY_S)
+            now = time.monotonic()
+            burst_settled = self._burst_at > last_freeze and (
+                now - self._burst_at >= GC_FREEZE_DELAY_S
+            )
+            if not burst_settled and now - last_freeze < GC_FREEZE_INTERVAL_S:
+                continue
+            if now - self._last_full >= GC_FULL_COLLECT_INTERVAL_S:
+                gc.unfreeze()
+                gc.collect()
+                self._last_full = now
+            else:
+                gc.collect(1)
+            gc.freeze()
+            last_freeze = time.monotonic()
+
+
+_gc_freezer = _GcFreezer()
+
+
+def _resilient_receive(
+    receive: Any, ocpp_id: Any
+) -> Any:  # (channel-layer receive) -> the same, never raising
+    async def receive_retrying() -> dict[str, Any]:
+        delay, limit = CHANNEL_RECEIVE_BACKOFF_S
+        while True:
+            try:
+                return await receive()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.warning(
+                    "%s: channel layer receive failed; retrying in %.2f s",
+                    ocpp_id(),
+                    delay,
+                    exc_info=True,
+                )
+                await asyncio.sleep(delay * random.uniform(0.5, 1.5))  # noqa: S311
+                delay = min(delay * 2, limit)
+
+    return receive_retrying
 
 
 class _ConsumerConnection:
@@ -84,6 +167,28 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     charge_point_id: int | None = None
     cp: CentralSystem | None = None
+
+    # Channels assigns ``channel_receive`` in ``__call__`` and ends the consumer
+    # (dropping the charger's socket) when it raises; wrap it to retry instead.
+    @property
+    def channel_receive(self) -> Any:
+        return self._channel_receive
+
+    @channel_receive.setter
+    def channel_receive(self, receive: Any) -> None:
+        self._channel_receive = _resilient_receive(
+            receive, lambda: getattr(self, "ocpp_id", "?")
+        )
+
+    async def dispatch(self, message: dict[str, Any]) -> None:
+        # Channels' dispatch first hops to the ORM thread to close stale
+        # connections, once per frame. Every ORM call of this consumer goes
+        # through database_sync_to_async, which does that on its own hop, so
+        # the extra hop (a queue slot on the one ORM thread) is skipped.
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.ocpp_id = str(self.scope["url_route"]["kwargs"]["charge_point_id"])
@@ -138,6 +243,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         self._spawn(self._serve(), self._tasks)
         _embedded_dispatch.register(self)
+        _gc_freezer.connected()
+        self._counted_open = True
         self.publish_events(events)
         logger.info(
             "%s connected from %s (%s)",
@@ -398,10 +505,20 @@ class OcppConsumer(AsyncWebsocketConsumer):
         finally:
             self.cp.pending_calls.pop(claimed.unique_id, None)
             self.cp.responses.pop(claimed.unique_id, None)
-        try:
-            _, events = await database_sync_to_async(services.run_collecting_events)(
+        # Shielded: the socket may close right after the answer (Reset reboots the
+        # charger), and disconnect() cancels this task; the outcome must still be kept.
+        record = asyncio.ensure_future(
+            database_sync_to_async(services.run_collecting_events)(
                 commands.command_finish, {"command_id": command_id, **outcome}
             )
+        )
+        try:
+            _, events = await asyncio.shield(record)
+        except asyncio.CancelledError:
+            await asyncio.wait([record])
+            if not record.cancelled() and record.exception() is None:
+                self.publish_events(record.result()[1])
+            raise
         except Exception:
             logger.exception(
                 "%s: could not record command %s", self.ocpp_id, command_id
@@ -429,6 +546,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         _embedded_dispatch.unregister(self)
+        if getattr(self, "_counted_open", False):
+            self._counted_open = False
+            _gc_freezer.disconnected()
         if self.charge_point_id is None:
             return
         for task in list(self._command_tasks):
