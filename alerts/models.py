@@ -46,6 +46,10 @@ class Rule(models.TextChoices):
     FIRMWARE_FAILED = "firmware_failed", "Firmware update failed"
     BILLING_FAILURE = "billing_failure", "Rating or billing failure"
     FLEET_FAULT_RATE = "fleet_fault_rate", "Fleet fault rate by model/firmware"
+    SMART_PROFILE_REJECTED = (
+        "smart_profile_rejected",
+        "Charging profile refused (load management)",
+    )
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -62,6 +66,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.FIRMWARE_FAILED: Severity.MAJOR,
     Rule.BILLING_FAILURE: Severity.MAJOR,
     Rule.FLEET_FAULT_RATE: Severity.MAJOR,
+    Rule.SMART_PROFILE_REJECTED: Severity.MAJOR,
 }
 
 

@@ -191,6 +191,17 @@ PERIODIC_TASKS["remote-operations-sweep"] = {
     "task": "stations.tasks_remote.remote_operations_sweep_task",
     "every_seconds": env_int("REMOTE_OPERATIONS_SWEEP_SECONDS", 2, minimum=1),
 }
+PERIODIC_TASKS["smart-charging-sweep"] = {
+    # Re-plan load-managed sites: signals expiring, schedules, retries, EVs drawing
+    # less than allocated (stations.smart_services).
+    "task": "stations.smart_tasks.smart_charging_sweep_task",
+    "every_seconds": env_int("SMART_CHARGING_SWEEP_SECONDS", 10, minimum=1),
+}
+PERIODIC_TASKS["smart-charging-history-purge"] = {
+    "task": "stations.smart_tasks.allocation_history_purge_task",
+    "every_seconds": 3600,
+}
+SMART_CHARGING_HISTORY_DAYS = env_int("SMART_CHARGING_HISTORY_DAYS", 7, minimum=1)
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
 
 # --- Alerts -------------------------------------------------------------------

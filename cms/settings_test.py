@@ -33,7 +33,9 @@ SILENCED_SYSTEM_CHECKS = ["cms.W001", "cms.W002"]
 # SQLite test databases live in a file so that a server subprocess started by the
 # tests (real WebSocket clients, the browser) reads the same data.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test_{os.getpid()}.sqlite3")}  # noqa: F405
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test_{os.getpid()}.sqlite3")
+    }  # noqa: F405
 
 # A server subprocess started by the tests points at the test database, and at
 # Redis (when the suite has one) so that the test process reaches its consumers.
@@ -47,6 +49,9 @@ if os.environ.get("CMS_TEST_CHANNEL_LAYER") == "redis" and REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [{"address": REDIS_URL, "max_connections": 200}], "expiry": 30},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "max_connections": 200}],
+                "expiry": 30,
+            },
         }
     }

@@ -2,9 +2,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cms import views
+from stations import smart_urls
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    path(
+        "api/v1/smart-charging/",
+        include((smart_urls.api_urlpatterns, "smart_api")),
+    ),
     path("api/v1/", include("cms.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path(
@@ -17,5 +22,6 @@ urlpatterns = [
     path("billing/", include("billing.urls")),
     path("alerts/", include("alerts.urls")),
     path("commands/", include("stations.command_urls")),
+    path("smart-charging/", include("stations.smart_urls")),
     path("", include("stations.urls")),
 ]

@@ -19,3 +19,7 @@ class StationsConfig(AppConfig):
 
         if remote_start_resolve_on_start not in SESSION_STARTED_HANDLERS:
             SESSION_STARTED_HANDLERS.append(remote_start_resolve_on_start)
+        # Smart charging: re-plan a site on session, connection and answer events.
+        from stations.smart_tasks import register_hooks
+
+        register_hooks()

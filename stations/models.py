@@ -511,3 +511,4 @@ class NetworkGroupObjectPermission(GroupObjectPermissionBase):
 
 
 from stations.remote_models import *  # noqa: E402,F403  (remote-operation models)
+from stations.smart_models import *  # noqa: E402,F403  (smart-charging models)
