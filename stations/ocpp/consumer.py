@@ -25,13 +25,13 @@ from channels.consumer import get_handler_name
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
-from django.contrib.auth.hashers import check_password
 from django.utils import timezone
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
 from stations import commands, services
 from stations.events import LIVE_EVENT_TYPE, charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
+from stations.ocpp.auth import charger_password_matches
 from stations.ocpp.handlers import CentralSystem
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import (
@@ -271,8 +271,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if username != self.ocpp_id:
             return "Basic auth username is not the charge point identity"
         # Password hashing is deliberately slow; keep it off the shared ORM thread.
-        is_valid = await sync_to_async(check_password, thread_sensitive=False)(
-            password, credentials.password_hash
+        is_valid = await sync_to_async(
+            charger_password_matches, thread_sensitive=False
+        )(
+            ocpp_id=self.ocpp_id,
+            password=password,
+            password_hash=credentials.password_hash,
         )
         return "" if is_valid else "wrong password"
 
