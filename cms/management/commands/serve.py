@@ -112,6 +112,9 @@ class Command(BaseCommand):
                             "--count",
                             str(count),
                             "--demo",
+                            # Busier than real life: a newcomer sees sessions at once.
+                            "--mean-idle",
+                            os.environ.get("SIMULATE_MEAN_IDLE", "3"),
                         ],
                     )
                     children.append(simulator)
