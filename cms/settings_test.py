@@ -14,7 +14,7 @@ os.environ.setdefault(
 os.environ.setdefault("OCPP_UNKNOWN_CHARGERS", "reject")
 
 from cms.settings import *  # noqa: F403
-from cms.settings import REDIS_URL
+from cms.settings import DATABASES, REDIS_URL, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -32,16 +32,16 @@ SILENCED_SYSTEM_CHECKS = ["cms.W001", "cms.W002"]
 
 # SQLite test databases live in a file so that a server subprocess started by the
 # tests (real WebSocket clients, the browser) reads the same data.
-if DATABASES["default"]["ENGINE"].endswith("sqlite3"):  # noqa: F405
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["TEST"] = {
         "NAME": str(VAR_DIR / f"test_{os.getpid()}.sqlite3")
-    }  # noqa: F405
+    }
 
 # A server subprocess started by the tests points at the test database, and at
 # Redis (when the suite has one) so that the test process reaches its consumers.
 if os.environ.get("CMS_LIVE_SERVER_DB"):
-    DATABASES["default"]["NAME"] = os.environ["CMS_LIVE_SERVER_DB"]  # noqa: F405
-    DATABASES["default"].pop("TEST", None)  # noqa: F405
+    DATABASES["default"]["NAME"] = os.environ["CMS_LIVE_SERVER_DB"]
+    DATABASES["default"].pop("TEST", None)
     # Each test's flush recreates content types under new ids; a long-running
     # server must not keep the old ones cached (guardian's scope queries use them).
     CLEAR_CONTENT_TYPE_CACHE_PER_REQUEST = True
