@@ -34,6 +34,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("CDRs", "billing:cdr_list", "billing.view_cdr", False),
     ("Revenue / exports", "billing:revenue", "billing.export_cdr", False),
     ("Audit log", "accounts:audit_log", "accounts.view_audit_log", False),
+    ("Reports", "reports:index", "stations.view_station", False),
 ]
 
 

@@ -202,6 +202,12 @@ PERIODIC_TASKS["smart-charging-history-purge"] = {
     "every_seconds": 3600,
 }
 SMART_CHARGING_HISTORY_DAYS = env_int("SMART_CHARGING_HISTORY_DAYS", 7, minimum=1)
+PERIODIC_TASKS["report-rollups"] = {
+    # Hourly per-connector roll-ups behind the reports (stations.report_tasks).
+    "task": "stations.report_tasks.report_rollups_update_task",
+    "every_seconds": env_int("REPORT_ROLLUP_SECONDS", 300, minimum=30),
+}
+REPORT_ROLLUP_BACKFILL_DAYS = env_int("REPORT_ROLLUP_BACKFILL_DAYS", 400, minimum=1)
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
 
 # --- Alerts -------------------------------------------------------------------

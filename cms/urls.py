@@ -2,13 +2,17 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cms import views
-from stations import smart_urls
+from stations import report_urls, smart_urls
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path(
         "api/v1/smart-charging/",
         include((smart_urls.api_urlpatterns, "smart_api")),
+    ),
+    path(
+        "api/v1/reports/",
+        include((report_urls.api_urlpatterns, "reports_api")),
     ),
     path("api/v1/", include("cms.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
@@ -23,5 +27,6 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("commands/", include("stations.command_urls")),
     path("smart-charging/", include("stations.smart_urls")),
+    path("reports/", include("stations.report_urls")),
     path("", include("stations.urls")),
 ]

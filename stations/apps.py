@@ -23,3 +23,5 @@ class StationsConfig(AppConfig):
         from stations.smart_tasks import register_hooks
 
         register_hooks()
+        # Report roll-up maintenance (not in tasks.py, so register it here).
+        from stations import report_tasks  # noqa: F401  (report roll-ups)

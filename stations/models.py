@@ -511,4 +511,5 @@ class NetworkGroupObjectPermission(GroupObjectPermissionBase):
 
 
 from stations.remote_models import *  # noqa: E402,F403  (remote-operation models)
+from stations.report_models import *  # noqa: E402,F403  (report roll-ups)
 from stations.smart_models import *  # noqa: E402,F403  (smart-charging models)

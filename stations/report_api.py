@@ -1,0 +1,152 @@
+"""Reports API: ``GET /api/v1/reports/<kind>/`` and 5-minute availability windows.
+
+Same scope and role as the portal pages (``stations.view_station`` and the
+caller's networks); query parameters ``date_from``, ``date_to`` (station-local
+dates), ``network``, ``station``. Shares are percentages with two decimals,
+null when nothing is known about the period.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from django.http import Http404
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers
+from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from cms.api import IsStaffAccount, responses
+from stations.report_views import REPORTS
+from stations.reports import (
+    ReportInputError,
+    ReportRow,
+    availability_windows,
+    parse_filters,
+)
+
+
+def _share(value: str) -> str | None:
+    return value or None
+
+
+def _row(row: ReportRow) -> dict[str, Any]:
+    return {
+        "level": row.level,
+        "name": row.label,
+        "day": row.extra.get("day"),
+        "weekday": row.extra.get("weekday"),
+        "hour": row.extra.get("hour"),
+        "availability_pct": _share(row.availability_pct),
+        "occupied_pct": _share(row.occupied_pct),
+        "charging_pct": _share(row.charging_pct),
+        "known_hours": row.known_hours,
+        "downtime_hours": row.downtime_hours,
+        "sessions_started": row.tally.sessions_started,
+        "energy_kwh": row.energy_kwh,
+    }
+
+
+class ReportRowSerializer(serializers.Serializer):
+    level = serializers.CharField()
+    name = serializers.CharField()
+    day = serializers.DateField(allow_null=True)
+    weekday = serializers.IntegerField(
+        allow_null=True, help_text="Peak hours: 0 = Monday."
+    )
+    hour = serializers.IntegerField(allow_null=True, help_text="Peak hours: 0-23.")
+    availability_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True
+    )
+    occupied_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True
+    )
+    charging_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True
+    )
+    known_hours = serializers.DecimalField(max_digits=12, decimal_places=2)
+    downtime_hours = serializers.DecimalField(max_digits=12, decimal_places=2)
+    sessions_started = serializers.IntegerField()
+    energy_kwh = serializers.DecimalField(max_digits=15, decimal_places=3)
+
+
+class ReportSerializer(serializers.Serializer):
+    report = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    rows = ReportRowSerializer(many=True)
+
+
+_FILTER_PARAMETERS = [
+    OpenApiParameter("date_from", str, description="First station-local day."),
+    OpenApiParameter("date_to", str, description="Last station-local day."),
+    OpenApiParameter("network", int, description="Only this network."),
+    OpenApiParameter("station", int, description="Only this station."),
+]
+
+
+class ReportApi(APIView):
+    """One report (availability, utilization, energy, peak) over the caller's scope."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffAccount]
+
+    @extend_schema(
+        parameters=_FILTER_PARAMETERS, responses=responses(ReportSerializer, 400)
+    )
+    def get(self, request: Request, kind: str) -> Response:
+        if kind not in REPORTS:
+            raise Http404("No such report.")
+        try:
+            filters = parse_filters(request.query_params, today=timezone.localdate())
+        except ReportInputError as error:
+            raise ValidationError({error.field: [str(error)]}) from None
+        _, compute, _ = REPORTS[kind]
+        rows = compute(user=request.user, filters=filters)
+        body = {
+            "report": kind,
+            "date_from": filters.date_from,
+            "date_to": filters.date_to,
+            "rows": [_row(row) for row in rows],
+        }
+        return Response(ReportSerializer(body).data)
+
+
+class WindowSerializer(serializers.Serializer):
+    start = serializers.DateTimeField()
+    availability_pct = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True
+    )
+
+
+class AvailabilityWindowsApi(APIView):
+    """A station's availability in 5-minute windows over one station-local day."""
+
+    authentication_classes = [TokenAuthentication, SessionAuthentication]
+    permission_classes = [IsStaffAccount]
+
+    @extend_schema(
+        parameters=[OpenApiParameter("day", str, description="Station-local day.")],
+        responses=responses(WindowSerializer(many=True), 400),
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        raw = (request.query_params.get("day") or "").strip()
+        try:
+            day = date.fromisoformat(raw) if raw else timezone.localdate()
+        except ValueError:
+            raise ValidationError({"day": ["Enter a date as YYYY-MM-DD."]}) from None
+        # Scope first (404 outside it), then the role (403).
+        windows = availability_windows(user=request.user, station_id=pk, day=day)
+        body = [
+            {
+                "start": start,
+                "availability_pct": None if share is None else f"{share * 100:.2f}",
+            }
+            for start, share in windows
+        ]
+        return Response(WindowSerializer(body, many=True).data)
