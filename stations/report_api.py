@@ -13,7 +13,11 @@ from typing import Any
 
 from django.http import Http404
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
 from rest_framework.exceptions import ValidationError
@@ -22,7 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cms.api import IsStaffAccount, responses
-from stations.report_views import REPORTS
+from stations.report_views import EXTRA_KINDS, REPORTS
 from stations.reports import (
     ReportInputError,
     ReportRow,
@@ -82,6 +86,19 @@ class ReportSerializer(serializers.Serializer):
     rows = ReportRowSerializer(many=True)
 
 
+class TableReportSerializer(serializers.Serializer):
+    """Fault, session-distribution and revenue reports: rows keyed by the CSV columns."""
+
+    report = serializers.CharField()
+    date_from = serializers.DateField()
+    date_to = serializers.DateField()
+    columns = serializers.ListField(child=serializers.CharField())
+    rows = serializers.ListField(
+        child=serializers.DictField(child=serializers.CharField(allow_blank=True)),
+        help_text="One object per row; amounts are decimal strings.",
+    )
+
+
 _FILTER_PARAMETERS = [
     OpenApiParameter("date_from", str, description="First station-local day."),
     OpenApiParameter("date_to", str, description="Last station-local day."),
@@ -91,13 +108,26 @@ _FILTER_PARAMETERS = [
 
 
 class ReportApi(APIView):
-    """One report (availability, utilization, energy, peak) over the caller's scope."""
+    """One report over the caller's scope.
+
+    availability, utilization, energy and peak answer ``ReportSerializer``;
+    faults, sessions and revenue (``billing.view_cdr``) answer
+    ``TableReportSerializer``.
+    """
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsStaffAccount]
 
     @extend_schema(
-        parameters=_FILTER_PARAMETERS, responses=responses(ReportSerializer, 400)
+        parameters=_FILTER_PARAMETERS,
+        responses=responses(
+            PolymorphicProxySerializer(
+                component_name="ReportResponse",
+                serializers=[ReportSerializer, TableReportSerializer],
+                resource_type_field_name=None,
+            ),
+            400,
+        ),
     )
     def get(self, request: Request, kind: str) -> Response:
         if kind not in REPORTS:
@@ -108,6 +138,18 @@ class ReportApi(APIView):
             raise ValidationError({error.field: [str(error)]}) from None
         _, compute, _ = REPORTS[kind]
         rows = compute(user=request.user, filters=filters)
+        if kind in EXTRA_KINDS:
+            _, _, columns = REPORTS[kind]
+            table = {
+                "report": kind,
+                "date_from": filters.date_from,
+                "date_to": filters.date_to,
+                "columns": [name for name, _ in columns],
+                "rows": [
+                    {name: str(value(row)) for name, value in columns} for row in rows
+                ],
+            }
+            return Response(TableReportSerializer(table).data)
         body = {
             "report": kind,
             "date_from": filters.date_from,

@@ -3,7 +3,8 @@
 Every report needs ``stations.view_station`` (operations, support, finance and
 administrators hold it; support sees these operational reports too because
 they answer "is this charger down"), and covers only the user's networks.
-Revenue stays in ``billing:revenue`` (``billing.export_cdr``).
+The revenue report additionally needs ``billing.view_cdr`` (finance and
+administrators); the CDR list and exports stay in ``billing:revenue``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,12 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from stations.report_more import (
+    REVENUE_PERMISSION,
+    faults_report,
+    revenue_report,
+    sessions_distribution_report,
+)
 from stations.reports import (
     REPORT_PERMISSION,
     ReportFilters,
@@ -79,7 +86,50 @@ REPORTS: dict[str, tuple[str, Callable[..., list[ReportRow]], Columns]] = {
             ("energy_kwh", lambda r: r.energy_kwh),
         ],
     ),
+    "faults": (
+        "Fault rates and downtime",
+        faults_report,
+        [
+            ("level", lambda r: r.level),
+            ("name", lambda r: r.label),
+            ("vendor", lambda r: r.extra["vendor"]),
+            ("model", lambda r: r.extra["model"]),
+            ("firmware", lambda r: r.extra["firmware"]),
+            ("chargers", lambda r: r.extra["chargers"]),
+            ("faults", lambda r: r.extra["faults"]),
+            ("charger_days", lambda r: r.extra["charger_days"]),
+            ("faults_per_charger_day", lambda r: r.extra["faults_per_charger_day"]),
+            ("downtime_hours", lambda r: r.extra["downtime_hours"]),
+        ],
+    ),
+    "sessions": (
+        "Session duration, energy and idle time",
+        sessions_distribution_report,
+        [
+            ("distribution", lambda r: r.level),
+            ("bucket", lambda r: r.label),
+            ("sessions", lambda r: r.extra["sessions"]),
+            ("share_pct", lambda r: r.extra["share_pct"]),
+            ("total", lambda r: r.extra["total"]),
+        ],
+    ),
+    "revenue": (
+        "Revenue",
+        revenue_report,
+        [
+            ("level", lambda r: r.level),
+            ("name", lambda r: r.label),
+            ("day", lambda r: r.extra["day"].isoformat() if r.extra["day"] else ""),
+            ("currency", lambda r: r.extra["currency"]),
+            ("sessions", lambda r: r.extra["sessions"]),
+            ("energy_kwh", lambda r: r.extra["energy_kwh"]),
+            ("net", lambda r: r.extra["net"]),
+            ("tax", lambda r: r.extra["tax"]),
+            ("total", lambda r: r.extra["total"]),
+        ],
+    ),
 }
+EXTRA_KINDS = frozenset({"faults", "sessions", "revenue"})
 
 
 def _heatmap(rows: list[ReportRow]) -> list[tuple[str, list[dict[str, Any]]]]:
@@ -115,6 +165,33 @@ def _today(request: HttpRequest) -> date:
 
 
 def _chart(kind: str, rows: list[ReportRow]) -> dict[str, Any]:
+    if kind == "faults":
+        picked = [r for r in rows if r.level == "model"]
+        return {
+            "type": "bar",
+            "labels": [r.label for r in picked],
+            "series": {
+                "Faults per charger-day": [
+                    float(r.extra["faults_per_charger_day"]) for r in picked
+                ]
+            },
+        }
+    if kind == "sessions":
+        picked = [r for r in rows if r.label != "all"]
+        return {
+            "type": "bar",
+            "labels": [f"{r.level}: {r.label}" for r in picked],
+            "series": {"Sessions": [r.extra["sessions"] for r in picked]},
+        }
+    if kind == "revenue":
+        picked = [r for r in rows if r.level == "station day"]
+        return {
+            "type": "bar",
+            "labels": [
+                f"{r.extra['day']} {r.label} ({r.extra['currency']})" for r in picked
+            ],
+            "series": {"Total": [str(r.extra["total"]) for r in picked]},
+        }
     if kind == "energy":
         return {
             "type": "bar",
@@ -158,7 +235,13 @@ def report_index(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "stations/reports/index.html",
-        {"reports": [(kind, spec[0]) for kind, spec in REPORTS.items()]},
+        {
+            "reports": [
+                (kind, spec[0])
+                for kind, spec in REPORTS.items()
+                if kind != "revenue" or request.user.has_perm(REVENUE_PERMISSION)
+            ]
+        },
     )
 
 
