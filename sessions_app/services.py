@@ -32,9 +32,10 @@ from sessions_app.models import (
     TokenStatus,
     UnmatchedStop,
 )
-from stations.events import groups_for, publish_on_commit
+from stations.events import groups_for
 from stations.models import ChargePoint, Connector, RegistrationStatus
 from stations.remote_services import reservation_allows
+from stations.services import publish_live_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -72,8 +73,16 @@ INVALID = AuthorizationResult(status=TokenStatus.INVALID)
 # --- Lookups ------------------------------------------------------------------
 
 
-def _charge_point(ocpp_id: str) -> ChargePoint | None:
-    return ChargePoint.objects.select_related("station").filter(ocpp_id=ocpp_id).first()
+def _charge_point(
+    ocpp_id: str | None = None, pk: int | None = None
+) -> ChargePoint | None:
+    """The charger by primary key (the gateway knows it) or else by OCPP id."""
+    queryset = ChargePoint.objects.select_related("station")
+    if pk is not None:
+        return queryset.filter(pk=pk).first()
+    if ocpp_id is None:
+        raise TypeError("charge_point_ocpp_id or charge_point_id is required")
+    return queryset.filter(ocpp_id=ocpp_id).first()
 
 
 def _token(id_tag: str, *, for_update: bool = False) -> IdToken | None:
@@ -147,7 +156,7 @@ def _with_status(result: AuthorizationResult, status: str) -> AuthorizationResul
 
 def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:
     station = charge_point.station if charge_point.station_id else None
-    publish_on_commit(
+    publish_live_on_commit(
         groups_for(
             network_id=station.network_id if station is not None else None,
             station_id=station.pk if station is not None else None,
@@ -180,10 +189,14 @@ def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:
 
 
 def id_tag_authorize(
-    *, charge_point_ocpp_id: str, id_tag: str, at: datetime
+    *,
+    charge_point_ocpp_id: str | None = None,
+    charge_point_id: int | None = None,
+    id_tag: str,
+    at: datetime,
 ) -> AuthorizationResult:
-    """Answer an Authorize.req for ``id_tag`` at the charger ``charge_point_ocpp_id``."""
-    charge_point = _charge_point(charge_point_ocpp_id)
+    """Answer an Authorize.req for ``id_tag`` at the charger (by pk or OCPP id)."""
+    charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
         return INVALID
     return _authorization_for(
@@ -194,7 +207,8 @@ def id_tag_authorize(
 @transaction.atomic
 def session_start_from_ocpp(
     *,
-    charge_point_ocpp_id: str,
+    charge_point_ocpp_id: str | None = None,
+    charge_point_id: int | None = None,
     connector_id: int,
     id_tag: str,
     meter_start_wh: int,
@@ -202,10 +216,11 @@ def session_start_from_ocpp(
     reservation_id: int | None,
 ) -> tuple[int, AuthorizationResult]:
     """Open a session for a StartTransaction.req; a resent one returns the same id."""
-    charge_point = _charge_point(charge_point_ocpp_id)
+    charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
         logger.warning(
-            "StartTransaction from unknown charge point %r", charge_point_ocpp_id
+            "StartTransaction from unknown charge point %r",
+            charge_point_ocpp_id or charge_point_id,
         )
         return 0, INVALID
     identity = {
@@ -321,7 +336,8 @@ def _supersede_open_sessions(
 @transaction.atomic
 def session_stop_from_ocpp(
     *,
-    charge_point_ocpp_id: str,
+    charge_point_ocpp_id: str | None = None,
+    charge_point_id: int | None = None,
     transaction_id: int,
     meter_stop_wh: int,
     stopped_at: datetime,
@@ -331,10 +347,11 @@ def session_stop_from_ocpp(
     payload: dict,
 ) -> AuthorizationResult | None:
     """Close the session of a StopTransaction.req; returns idTagInfo when id_tag was given."""
-    charge_point = _charge_point(charge_point_ocpp_id)
+    charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
         logger.warning(
-            "StopTransaction from unknown charge point %r", charge_point_ocpp_id
+            "StopTransaction from unknown charge point %r",
+            charge_point_ocpp_id or charge_point_id,
         )
         return INVALID if id_tag else None
     auth = None
@@ -418,7 +435,8 @@ def session_stop_from_ocpp(
 
 def _store_samples(
     *,
-    charge_point: ChargePoint,
+    charge_point: ChargePoint | None = None,
+    charge_point_id: int | None = None,
     session: ChargingSession | None,
     connector_number: int,
     samples: list[metering.Sample],
@@ -427,8 +445,10 @@ def _store_samples(
     MeterValue.objects.bulk_create(
         [
             MeterValue(
-                charge_point=charge_point,
-                session=session,
+                charge_point_id=charge_point.pk
+                if charge_point is not None
+                else charge_point_id,
+                session_id=session.pk if session is not None else None,
                 connector_number=connector_number,
                 timestamp=sample.timestamp,
                 measurand=sample.measurand,
@@ -489,36 +509,64 @@ def _apply_samples(session: ChargingSession, samples: list[metering.Sample]) -> 
     return changed
 
 
+_LIVE_FIELDS = (
+    "meter_last_wh",
+    "energy_wh",
+    "power_w",
+    "soc_percent",
+    "last_meter_at",
+    "has_register_regression",
+)
+
+
 @transaction.atomic
 def meter_values_record(
     *,
-    charge_point_ocpp_id: str,
+    charge_point_ocpp_id: str | None = None,
+    charge_point_id: int | None = None,
     connector_id: int,
     transaction_id: int | None,
     meter_value: list[dict],
     received_at: datetime,
 ) -> None:
-    """Store every sampledValue of a MeterValues.req and update its session's live state."""
-    charge_point = _charge_point(charge_point_ocpp_id)
-    if charge_point is None:
-        logger.warning("MeterValues from unknown charge point %r", charge_point_ocpp_id)
-        return
+    """Store every sampledValue of a MeterValues.req and update its session's live state.
+
+    The hot path of the gateway (a charging session reports every 10-60 s), so
+    it costs a constant three statements in one transaction whatever the number
+    of samples: read the session (with its charger, for the live event), one
+    multi-row INSERT of the samples, and one UPDATE of the session conditional
+    on the state that was read (no row lock). Should another message move the
+    session meanwhile (the UPDATE matches nothing), the session is re-read
+    under a row lock and the samples applied to it.
+    """
+    samples = metering.parse_meter_values(meter_value, received_at=received_at)
+    if charge_point_id is None:
+        charge_point_id = (
+            ChargePoint.objects.filter(ocpp_id=charge_point_ocpp_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if charge_point_id is None:
+            logger.warning(
+                "MeterValues from unknown charge point %r", charge_point_ocpp_id
+            )
+            return
     session = None
     if transaction_id is not None:
         session = (
-            ChargingSession.objects.select_for_update()
-            .filter(pk=transaction_id, charge_point=charge_point)
+            ChargingSession.objects.select_related("charge_point__station")
+            .filter(pk=transaction_id, charge_point_id=charge_point_id)
             .first()
         )
         if session is None:
             logger.info(
-                "MeterValues for unknown transaction %s from %s stored without session",
+                "MeterValues for unknown transaction %s from charge point %s "
+                "stored without session",
                 transaction_id,
-                charge_point.ocpp_id,
+                charge_point_ocpp_id or charge_point_id,
             )
-    samples = metering.parse_meter_values(meter_value, received_at=received_at)
     _store_samples(
-        charge_point=charge_point,
+        charge_point_id=charge_point_id,
         session=session,
         connector_number=connector_id,
         samples=samples,
@@ -528,19 +576,40 @@ def meter_values_record(
     # are kept but do not reopen it.
     if session is None or session.stopped_at is not None:
         return
-    if _apply_samples(session, samples):
-        session.save(
-            update_fields=[
-                "meter_last_wh",
-                "energy_wh",
-                "power_w",
-                "soc_percent",
-                "last_meter_at",
-                "has_register_regression",
-                "updated_at",
-            ]
-        )
-        _session_event(session, charge_point)
+    read_meter_at = session.last_meter_at
+    if not _apply_samples(session, samples):
+        return
+    current = ChargingSession.objects.filter(pk=session.pk, stopped_at__isnull=True)
+    current = (
+        current.filter(last_meter_at=read_meter_at)
+        if read_meter_at is not None
+        else current.filter(last_meter_at__isnull=True)
+    )
+    updated = current.update(
+        **{name: getattr(session, name) for name in _LIVE_FIELDS},
+        updated_at=timezone.now(),
+    )
+    if not updated:
+        session = _apply_samples_locked(session.pk, samples)
+        if session is None:
+            return
+    _session_event(session, session.charge_point)
+
+
+@transaction.atomic
+def _apply_samples_locked(
+    session_id: int, samples: list[metering.Sample]
+) -> ChargingSession | None:
+    """Apply samples to the session re-read under a row lock (the rare contended case)."""
+    session = (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("charge_point__station")
+        .get(pk=session_id)
+    )
+    if session.stopped_at is not None or not _apply_samples(session, samples):
+        return None
+    session.save(update_fields=[*_LIVE_FIELDS, "updated_at"])
+    return session
 
 
 # --- Id tokens -------------------------------------------------------------------

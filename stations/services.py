@@ -18,6 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from stations.events import domain_event_on_commit, groups_for, publish_on_commit
@@ -68,6 +69,20 @@ def publish_event_on_commit(groups: list[str], event: dict[str, Any]) -> None:
         transaction.on_commit(lambda: sink.append((groups, event)))
 
 
+def publish_live_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    """Publish a browser-only live event after commit (no domain hooks).
+
+    Inside the gateway the event is collected and sent from async code, so the
+    shared ORM thread never blocks on the channel layer; elsewhere it is sent
+    after commit as ``publish_on_commit`` does.
+    """
+    sink = getattr(_collector, "sink", None)
+    if sink is None:
+        publish_on_commit(groups, event)
+    else:
+        transaction.on_commit(lambda: sink.append((groups, event)))
+
+
 def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -109,6 +124,16 @@ def _locked_charge_point(charge_point_id: int) -> ChargePoint:
         ChargePoint.objects.select_for_update(of=("self",))
         .select_related("station")
         .get(pk=charge_point_id)
+    )
+
+
+def _locked_connector(
+    charge_point_id: int, connector_number: int
+) -> QuerySet[Connector]:
+    return (
+        Connector.objects.select_for_update(of=("self",))
+        .select_related("charge_point__station")
+        .filter(charge_point_id=charge_point_id, connector_id=connector_number)
     )
 
 
@@ -339,10 +364,6 @@ def charge_point_boot(
     )
 
 
-def charge_point_heartbeat(*, charge_point_id: int, at: datetime) -> None:
-    ChargePoint.objects.filter(pk=charge_point_id).update(last_seen_at=at)
-
-
 @dataclass(frozen=True)
 class StatusRecorded:
     is_applied: bool
@@ -369,15 +390,20 @@ def connector_status_record(
     them; an older one is kept in the history with ``is_applied=False``.
     """
     at = timestamp or received_at
-    charge_point = _locked_charge_point(charge_point_id)
     connector: Connector | None = None
     if connector_number == 0:
+        charge_point = _locked_charge_point(charge_point_id)
         current_at = charge_point.status_at
     else:
-        connector, _created = Connector.objects.get_or_create(
-            charge_point=charge_point, connector_id=connector_number
-        )
-        connector = Connector.objects.select_for_update().get(pk=connector.pk)
+        # Lock only the connector (with its charger and station for the event):
+        # notifications of different connectors of one charger never conflict.
+        connector = _locked_connector(charge_point_id, connector_number).first()
+        if connector is None:
+            Connector.objects.get_or_create(
+                charge_point_id=charge_point_id, connector_id=connector_number
+            )
+            connector = _locked_connector(charge_point_id, connector_number).get()
+        charge_point = connector.charge_point
         current_at = connector.status_at
     is_applied = current_at is None or at >= current_at
     StatusChange.objects.create(

@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import importlib
 import logging
+import threading
+import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
+from django.db import close_old_connections
 from django.utils import timezone
 from ocpp.charge_point import (
     camel_to_snake_case,
@@ -57,6 +60,30 @@ IN = OcppMessage.Direction.IN
 OUT = OcppMessage.Direction.OUT
 
 PublishEvents = Callable[[list[services.LiveEvent]], None]
+
+# Connection upkeep (Django's ``close_old_connections``: max age, and with
+# CONN_HEALTH_CHECKS a ``SELECT 1`` round trip) runs before a service call at
+# most this often on the ORM thread, and at once after a call that failed,
+# instead of twice per charger message as ``database_sync_to_async`` does.
+CONNECTION_UPKEEP_INTERVAL_S = 1.0
+_upkeep = threading.local()
+
+
+def _run_service(
+    service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[services.LiveEvent]]:
+    """Run a domain service on the ORM thread with throttled connection upkeep."""
+    now = time.monotonic()
+    if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
+        close_old_connections()
+        _upkeep.at = now
+    try:
+        return services.run_collecting_events(service, kwargs)
+    except Exception:
+        # A broken or errored connection is closed now, not reused by the next call.
+        close_old_connections()
+        _upkeep.at = time.monotonic()
+        raise
 
 
 def _sessions() -> ModuleType:
@@ -106,7 +133,7 @@ class CentralSystem(V16ChargePoint):
 
     async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Run one sync domain service; publish its live events from async code."""
-        result, events = await database_sync_to_async(services.run_collecting_events)(
+        result, events = await sync_to_async(_run_service, thread_sensitive=True)(
             service, kwargs
         )
         if events:
@@ -309,13 +336,9 @@ class CentralSystem(V16ChargePoint):
 
     @on(Action.heartbeat)
     async def on_heartbeat(self, **_: Any) -> call_result.Heartbeat:
-        now = timezone.now()
-        await self.call_service(
-            services.charge_point_heartbeat,
-            charge_point_id=self.charge_point_id,
-            at=now,
-        )
-        return call_result.Heartbeat(current_time=format_ocpp_datetime(now))
+        # Every frame already marks the charger seen (the consumer's throttled
+        # ``charge_point_seen`` write), so a Heartbeat needs no database work.
+        return call_result.Heartbeat(current_time=format_ocpp_datetime(timezone.now()))
 
     @on(Action.status_notification)
     async def on_status_notification(
@@ -351,7 +374,7 @@ class CentralSystem(V16ChargePoint):
     async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
         auth = await self.call_service(
             _sessions().id_tag_authorize,
-            charge_point_ocpp_id=self.id,
+            charge_point_id=self.charge_point_id,
             id_tag=id_tag,
             at=timezone.now(),
         )
@@ -370,7 +393,7 @@ class CentralSystem(V16ChargePoint):
         started_at = parse_ocpp_datetime(timestamp)
         transaction_id, auth = await self.call_service(
             _sessions().session_start_from_ocpp,
-            charge_point_ocpp_id=self.id,
+            charge_point_id=self.charge_point_id,
             connector_id=connector_id,
             id_tag=id_tag,
             meter_start_wh=meter_start,
@@ -396,7 +419,7 @@ class CentralSystem(V16ChargePoint):
         transaction_data = raw.get("transactionData")
         auth = await self.call_service(
             _sessions().session_stop_from_ocpp,
-            charge_point_ocpp_id=self.id,
+            charge_point_id=self.charge_point_id,
             transaction_id=transaction_id,
             meter_stop_wh=meter_stop,
             stopped_at=stopped_at,
@@ -416,7 +439,7 @@ class CentralSystem(V16ChargePoint):
         meter_value = self._current_payload.get("meterValue", [])
         await self.call_service(
             _sessions().meter_values_record,
-            charge_point_ocpp_id=self.id,
+            charge_point_id=self.charge_point_id,
             connector_id=connector_id,
             transaction_id=transaction_id,
             meter_value=meter_value,
