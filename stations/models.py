@@ -362,6 +362,7 @@ class ConnectionEvent(models.Model):
         DISCONNECTED = "disconnected", "Disconnected"
         TAKEN_OVER = "taken_over", "Replaced by a new connection"
         WENT_SILENT = "went_silent", "Offline (silent past heartbeat)"
+        BACK_ONLINE = "back_online", "Back online (heard from again)"
         REJECTED = "rejected", "Connection refused"
 
     charge_point = models.ForeignKey(

@@ -3,8 +3,8 @@
 Time model: every connector has, at each instant, one *effective state*:
 
 - ``Offline`` while its charger is disconnected (``ConnectionEvent`` disconnected
-  or went_silent until the next connected event; a silent charger that talks again
-  without reconnecting is back at its next status notification);
+  or went_silent until the next connected or back_online event; history written
+  before back_online events existed falls back to the next status notification);
 - else ``Faulted``/``Unavailable`` while the charger as a whole (connector 0)
   reports that status (OCPP 1.6 §4.9: connector 0 stands for the charge point);
 - else the connector's last applied status by the charger's timestamp ``at``
@@ -186,6 +186,7 @@ def _online_step(charge_point_id: int, start: datetime, end: datetime) -> _Step:
         charge_point_id=charge_point_id,
         kind__in=[
             ConnectionEvent.Kind.CONNECTED,
+            ConnectionEvent.Kind.BACK_ONLINE,
             ConnectionEvent.Kind.DISCONNECTED,
             ConnectionEvent.Kind.WENT_SILENT,
         ],
@@ -218,6 +219,8 @@ def _online_step(charge_point_id: int, start: datetime, end: datetime) -> _Step:
             if state != ConnectionEvent.Kind.WENT_SILENT:
                 continue
             kind = ConnectionEvent.Kind.CONNECTED  # a silent charger spoke again
+        if kind == ConnectionEvent.Kind.BACK_ONLINE:
+            kind = ConnectionEvent.Kind.CONNECTED
         state = kind
         online = kind == ConnectionEvent.Kind.CONNECTED
         if at < start:

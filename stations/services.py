@@ -289,6 +289,13 @@ def charge_point_seen(*, charge_point_id: int, channel_name: str, at: datetime) 
         charge_point = ChargePoint.objects.select_related("station").get(
             pk=charge_point_id
         )
+        # Ends the offline stretch the sweep opened (WENT_SILENT) in the history.
+        ConnectionEvent.objects.create(
+            charge_point=charge_point,
+            kind=ConnectionEvent.Kind.BACK_ONLINE,
+            at=at,
+            detail="A frame arrived on the same connection after the silence.",
+        )
         _connection_event(charge_point)
         return
     ChargePoint.objects.filter(

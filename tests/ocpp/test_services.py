@@ -81,6 +81,23 @@ def test_a_frame_after_going_silent_brings_the_charger_back_online():
 
     charge_point.refresh_from_db()
     assert charge_point.is_online is True
+    assert list(
+        ConnectionEvent.objects.filter(charge_point=charge_point).values_list(
+            "kind", flat=True
+        )
+    ) == ["back_online"]
+
+
+def test_a_frame_from_an_online_charger_adds_no_history():
+    charge_point = online_charge_point("CP-CHATTY", silent_for_s=0)
+
+    charge_point_seen(
+        charge_point_id=charge_point.pk,
+        channel_name="chan-CP-CHATTY",
+        at=timezone.now(),
+    )
+
+    assert not ConnectionEvent.objects.filter(charge_point=charge_point).exists()
 
 
 def test_stale_consumer_closing_does_not_mark_the_new_connection_gone():

@@ -306,3 +306,17 @@ def test_peak_hours_from_rollups_match_raw(operator, connector_a):
     # 12345 Wh over 11:17-12:35 local: 43 of 78 minutes fall in the 11 o'clock hour.
     assert ("Tue", 11, 1, 6806) in rolled
     assert ("Tue", 12, 0, 5539) in rolled
+
+
+def test_back_online_event_ends_the_offline_stretch_without_a_status(connector_a):
+    status(connector_a, T0 - timedelta(days=1), "Available")
+    connection(connector_a.charge_point, T0, ConnectionEvent.Kind.WENT_SILENT)
+    connection(
+        connector_a.charge_point, T0 + 20 * MINUTE, ConnectionEvent.Kind.BACK_ONLINE
+    )
+
+    tally = connector_buckets_raw(
+        connector=connector_a, start=T0, end=T0 + 60 * MINUTE
+    )[T0]
+
+    assert tally.seconds["offline_s"] == 1200
