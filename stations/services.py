@@ -61,12 +61,9 @@ def run_collecting_events(
 
 
 def publish_event_on_commit(groups: list[str], event: dict[str, Any]) -> None:
+    """Publish a charger event after commit to browsers and to the domain hooks."""
     domain_event_on_commit(event)
-    sink = getattr(_collector, "sink", None)
-    if sink is None:
-        publish_on_commit(groups, event)
-    else:
-        transaction.on_commit(lambda: sink.append((groups, event)))
+    publish_live_on_commit(groups, event)
 
 
 def publish_live_on_commit(groups: list[str], event: dict[str, Any]) -> None:

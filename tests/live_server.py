@@ -4,7 +4,7 @@ Tests that drive a real WebSocket client or a browser use ``asgi_server`` (one
 server for the whole run) and ``@pytest.mark.django_db(transaction=True)`` so the
 data they create is committed and visible to the server process. With Redis in
 the suite (``make test``) servers use the Redis channel layer, and so does the
-test process in the areas whose conftest switches it to Redis (tests/ocpp,
+test process through the ``shared_channel_layer`` fixture (autouse in tests/ocpp,
 tests/remote), so commands cross processes.
 """
 
@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -225,3 +226,27 @@ def _flush_retries_deadlocks() -> Iterator[None]:
     flush.Command.handle = handle  # type: ignore[method-assign]
     yield
     flush.Command.handle = original  # type: ignore[method-assign]
+
+
+@pytest.fixture
+def shared_channel_layer(settings: Any) -> Iterator[None]:
+    """Give this test process the servers' Redis channel layer (when there is one).
+
+    Live servers use Redis when ``TEST_REDIS_URL`` is set (and then do not poll the
+    database for commands), so commands sent from a test must go through the same
+    layer to reach their consumers. Without Redis the servers poll the database.
+    """
+    from channels.layers import channel_layers
+
+    if not settings.TEST_REDIS_URL:
+        yield
+        return
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [settings.TEST_REDIS_URL], "expiry": 30},
+        }
+    }
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()

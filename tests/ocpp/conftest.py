@@ -12,23 +12,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from channels.layers import channel_layers
 
 
 @pytest.fixture(autouse=True)
-def _shared_channel_layer(settings) -> Iterator[None]:
-    if not settings.TEST_REDIS_URL:
-        yield
-        return
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.TEST_REDIS_URL], "expiry": 30},
-        }
-    }
-    channel_layers.backends.clear()
-    yield
-    channel_layers.backends.clear()
+def _shared_channel_layer(shared_channel_layer: None) -> None:
+    """Every test here uses the servers' channel layer (tests/live_server.py)."""
 
 
 @pytest.fixture(autouse=True)
