@@ -320,3 +320,51 @@ async def test_live_socket_pushes_alert_changes_with_badge(
     assert event["kind"] == "alert.changed"
     assert event["badge"] == 1
     await communicator.disconnect()
+
+
+async def _alerts_socket(user):
+    communicator = WebsocketCommunicator(
+        AuthMiddlewareStack(AlertsConsumer.as_asgi()), "/ws/alerts/"
+    )
+    communicator.scope["user"] = user
+    connected, _ = await communicator.connect()
+    return communicator, connected
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_live_socket_refuses_anonymous_visitors():
+    from django.contrib.auth.models import AnonymousUser
+
+    communicator, connected = await _alerts_socket(AnonymousUser())
+
+    assert connected is False
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_live_socket_refuses_a_role_without_alerts(finance):
+    communicator, connected = await _alerts_socket(finance)
+
+    assert connected is False
+    await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_live_socket_of_another_network_hears_nothing_of_network_a(
+    outsider, connector_a
+):
+    from asgiref.sync import sync_to_async
+
+    communicator, connected = await _alerts_socket(outsider)
+    assert connected
+    assert await communicator.receive_json_from(timeout=2) == {
+        "kind": "alert.badge",
+        "badge": 0,
+    }
+
+    connector_a.status = "Faulted"
+    await sync_to_async(connector_a.save)()
+    await sync_to_async(alerts_evaluate_connector)(connector_a.pk)
+
+    assert await communicator.receive_nothing(timeout=0.5)
+    await communicator.disconnect()
