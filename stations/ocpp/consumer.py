@@ -450,9 +450,31 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def _run_command(self, command_id: int) -> None:
         if self.cp is None or self.charge_point_id is None:
             return
-        claimed = await database_sync_to_async(commands.command_claim)(
-            command_id=command_id, charge_point_id=self.charge_point_id
+        # Shielded: once the claim commits the command counts as sent, so a close
+        # arriving mid-claim must still leave it with an outcome (offline).
+        claim = asyncio.ensure_future(
+            database_sync_to_async(commands.command_claim)(
+                command_id=command_id, charge_point_id=self.charge_point_id
+            )
         )
+        try:
+            claimed = await asyncio.shield(claim)
+        except asyncio.CancelledError:
+            await asyncio.wait([claim])
+            if (
+                not claim.cancelled()
+                and claim.exception() is None
+                and claim.result() is not None
+            ):
+                await self._record_outcome(
+                    command_id,
+                    {
+                        "status": CommandStatus.OFFLINE,
+                        "error_description": "The connection closed before "
+                        "the command was sent.",
+                    },
+                )
+            raise
         if claimed is None:
             return
         outcome: dict[str, Any] = {"status": CommandStatus.ERROR}
@@ -509,6 +531,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         finally:
             self.cp.pending_calls.pop(claimed.unique_id, None)
             self.cp.responses.pop(claimed.unique_id, None)
+        await self._record_outcome(command_id, outcome)
+
+    async def _record_outcome(self, command_id: int, outcome: dict[str, Any]) -> None:
         # Shielded: the socket may close right after the answer (Reset reboots the
         # charger), and disconnect() cancels this task; the outcome must still be kept.
         record = asyncio.ensure_future(
