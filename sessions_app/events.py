@@ -3,8 +3,8 @@
 Billing, alerts and remote operations append a callable
 ``handler(session_id: int) -> None`` to ``SESSION_STARTED_HANDLERS`` or
 ``SESSION_STOPPED_HANDLERS`` from their ``AppConfig.ready()``. Handlers should only
-dispatch work (e.g. ``task.delay_on_commit``); they run in the thread that
-handled the charger's message.
+dispatch work (e.g. ``task.delay``); they run in the thread that handled the
+charger's message, or in the gateway's hook thread (``stations.events.hooks_deferred``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from django.db import transaction
+from stations.events import hook_on_commit
 
 SessionHandler = Callable[[int], None]
 
@@ -22,9 +22,9 @@ SESSION_STOPPED_HANDLERS: list[SessionHandler] = []
 
 def _on_commit(handlers: list[SessionHandler], session_id: int) -> None:
     for handler in list(handlers):
-        # robust: a failing hook is logged by Django and never undoes the change
-        # nor keeps the other hooks from running.
-        transaction.on_commit(functools.partial(handler, session_id), robust=True)
+        # A failing hook is logged and never undoes the change nor keeps the
+        # other hooks from running.
+        hook_on_commit(functools.partial(handler, session_id))
 
 
 def session_started_on_commit(session_id: int) -> None:

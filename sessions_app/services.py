@@ -22,6 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import audit_record, model_snapshot
+from cms.db import update_rows
 from sessions_app import metering
 from sessions_app.events import session_started_on_commit, session_stopped_on_commit
 from sessions_app.models import (
@@ -433,6 +434,34 @@ def session_stop_from_ocpp(
     return auth
 
 
+def _sample_rows(
+    *,
+    charge_point_id: int,
+    session: ChargingSession | None,
+    connector_number: int,
+    samples: list[metering.Sample],
+    received_at: datetime,
+) -> list[MeterValue]:
+    return [
+        MeterValue(
+            charge_point_id=charge_point_id,
+            session_id=session.pk if session is not None else None,
+            connector_number=connector_number,
+            timestamp=sample.timestamp,
+            measurand=sample.measurand,
+            phase=sample.phase,
+            location=sample.location,
+            unit=sample.unit,
+            context=sample.context,
+            value_format=sample.value_format,
+            raw_value=sample.raw_value,
+            value=sample.value,
+            received_at=received_at,
+        )
+        for sample in samples
+    ]
+
+
 def _store_samples(
     *,
     charge_point: ChargePoint | None = None,
@@ -443,26 +472,15 @@ def _store_samples(
     received_at: datetime,
 ) -> None:
     MeterValue.objects.bulk_create(
-        [
-            MeterValue(
-                charge_point_id=charge_point.pk
-                if charge_point is not None
-                else charge_point_id,
-                session_id=session.pk if session is not None else None,
-                connector_number=connector_number,
-                timestamp=sample.timestamp,
-                measurand=sample.measurand,
-                phase=sample.phase,
-                location=sample.location,
-                unit=sample.unit,
-                context=sample.context,
-                value_format=sample.value_format,
-                raw_value=sample.raw_value,
-                value=sample.value,
-                received_at=received_at,
-            )
-            for sample in samples
-        ],
+        _sample_rows(
+            charge_point_id=charge_point.pk
+            if charge_point is not None
+            else charge_point_id,  # type: ignore[arg-type]
+            session=session,
+            connector_number=connector_number,
+            samples=samples,
+            received_at=received_at,
+        ),
         batch_size=500,
     )
 
@@ -610,6 +628,89 @@ def _apply_samples_locked(
         return None
     session.save(update_fields=[*_LIVE_FIELDS, "updated_at"])
     return session
+
+
+@dataclass(frozen=True)
+class MeterValuesReport:
+    """One MeterValues.req as the gateway received it."""
+
+    charge_point_id: int
+    connector_id: int
+    transaction_id: int | None
+    meter_value: list[dict]
+    received_at: datetime
+
+
+@transaction.atomic
+def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
+    """Record many chargers' MeterValues.req in one transaction, in constant statements.
+
+    The gateway's group commit: while one batch is written the next one queues,
+    so under load each statement serves many chargers. Per batch: one read of
+    the sessions (row-locked, in primary-key order so concurrent batches never
+    deadlock), one multi-row INSERT of every sample, one UPDATE of the sessions
+    that moved. The effect per report is exactly ``meter_values_record``'s; a
+    batch that fails is rolled back whole and the caller records the reports
+    one by one, so one bad report never costs the others theirs.
+    """
+    parsed = [
+        (
+            report,
+            metering.parse_meter_values(
+                report.meter_value, received_at=report.received_at
+            ),
+        )
+        for report in reports
+    ]
+    wanted = {r.transaction_id for r in reports if r.transaction_id is not None}
+    sessions: dict[int, ChargingSession] = {}
+    if wanted:
+        sessions = {
+            session.pk: session
+            for session in ChargingSession.objects.select_for_update(of=("self",))
+            .select_related("charge_point__station")
+            .filter(pk__in=wanted)
+            .order_by("pk")
+        }
+    rows: list[MeterValue] = []
+    moved: dict[int, ChargingSession] = {}
+    for report, samples in parsed:
+        session = sessions.get(report.transaction_id)  # type: ignore[arg-type]
+        if session is not None and session.charge_point_id != report.charge_point_id:
+            session = None
+        if session is None and report.transaction_id is not None:
+            logger.info(
+                "MeterValues for unknown transaction %s from charge point %s "
+                "stored without session",
+                report.transaction_id,
+                report.charge_point_id,
+            )
+        rows.extend(
+            _sample_rows(
+                charge_point_id=report.charge_point_id,
+                session=session,
+                connector_number=report.connector_id,
+                samples=samples,
+                received_at=report.received_at,
+            )
+        )
+        # Samples of one session are applied in arrival order (a charger has one
+        # CALL in flight, so a batch rarely holds two reports of one session).
+        if (
+            session is not None
+            and session.stopped_at is None
+            and _apply_samples(session, samples)
+        ):
+            moved[session.pk] = session
+    MeterValue.objects.bulk_create(rows, batch_size=1000)
+    if not moved:
+        return
+    now = timezone.now()
+    for session in moved.values():
+        session.updated_at = now
+    update_rows(ChargingSession, list(moved.values()), [*_LIVE_FIELDS, "updated_at"])
+    for session in moved.values():
+        _session_event(session, session.charge_point)
 
 
 # --- Id tokens -------------------------------------------------------------------

@@ -14,7 +14,9 @@ from __future__ import annotations
 import functools
 import hashlib
 import logging
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -96,5 +98,36 @@ DOMAIN_EVENT_HANDLERS: list[DomainEventHandler] = []
 
 def domain_event_on_commit(event: dict[str, Any]) -> None:
     for handler in list(DOMAIN_EVENT_HANDLERS):
-        # robust: a failing hook is logged and never undoes the charger's change.
-        transaction.on_commit(functools.partial(handler, event), robust=True)
+        hook_on_commit(functools.partial(handler, event))
+
+
+_deferred = threading.local()
+
+
+def hook_on_commit(hook: Callable[[], None]) -> None:
+    """Run a domain hook after commit, or hand it over inside ``hooks_deferred``.
+
+    Robust: a failing hook is logged and never undoes the charger's change.
+    """
+    sink = getattr(_deferred, "sink", None)
+    if sink is None:
+        transaction.on_commit(hook, robust=True)
+    else:
+        transaction.on_commit(functools.partial(sink.append, hook))
+
+
+@contextmanager
+def hooks_deferred() -> Iterator[list[Callable[[], None]]]:
+    """Collect, instead of running, the hooks of transactions committed in this block.
+
+    The gateway runs them on another thread: a hook's ``task.delay()`` is a
+    broker round trip that must not queue on the ORM thread every charger
+    message waits for.
+    """
+    sink: list[Callable[[], None]] = []
+    previous = getattr(_deferred, "sink", None)
+    _deferred.sink = sink
+    try:
+        yield sink
+    finally:
+        _deferred.sink = previous

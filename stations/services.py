@@ -18,7 +18,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from stations.events import domain_event_on_commit, groups_for, publish_on_commit
@@ -298,6 +298,42 @@ def charge_point_seen(*, charge_point_id: int, channel_name: str, at: datetime) 
     ChargePoint.objects.filter(
         pk=charge_point_id, connection_channel=channel_name
     ).update(last_seen_at=at)
+
+
+def charge_points_seen(*, sightings: list[tuple[int, str, datetime]]) -> None:
+    """``charge_point_seen`` for many chargers at once (the gateway's batched path).
+
+    Two statements per batch whatever its size: find the chargers of the batch
+    the offline sweep had dropped (each brought back with its history row by
+    ``charge_point_seen``), and one UPDATE of ``last_seen_at`` for the rest, at
+    the latest instant of the batch (its sightings are milliseconds apart; the
+    sweep's scale is minutes).
+    """
+    if not sightings:
+        return
+    latest: dict[tuple[int, str], datetime] = {}
+    for charge_point_id, channel_name, at in sightings:
+        key = (charge_point_id, channel_name)
+        latest[key] = max(at, latest.get(key, at))
+    on_this_socket = Q()
+    for charge_point_id, channel_name in latest:
+        on_this_socket |= Q(pk=charge_point_id, connection_channel=channel_name)
+    came_back = set(
+        ChargePoint.objects.filter(on_this_socket, is_online=False).values_list(
+            "pk", "connection_channel"
+        )
+    )
+    for key in came_back:
+        charge_point_seen(charge_point_id=key[0], channel_name=key[1], at=latest[key])
+    rest = [key for key in latest if key not in came_back]
+    if not rest:
+        return
+    still_here = Q()
+    for charge_point_id, channel_name in rest:
+        still_here |= Q(pk=charge_point_id, connection_channel=channel_name)
+    ChargePoint.objects.filter(still_here).update(
+        last_seen_at=max(latest[key] for key in rest)
+    )
 
 
 # --- charger messages ---------------------------------------------------------

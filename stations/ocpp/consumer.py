@@ -29,9 +29,11 @@ from django.utils import timezone
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
 from stations import commands, services
-from stations.events import LIVE_EVENT_TYPE, charge_point_group
+from stations.events import charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
+from stations.ocpp import groupcommit
 from stations.ocpp.auth import charger_password_matches
+from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.handlers import CentralSystem
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import (
@@ -390,19 +392,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self._spawn(self._rejoin_group(), self._tasks)
 
     async def _record_seen(self) -> None:
+        if self.charge_point_id is None:
+            return
         try:
-            _, events = await database_sync_to_async(services.run_collecting_events)(
-                services.charge_point_seen,
-                {
-                    "charge_point_id": self.charge_point_id,
-                    "channel_name": self.channel_name,
-                    "at": timezone.now(),
-                },
+            # Batched with every other charger's mark of this process.
+            await get_batcher("seen").submit(
+                (self.charge_point_id, self.channel_name, timezone.now())
             )
         except Exception:
             logger.warning("%s: last-seen update failed", self.ocpp_id, exc_info=True)
-            return
-        self.publish_events(events)
 
     async def _rejoin_group(self) -> None:
         try:
@@ -415,17 +413,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     def publish_events(self, events: list[services.LiveEvent]) -> None:
         """Send live events in the background; the channel layer never blocks a charger."""
         if events:
-            self._spawn(self._publish(events), self._tasks)
-
-    async def _publish(self, events: list[services.LiveEvent]) -> None:
-        for groups, event in events:
-            for group in groups:
-                try:
-                    await self.channel_layer.group_send(
-                        group, {"type": LIVE_EVENT_TYPE, "event": event}
-                    )
-                except Exception:
-                    logger.warning("live event to %s failed", group, exc_info=True)
+            groupcommit.publish(events)
 
     # --- group messages --------------------------------------------------------
 
@@ -601,7 +589,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("%s: could not record disconnect", self.ocpp_id)
             events = []
-        await self._publish(events)
+        await groupcommit.send_now(events)
         try:
             await self.channel_layer.group_discard(
                 charge_point_group(self.ocpp_id), self.channel_name

@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import importlib
 import logging
-import threading
-import time
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 from asgiref.sync import sync_to_async
-from django.db import close_old_connections
 from django.utils import timezone
 from ocpp.charge_point import (
     camel_to_snake_case,
@@ -37,6 +34,7 @@ from ocpp.v16.enums import Action
 
 from stations import services
 from stations.models import OcppMessage
+from stations.ocpp.groupcommit import get_batcher, run_service
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
@@ -60,30 +58,6 @@ IN = OcppMessage.Direction.IN
 OUT = OcppMessage.Direction.OUT
 
 PublishEvents = Callable[[list[services.LiveEvent]], None]
-
-# Connection upkeep (Django's ``close_old_connections``: max age, and with
-# CONN_HEALTH_CHECKS a ``SELECT 1`` round trip) runs before a service call at
-# most this often on the ORM thread, and at once after a call that failed,
-# instead of twice per charger message as ``database_sync_to_async`` does.
-CONNECTION_UPKEEP_INTERVAL_S = 1.0
-_upkeep = threading.local()
-
-
-def _run_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """Run a domain service on the ORM thread with throttled connection upkeep."""
-    now = time.monotonic()
-    if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
-        close_old_connections()
-        _upkeep.at = now
-    try:
-        return services.run_collecting_events(service, kwargs)
-    except Exception:
-        # A broken or errored connection is closed now, not reused by the next call.
-        close_old_connections()
-        _upkeep.at = time.monotonic()
-        raise
 
 
 def _sessions() -> ModuleType:
@@ -133,7 +107,7 @@ class CentralSystem(V16ChargePoint):
 
     async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Run one sync domain service; publish its live events from async code."""
-        result, events = await sync_to_async(_run_service, thread_sensitive=True)(
+        result, events = await sync_to_async(run_service, thread_sensitive=True)(
             service, kwargs
         )
         if events:
@@ -436,14 +410,15 @@ class CentralSystem(V16ChargePoint):
     async def on_meter_values(
         self, connector_id: int, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
-        meter_value = self._current_payload.get("meterValue", [])
-        await self.call_service(
-            _sessions().meter_values_record,
-            charge_point_id=self.charge_point_id,
-            connector_id=connector_id,
-            transaction_id=transaction_id,
-            meter_value=meter_value,
-            received_at=timezone.now(),
+        # Group commit with the other chargers of this process; answered once stored.
+        await get_batcher("meter_values").submit(
+            _sessions().MeterValuesReport(
+                charge_point_id=self.charge_point_id,
+                connector_id=connector_id,
+                transaction_id=transaction_id,
+                meter_value=self._current_payload.get("meterValue", []),
+                received_at=timezone.now(),
+            )
         )
         return call_result.MeterValues()
 

@@ -57,8 +57,11 @@ class LogEntry:
         )
 
 
-def _write(entries: list[LogEntry]) -> None:
-    OcppMessage.objects.bulk_create([entry.to_model() for entry in entries])
+def write_entries(*, entries: list[LogEntry]) -> None:
+    """Insert log rows (one multi-row INSERT per 500)."""
+    OcppMessage.objects.bulk_create(
+        [entry.to_model() for entry in entries], batch_size=MAX_BATCH
+    )
 
 
 class MessageLogWriter:
@@ -77,12 +80,17 @@ class MessageLogWriter:
         if len(self._buffer) >= MAX_BATCH:
             self._wakeup.set()
 
+    def take(self) -> list[LogEntry]:
+        """Hand over every buffered entry (the group commit writes them in its round)."""
+        entries, self._buffer = self._buffer, []
+        return entries
+
     async def flush(self) -> None:
         async with self._lock:
             while self._buffer:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
                 try:
-                    await database_sync_to_async(_write)(batch)
+                    await database_sync_to_async(write_entries)(entries=batch)
                 except Exception:  # the log is best effort; never fail a charger
                     logger.exception("could not write %d OCPP log rows", len(batch))
 

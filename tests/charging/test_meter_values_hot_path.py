@@ -10,7 +10,7 @@ from django.utils import timezone
 from sessions_app import services as sessions
 from sessions_app.models import ChargingSession, MeterValue
 from stations import services as stations_services
-from stations.ocpp import handlers
+from stations.ocpp import groupcommit
 
 pytestmark = pytest.mark.django_db
 
@@ -165,8 +165,8 @@ def test_gateway_service_calls_check_the_connection_periodically_and_after_error
     monkeypatch,
 ):
     checks = []
-    monkeypatch.setattr(handlers, "close_old_connections", lambda: checks.append(1))
-    monkeypatch.setattr(handlers._upkeep, "at", float("-inf"), raising=False)
+    monkeypatch.setattr(groupcommit, "close_old_connections", lambda: checks.append(1))
+    monkeypatch.setattr(groupcommit._upkeep, "at", float("-inf"), raising=False)
 
     def ok():
         return "ok"
@@ -174,9 +174,176 @@ def test_gateway_service_calls_check_the_connection_periodically_and_after_error
     def broken():
         raise RuntimeError("database went away")
 
-    assert handlers._run_service(ok, {}) == ("ok", [])
-    assert handlers._run_service(ok, {}) == ("ok", [])
+    assert groupcommit.run_service(ok, {}) == ("ok", [])
+    assert groupcommit.run_service(ok, {}) == ("ok", [])
     assert len(checks) == 1  # once per interval, not per message
     with pytest.raises(RuntimeError):
-        handlers._run_service(broken, {})
+        groupcommit.run_service(broken, {})
     assert len(checks) == 2  # a failed call closes a broken connection at once
+
+
+def _report(charge_point_id: int, transaction_id: int | None, entries: list[dict]):
+    return sessions.MeterValuesReport(
+        charge_point_id=charge_point_id,
+        connector_id=1,
+        transaction_id=transaction_id,
+        meter_value=entries,
+        received_at=timezone.now(),
+    )
+
+
+@pytest.fixture
+def session_b(charge_point_b, network_b):
+    from tests.factories import IdTokenFactory
+
+    IdTokenFactory(token="TAG2", network=network_b)
+    transaction_id, auth = sessions.session_start_from_ocpp(
+        charge_point_id=charge_point_b.pk,
+        connector_id=1,
+        id_tag="TAG2",
+        meter_start_wh=0,
+        started_at=T0,
+        reservation_id=None,
+    )
+    assert auth.status == "Accepted"
+    return ChargingSession.objects.get(pk=transaction_id)
+
+
+def test_a_batch_of_many_chargers_costs_the_same_statements_as_one_message(
+    session, session_b, charge_point_a, charge_point_b, django_assert_max_num_queries
+):
+    reports = [
+        _report(charge_point_a.pk, session.pk, [_entry(1, 1500)]),
+        _report(charge_point_b.pk, session_b.pk, [_entry(1, 300), _entry(2, 700)]),
+        _report(charge_point_b.pk, None, [_entry(3, 50)]),  # outside a transaction
+        _report(charge_point_a.pk, 999_999, [_entry(4, 1)]),  # unknown transaction
+    ]
+    # Sessions read (locked), one INSERT, one UPDATE, plus the savepoint pair.
+    with django_assert_max_num_queries(5):
+        sessions.meter_values_record_batch(reports=reports)
+    session.refresh_from_db()
+    session_b.refresh_from_db()
+    assert (session.energy_wh, session.power_w, session.last_meter_at) == (
+        500,
+        7000,
+        _at(1),
+    )
+    assert (session_b.energy_wh, session_b.last_meter_at) == (700, _at(2))
+    assert MeterValue.objects.filter(session=session).count() == 3
+    assert MeterValue.objects.filter(session=session_b).count() == 6
+    assert MeterValue.objects.filter(session=None).count() == 6
+
+
+def test_a_batch_stores_exactly_what_single_messages_store(session, charge_point_a):
+    first = [_entry(1, 1500)]
+    older = [_entry(0.5, 1200)]  # offline-queued, older than what was applied
+    later = [_entry(2, 1700)]
+    sessions.meter_values_record_batch(
+        reports=[
+            _report(charge_point_a.pk, session.pk, first),
+            _report(charge_point_a.pk, session.pk, older),
+            _report(charge_point_a.pk, session.pk, later),
+        ]
+    )
+    session.refresh_from_db()
+    # Charger timestamps order state: the older instant is stored, not applied.
+    assert (session.meter_last_wh, session.energy_wh, session.last_meter_at) == (
+        1700,
+        700,
+        _at(2),
+    )
+    assert MeterValue.objects.filter(session=session).count() == 9
+
+
+def test_a_stopped_session_keeps_its_figures_when_late_samples_arrive(
+    session, charge_point_a
+):
+    ChargingSession.objects.filter(pk=session.pk).update(
+        stopped_at=_at(5), energy_wh=4000, meter_stop_wh=5000
+    )
+    sessions.meter_values_record_batch(
+        reports=[_report(charge_point_a.pk, session.pk, [_entry(6, 9000)])]
+    )
+    session.refresh_from_db()
+    assert session.energy_wh == 4000
+    assert MeterValue.objects.filter(session=session).count() == 3
+
+
+def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails():
+    written = []
+
+    def batch_service(*, items):
+        raise RuntimeError("one item is bad")
+
+    def single_service(*, item):
+        if item == "bad":
+            raise ValueError("bad item")
+        written.append(item)
+
+    outcomes, events = groupcommit._run_batch(
+        "test", batch_service, single_service, ["a", "bad", "c"], []
+    )
+    assert written == ["a", "c"]
+    assert outcomes[0] is None
+    assert outcomes[2] is None
+    assert isinstance(outcomes[1], ValueError)
+    assert events == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings):
+    import threading
+
+    from django.db import transaction
+
+    from stations import events
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    ran_on: list[str] = []
+    done = threading.Event()
+
+    def hook(event):
+        ran_on.append(threading.current_thread().name)
+        done.set()
+
+    def service():
+        with transaction.atomic():
+            events.domain_event_on_commit({"kind": "test.event"})
+        return "stored"
+
+    events.DOMAIN_EVENT_HANDLERS.append(hook)
+    try:
+        assert groupcommit.run_service(service, {}) == ("stored", [])
+        assert done.wait(5)
+    finally:
+        events.DOMAIN_EVENT_HANDLERS.remove(hook)
+    # Not the calling (ORM) thread: a broker round trip never holds up chargers.
+    assert ran_on == ["cms-domain-hooks"]
+
+
+def test_in_embedded_mode_domain_hooks_run_after_commit_in_the_same_thread(
+    settings, django_capture_on_commit_callbacks
+):
+    import threading
+
+    from django.db import transaction
+
+    from stations import events
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    ran_on: list[str] = []
+
+    def hook(event):
+        ran_on.append(threading.current_thread().name)
+
+    def service():
+        with transaction.atomic():
+            events.domain_event_on_commit({"kind": "test.event"})
+
+    events.DOMAIN_EVENT_HANDLERS.append(hook)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            groupcommit.run_service(service, {})
+    finally:
+        events.DOMAIN_EVENT_HANDLERS.remove(hook)
+    assert ran_on == [threading.current_thread().name]

@@ -19,6 +19,7 @@ from stations.services import (
     charge_point_connection_closed,
     charge_point_seen,
     charge_points_offline_sweep,
+    charge_points_seen,
     connector_status_record,
 )
 from stations.tasks import charge_points_offline_sweep_task, ocpp_messages_purge_task
@@ -98,6 +99,38 @@ def test_a_frame_from_an_online_charger_adds_no_history():
     )
 
     assert not ConnectionEvent.objects.filter(charge_point=charge_point).exists()
+
+
+def test_batched_sightings_mark_many_chargers_and_bring_silent_ones_back(
+    django_assert_max_num_queries,
+):
+    chatty = online_charge_point("CP-B-CHATTY", silent_for_s=40)
+    back = online_charge_point("CP-B-BACK", silent_for_s=9999)
+    ChargePoint.objects.filter(pk=back.pk).update(is_online=False)
+    taken_over = online_charge_point("CP-B-OLD", silent_for_s=40)
+    before = taken_over.last_seen_at
+    now = timezone.now()
+
+    with django_assert_max_num_queries(2):  # the common case: no charger came back
+        charge_points_seen(sightings=[(chatty.pk, "chan-CP-B-CHATTY", now)])
+    charge_points_seen(
+        sightings=[
+            (chatty.pk, "chan-CP-B-CHATTY", now),
+            (back.pk, "chan-CP-B-BACK", now),
+            (taken_over.pk, "an-older-socket", now),  # another connection holds it
+        ]
+    )
+
+    for charge_point in (chatty, back, taken_over):
+        charge_point.refresh_from_db()
+    assert chatty.last_seen_at == now
+    assert chatty.is_online
+    assert back.is_online
+    assert back.last_seen_at == now
+    assert taken_over.last_seen_at == before
+    assert list(
+        ConnectionEvent.objects.values_list("charge_point__ocpp_id", "kind")
+    ) == [("CP-B-BACK", "back_online")]
 
 
 def test_stale_consumer_closing_does_not_mark_the_new_connection_gone():

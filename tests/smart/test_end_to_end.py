@@ -29,7 +29,7 @@ SITE_W = 22_000
 SLACK = 1.01
 
 
-async def poll(query: Callable[[], Any], *, deadline_s: float = 20.0, what: str) -> Any:
+async def poll(query: Callable[[], Any], *, deadline_s: float = 45.0, what: str) -> Any:
     """Run a database query in a thread until it returns something truthy."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:

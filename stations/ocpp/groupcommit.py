@@ -1,0 +1,377 @@
+"""Group commit: many chargers' writes of one kind in one database round.
+
+Every ORM call of a process runs on one thread (``database_sync_to_async`` is
+thread-sensitive), so the gateway's throughput is one over the time that thread
+spends per message. For the messages that dominate a fleet's traffic
+(MeterValues, and the last-seen mark of every frame) a per-process batcher
+queues the work of all connections and hands it to the ORM thread as one call:
+one transaction and a constant number of statements per batch. There is no
+timer: a batch is whatever queued while the previous one was written, so an
+idle gateway answers at once and a busy one writes bigger batches.
+
+A charger's CALL is answered only after its batch committed, and the OCPP
+message log's buffered rows (including that CALL) are written first in the
+same round, so an acknowledged message is always on disk with its log row.
+A batch that fails is retried item by item, so one bad message fails alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.conf import settings
+from django.db import close_old_connections
+
+from stations import services
+from stations.events import LIVE_EVENT_TYPE, hooks_deferred
+from stations.ocpp.messagelog import LogEntry, get_writer, write_entries
+
+logger = logging.getLogger(__name__)
+
+Item = TypeVar("Item")
+MAX_BATCH = 500
+
+# Connection upkeep (Django's ``close_old_connections``: max age, and with
+# CONN_HEALTH_CHECKS a ``SELECT 1`` round trip) runs before a service call at
+# most this often on the ORM thread, and at once after a call that failed,
+# instead of twice per charger message as ``database_sync_to_async`` does.
+CONNECTION_UPKEEP_INTERVAL_S = 1.0
+_upkeep = threading.local()
+
+
+def run_service(
+    service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[services.LiveEvent]]:
+    """Run a domain service on the ORM thread with throttled connection upkeep.
+
+    With a real broker the domain hooks of what it committed (``task.delay``)
+    go to the hook thread; eager Celery (the embedded mode) runs them here.
+    """
+    now = time.monotonic()
+    if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
+        close_old_connections()
+        _upkeep.at = now
+    try:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            return services.run_collecting_events(service, kwargs)
+        with hooks_deferred() as hooks:
+            outcome = services.run_collecting_events(service, kwargs)
+        _hook_thread.submit(hooks)
+        return outcome
+    except Exception:
+        # A broken or errored connection is closed now, not reused by the next call.
+        close_old_connections()
+        _upkeep.at = time.monotonic()
+        raise
+
+
+class _HookThread:
+    """One thread per process that runs the gateway's deferred domain hooks in order."""
+
+    def __init__(self) -> None:
+        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def submit(self, hooks: list[Callable[[], None]]) -> None:
+        if not hooks:
+            return
+        for hook in hooks:
+            self._queue.put(hook)
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="cms-domain-hooks", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        upkeep_at = float("-inf")
+        while True:
+            hook = self._queue.get()
+            now = time.monotonic()
+            if now - upkeep_at >= CONNECTION_UPKEEP_INTERVAL_S:
+                close_old_connections()  # hooks may read (e.g. a session's site)
+                upkeep_at = now
+            try:
+                hook()
+            except Exception:
+                logger.exception("domain hook %r failed", hook)
+                close_old_connections()
+
+
+_hook_thread = _HookThread()
+
+
+def _run_batch(
+    name: str,
+    batch_service: Callable[[list[Any]], None],
+    single_service: Callable[[Any], None],
+    items: list[Any],
+    log_entries: list[LogEntry],
+) -> tuple[list[BaseException | None], list[services.LiveEvent]]:
+    if log_entries:
+        try:
+            run_service(write_entries, {"entries": log_entries})
+        except Exception:  # the log is best effort; never fail a charger
+            logger.exception("could not write %d OCPP log rows", len(log_entries))
+    try:
+        _, events = run_service(batch_service, {"items": items})
+        return [None] * len(items), events
+    except Exception:
+        if len(items) == 1:
+            logger.exception("%s: the write failed", name)
+        else:
+            logger.warning(
+                "%s: a batch of %d failed; writing its items one by one",
+                name,
+                len(items),
+                exc_info=True,
+            )
+    outcomes: list[BaseException | None] = []
+    events: list[services.LiveEvent] = []
+    for item in items:
+        try:
+            _, item_events = run_service(single_service, {"item": item})
+        except Exception as error:
+            outcomes.append(error)
+            if len(items) > 1:
+                logger.exception("%s: an item failed alone", name)
+        else:
+            outcomes.append(None)
+            events.extend(item_events)
+    return outcomes, events
+
+
+class GroupCommit(Generic[Item]):
+    """Queue items from every connection of this event loop; write them in batches.
+
+    ``batch_service(items=[...])`` writes a whole batch in one transaction;
+    ``single_service(item=...)`` writes one item (the fallback after a failed
+    batch). Both run on the ORM thread and publish live events as services do.
+    """
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        batch_service: Callable[..., None],
+        single_service: Callable[..., None],
+    ) -> None:
+        self.name = name
+        self._batch_service = batch_service
+        self._single_service = single_service
+        self._queue: list[tuple[Item, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+        self.batches = 0
+        self.items = 0
+
+    async def submit(self, item: Item) -> None:
+        """Write ``item`` with the next batch; return once it is committed.
+
+        Raises what writing this item alone raised, should its batch fail.
+        """
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        self._queue.append((item, future))
+        if self._task is None or self._task.done():
+            self._task = loop.create_task(self._run())
+        # A cancelled submitter (its charger hung up) leaves the write queued:
+        # the message was received and is still recorded.
+        await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while self._queue:
+            batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
+            items = [item for item, _ in batch]
+            log_entries = get_writer().take()
+            try:
+                outcomes, events = await sync_to_async(
+                    _run_batch, thread_sensitive=True
+                )(
+                    self.name,
+                    self._batch_service,
+                    self._single_service,
+                    items,
+                    log_entries,
+                )
+            except BaseException as error:  # the thread hop itself failed
+                outcomes, events = [error] * len(batch), []
+                if isinstance(error, asyncio.CancelledError):
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(error)
+                    raise
+            self.batches += 1
+            self.items += len(batch)
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if outcome is None:
+                    future.set_result(None)
+                else:
+                    future.set_exception(outcome)
+            if events:
+                publish(events)
+
+
+# A running session's live state reaches browsers at most this often (the last
+# state of each interval is always sent); a stopped session's at once.
+SESSION_EVENT_INTERVAL_S = 1.0
+
+
+class LiveThrottle:
+    """Coalesce each session's ``session.updated`` events to one per interval.
+
+    A charger under test load can report every few milliseconds; a browser
+    chart gains nothing from more than one point a second, and every event is
+    a channel-layer send per group on the gateway's event loop. The first event
+    of an interval goes at once, later ones replace each other and the latest
+    goes at the interval's end, so the browser never shows a stale state for
+    longer than the interval.
+    """
+
+    def __init__(self, interval_s: float = SESSION_EVENT_INTERVAL_S) -> None:
+        self.interval_s = interval_s
+        self._sent_at: dict[int, float] = {}
+        self._pending: dict[int, services.LiveEvent] = {}
+
+    def admit(self, events: list[services.LiveEvent]) -> list[services.LiveEvent]:
+        """Return the events to send now; hold back the rest."""
+        now = time.monotonic()
+        admitted: list[services.LiveEvent] = []
+        for groups, event in events:
+            session_id = event.get("session_id")
+            if event.get("kind") != "session.updated" or session_id is None:
+                admitted.append((groups, event))
+                continue
+            if event.get("stopped_at"):
+                self._pending.pop(session_id, None)
+                self._sent_at.pop(session_id, None)
+                admitted.append((groups, event))
+                continue
+            sent_at = self._sent_at.get(session_id)
+            if session_id not in self._pending and (
+                sent_at is None or now - sent_at >= self.interval_s
+            ):
+                self._sent_at[session_id] = now
+                admitted.append((groups, event))
+                continue
+            if session_id not in self._pending:
+                delay = self.interval_s - (now - (sent_at or now))
+                asyncio.get_running_loop().call_later(
+                    max(0.0, delay), self._release, session_id
+                )
+            self._pending[session_id] = (groups, event)
+        if len(self._sent_at) > 10_000:
+            cutoff = now - self.interval_s
+            self._sent_at = {
+                key: at for key, at in self._sent_at.items() if at >= cutoff
+            }
+        return admitted
+
+    def _release(self, session_id: int) -> None:
+        held = self._pending.pop(session_id, None)
+        if held is not None:
+            self._sent_at[session_id] = time.monotonic()
+            _send_in_background([held])
+
+
+_throttles: dict[asyncio.AbstractEventLoop, LiveThrottle] = {}
+# Strong references: the event loop keeps only weak ones to running tasks.
+_sending: set[asyncio.Task[None]] = set()
+
+
+def _send_in_background(events: list[services.LiveEvent]) -> None:
+    task = asyncio.get_running_loop().create_task(send_now(events))
+    _sending.add(task)
+    task.add_done_callback(_sending.discard)
+
+
+def publish(events: list[services.LiveEvent]) -> None:
+    """Send the gateway's live events in the background, session updates throttled."""
+    loop = asyncio.get_running_loop()
+    throttle = _throttles.get(loop)
+    if throttle is None:
+        for stale in [known for known in _throttles if known.is_closed()]:
+            del _throttles[stale]
+        throttle = _throttles[loop] = LiveThrottle()
+    admitted = throttle.admit(events)
+    if admitted:
+        _send_in_background(admitted)
+
+
+async def send_now(events: list[services.LiveEvent]) -> None:
+    """Send live events to their groups now; a failing send is logged, never raised."""
+    layer = get_channel_layer()
+    if layer is None:
+        return
+    for groups, event in events:
+        for group in groups:
+            try:
+                await layer.groupsend_now(
+                    group, {"type": LIVE_EVENT_TYPE, "event": event}
+                )
+            except Exception:
+                logger.warning("live event to %s failed", group, exc_info=True)
+
+
+# --- the gateway's batched writes ---------------------------------------------------
+
+
+def _meter_values_batch(*, items: list[Any]) -> None:
+    from sessions_app.services import meter_values_record_batch
+
+    meter_values_record_batch(reports=items)
+
+
+def _meter_values_single(*, item: Any) -> None:
+    from sessions_app.services import meter_values_record
+
+    meter_values_record(
+        charge_point_id=item.charge_point_id,
+        connector_id=item.connector_id,
+        transaction_id=item.transaction_id,
+        meter_value=item.meter_value,
+        received_at=item.received_at,
+    )
+
+
+def _seen_batch(*, items: list[tuple[int, str, Any]]) -> None:
+    services.charge_points_seen(sightings=items)
+
+
+def _seen_single(*, item: tuple[int, str, Any]) -> None:
+    charge_point_id, channel_name, at = item
+    services.charge_point_seen(
+        charge_point_id=charge_point_id, channel_name=channel_name, at=at
+    )
+
+
+_batchers: dict[tuple[str, asyncio.AbstractEventLoop], GroupCommit[Any]] = {}
+_FACTORIES: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+    "meter_values": (_meter_values_batch, _meter_values_single),
+    "seen": (_seen_batch, _seen_single),
+}
+
+
+def get_batcher(name: str) -> GroupCommit[Any]:
+    """The batcher ``name`` ("meter_values", "seen") of the running event loop."""
+    loop = asyncio.get_running_loop()
+    batcher = _batchers.get((name, loop))
+    if batcher is None:
+        for stale in [key for key in _batchers if key[1].is_closed()]:
+            del _batchers[stale]
+        batch_service, single_service = _FACTORIES[name]
+        batcher = _batchers[(name, loop)] = GroupCommit(
+            name, batch_service=batch_service, single_service=single_service
+        )
+    return batcher
