@@ -21,6 +21,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
+from cms.db import update_rows
 from stations.events import domain_event_on_commit, groups_for, publish_on_commit
 from stations.models import (
     ChargePoint,
@@ -149,6 +150,8 @@ class ConnectionOpened:
     charge_point_id: int
     registration_status: str
     is_new: bool
+    # Another connection was live (on any process): it must be told to close.
+    replaces_live: bool = False
 
 
 def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
@@ -199,7 +202,8 @@ def charge_point_connection_open(
                 charge_point.registration_status,
             )
     previous_channel = charge_point.connection_channel
-    if previous_channel and charge_point.is_connected:
+    replaces_live = bool(previous_channel and charge_point.is_connected)
+    if replaces_live:
         ConnectionEvent.objects.create(
             charge_point=charge_point,
             kind=ConnectionEvent.Kind.TAKEN_OVER,
@@ -228,7 +232,101 @@ def charge_point_connection_open(
         detail="Registered on first connection." if is_new else "",
     )
     _connection_event(charge_point)
-    return ConnectionOpened(charge_point.pk, charge_point.registration_status, is_new)
+    return ConnectionOpened(
+        charge_point.pk, charge_point.registration_status, is_new, replaces_live
+    )
+
+
+@dataclass(frozen=True)
+class ConnectionRequest:
+    """A charger's WebSocket handshake, authenticated, to be recorded."""
+
+    ocpp_id: str
+    channel_name: str
+    remote_address: str
+    unknown_policy: str
+    at: datetime
+
+
+_CONNECTION_FIELDS = [
+    "connection_channel",
+    "is_connected",
+    "is_online",
+    "connected_at",
+    "last_seen_at",
+]
+
+
+@transaction.atomic
+def charge_point_connections_open(
+    *, items: list[ConnectionRequest]
+) -> list[ConnectionOpened | None]:
+    """``charge_point_connection_open`` for many handshakes in one transaction.
+
+    A reconnect storm (every charger after a restart) costs a constant number
+    of statements per batch: the chargers read under row lock in primary-key
+    order, one UPDATE, one INSERT of their history. Unknown identities take the
+    single path (registration is rare and per policy).
+    """
+    known = {
+        charge_point.ocpp_id: charge_point
+        for charge_point in ChargePoint.objects.select_for_update(of=("self",))
+        .select_related("station")
+        .filter(ocpp_id__in={item.ocpp_id for item in items})
+        .order_by("pk")
+    }
+    results: list[ConnectionOpened | None] = []
+    history: list[ConnectionEvent] = []
+    opened: dict[int, ChargePoint] = {}
+    for item in items:
+        charge_point = known.get(item.ocpp_id)
+        if charge_point is None:
+            results.append(
+                charge_point_connection_open(
+                    ocpp_id=item.ocpp_id,
+                    channel_name=item.channel_name,
+                    remote_address=item.remote_address,
+                    unknown_policy=item.unknown_policy,
+                    at=item.at,
+                )
+            )
+            continue
+        replaces_live = bool(
+            charge_point.connection_channel and charge_point.is_connected
+        )
+        if replaces_live:
+            history.append(
+                ConnectionEvent(
+                    charge_point=charge_point,
+                    kind=ConnectionEvent.Kind.TAKEN_OVER,
+                    at=item.at,
+                    detail="A new connection with the same identity replaced this one.",
+                )
+            )
+        charge_point.connection_channel = item.channel_name
+        charge_point.is_connected = True
+        charge_point.is_online = True
+        charge_point.connected_at = item.at
+        charge_point.last_seen_at = item.at
+        history.append(
+            ConnectionEvent(
+                charge_point=charge_point,
+                kind=ConnectionEvent.Kind.CONNECTED,
+                at=item.at,
+                remote_address=item.remote_address[:64],
+            )
+        )
+        opened[charge_point.pk] = charge_point
+        results.append(
+            ConnectionOpened(
+                charge_point.pk, charge_point.registration_status, False, replaces_live
+            )
+        )
+    update_rows(ChargePoint, list(opened.values()), _CONNECTION_FIELDS)
+    ConnectionEvent.objects.bulk_create(history)
+    for charge_point in opened.values():
+        _connection_event(charge_point)
+    return results
 
 
 def charge_point_connection_refused(
@@ -345,6 +443,70 @@ class BootResult:
     interval_s: int
 
 
+@dataclass(frozen=True)
+class BootReport:
+    """A BootNotification.req: what the charger says about itself."""
+
+    charge_point_id: int
+    vendor: str
+    model: str
+    serial_number: str = ""
+    charge_box_serial_number: str = ""
+    firmware_version: str = ""
+    iccid: str = ""
+    imsi: str = ""
+    meter_type: str = ""
+    meter_serial_number: str = ""
+    at: datetime | None = None
+
+
+_BOOT_FIELDS = [
+    "vendor",
+    "model",
+    "serial_number",
+    "charge_box_serial_number",
+    "firmware_version",
+    "iccid",
+    "imsi",
+    "meter_type",
+    "meter_serial_number",
+    "heartbeat_interval_s",
+    "last_boot_at",
+    "last_seen_at",
+]
+
+
+def _boot_apply(charge_point: ChargePoint, report: BootReport) -> None:
+    at = report.at or timezone.now()
+    charge_point.vendor = report.vendor[:50]
+    charge_point.model = report.model[:50]
+    charge_point.serial_number = report.serial_number[:50]
+    charge_point.charge_box_serial_number = report.charge_box_serial_number[:50]
+    charge_point.firmware_version = report.firmware_version[:50]
+    charge_point.iccid = report.iccid[:20]
+    charge_point.imsi = report.imsi[:20]
+    charge_point.meter_type = report.meter_type[:25]
+    charge_point.meter_serial_number = report.meter_serial_number[:25]
+    charge_point.heartbeat_interval_s = settings.OCPP_HEARTBEAT_INTERVAL
+    charge_point.last_boot_at = at
+    charge_point.last_seen_at = at
+
+
+def _boot_event(charge_point: ChargePoint) -> BootResult:
+    _charge_point_event(
+        charge_point,
+        "charge_point.boot",
+        registration_status=charge_point.registration_status,
+        vendor=charge_point.vendor,
+        model=charge_point.model,
+        firmware_version=charge_point.firmware_version,
+        at=_iso(charge_point.last_boot_at),
+    )
+    return BootResult(
+        charge_point.registration_status, settings.OCPP_HEARTBEAT_INTERVAL
+    )
+
+
 @transaction.atomic
 def charge_point_boot(
     *,
@@ -362,46 +524,51 @@ def charge_point_boot(
 ) -> BootResult:
     """Store what the charger says about itself; answer its registration status."""
     charge_point = _locked_charge_point(charge_point_id)
-    charge_point.vendor = vendor[:50]
-    charge_point.model = model[:50]
-    charge_point.serial_number = serial_number[:50]
-    charge_point.charge_box_serial_number = charge_box_serial_number[:50]
-    charge_point.firmware_version = firmware_version[:50]
-    charge_point.iccid = iccid[:20]
-    charge_point.imsi = imsi[:20]
-    charge_point.meter_type = meter_type[:25]
-    charge_point.meter_serial_number = meter_serial_number[:25]
-    charge_point.heartbeat_interval_s = settings.OCPP_HEARTBEAT_INTERVAL
-    charge_point.last_boot_at = at
-    charge_point.last_seen_at = at
-    charge_point.save(
-        update_fields=[
-            "vendor",
-            "model",
-            "serial_number",
-            "charge_box_serial_number",
-            "firmware_version",
-            "iccid",
-            "imsi",
-            "meter_type",
-            "meter_serial_number",
-            "heartbeat_interval_s",
-            "last_boot_at",
-            "last_seen_at",
-        ]
-    )
-    _charge_point_event(
+    _boot_apply(
         charge_point,
-        "charge_point.boot",
-        registration_status=charge_point.registration_status,
-        vendor=charge_point.vendor,
-        model=charge_point.model,
-        firmware_version=charge_point.firmware_version,
-        at=_iso(at),
+        BootReport(
+            charge_point_id=charge_point_id,
+            vendor=vendor,
+            model=model,
+            serial_number=serial_number,
+            charge_box_serial_number=charge_box_serial_number,
+            firmware_version=firmware_version,
+            iccid=iccid,
+            imsi=imsi,
+            meter_type=meter_type,
+            meter_serial_number=meter_serial_number,
+            at=at,
+        ),
     )
-    return BootResult(
-        charge_point.registration_status, settings.OCPP_HEARTBEAT_INTERVAL
-    )
+    charge_point.save(update_fields=_BOOT_FIELDS)
+    return _boot_event(charge_point)
+
+
+@transaction.atomic
+def charge_points_boot(*, items: list[BootReport]) -> list[BootResult]:
+    """``charge_point_boot`` for many chargers in one transaction (a boot storm).
+
+    Constant statements per batch: the chargers under row lock in primary-key
+    order, one UPDATE. Raises ``ChargePoint.DoesNotExist`` for an unknown
+    charger, as the single call does.
+    """
+    charge_points = {
+        charge_point.pk: charge_point
+        for charge_point in ChargePoint.objects.select_for_update(of=("self",))
+        .select_related("station")
+        .filter(pk__in={item.charge_point_id for item in items})
+        .order_by("pk")
+    }
+    for item in items:
+        if item.charge_point_id not in charge_points:
+            raise ChargePoint.DoesNotExist(f"charge point {item.charge_point_id}")
+        _boot_apply(charge_points[item.charge_point_id], item)
+    update_rows(ChargePoint, list(charge_points.values()), _BOOT_FIELDS)
+    # One answer per report; a charger booting twice in a batch is one row.
+    booted = {
+        pk: _boot_event(charge_point) for pk, charge_point in charge_points.items()
+    }
+    return [booted[item.charge_point_id] for item in items]
 
 
 @dataclass(frozen=True)

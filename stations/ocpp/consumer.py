@@ -22,7 +22,6 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from django.utils import timezone
@@ -33,7 +32,7 @@ from stations.events import charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp import groupcommit
 from stations.ocpp.auth import charger_password_matches
-from stations.ocpp.groupcommit import get_batcher
+from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service
 from stations.ocpp.handlers import CentralSystem
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import (
@@ -185,7 +184,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first hops to the ORM thread to close stale
         # connections, once per frame. Every ORM call of this consumer goes
-        # through database_sync_to_async, which does that on its own hop, so
+        # through ``groupcommit.run_service``, which does that (throttled), so
         # the extra hop (a queue slot on the one ORM thread) is skipped.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -219,21 +218,21 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if refusal:
             await self._refuse(refusal)
             return
-        opened, events = await database_sync_to_async(services.run_collecting_events)(
-            services.charge_point_connection_open,
-            {
-                "ocpp_id": self.ocpp_id,
-                "channel_name": self.channel_name,
-                "remote_address": self.remote_address,
-                "unknown_policy": settings.OCPP_UNKNOWN_CHARGERS,
-                "at": timezone.now(),
-            },
+        # Batched with the other handshakes of this process (a reconnect storm).
+        opened = await get_batcher("connect").submit(
+            services.ConnectionRequest(
+                ocpp_id=self.ocpp_id,
+                channel_name=self.channel_name,
+                remote_address=self.remote_address,
+                unknown_policy=settings.OCPP_UNKNOWN_CHARGERS,
+                at=timezone.now(),
+            )
         )
         if opened is None:
             await self._refuse("unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)")
             return
         self.charge_point_id = opened.charge_point_id
-        await self._join_group_and_take_over()
+        await self._join_group_and_take_over(opened.replaces_live)
         await self.accept(subprotocol=SUBPROTOCOL)
         self.cp = CentralSystem(
             self.ocpp_id,
@@ -247,7 +246,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         _embedded_dispatch.register(self)
         _gc_freezer.connected()
         self._counted_open = True
-        self.publish_events(events)
         logger.info(
             "%s connected from %s (%s)",
             self.ocpp_id,
@@ -257,8 +255,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def _authenticate(self) -> str:
         """Return why the handshake is refused, or "" when the charger may connect."""
-        credentials = await database_sync_to_async(services.charge_point_credentials)(
-            ocpp_id=self.ocpp_id
+        credentials = await orm_call(
+            services.charge_point_credentials, ocpp_id=self.ocpp_id
         )
         if credentials is None:
             if settings.OCPP_UNKNOWN_CHARGERS == "reject":
@@ -290,7 +288,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             reason,
         )
         try:
-            await database_sync_to_async(services.charge_point_connection_refused)(
+            await orm_call(
+                services.charge_point_connection_refused,
                 ocpp_id=self.ocpp_id,
                 reason=reason,
                 remote_address=self.remote_address,
@@ -300,19 +299,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("could not record refused connection of %s", self.ocpp_id)
         await self.close()
 
-    async def _join_group_and_take_over(self) -> None:
+    async def _join_group_and_take_over(self, replaces_live: bool) -> None:
         """Join the charger's group and tell an older connection (any process) to go.
 
+        The database says whether another connection was live; when none was
+        (a reconnect storm after a restart) the takeover message is not sent.
         A channel-layer failure is logged: the charger still connects, it only
         misses commands until the next rejoin.
         """
         group = charge_point_group(self.ocpp_id)
         try:
             await self.channel_layer.group_add(group, self.channel_name)
-            await self.channel_layer.group_send(
-                group,
-                {"type": TAKEOVER_MESSAGE_TYPE, "channel_name": self.channel_name},
-            )
+            if replaces_live:
+                await self.channel_layer.group_send(
+                    group,
+                    {"type": TAKEOVER_MESSAGE_TYPE, "channel_name": self.channel_name},
+                )
         except Exception:
             logger.warning(
                 "channel layer unavailable for %s", self.ocpp_id, exc_info=True
@@ -441,8 +443,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Shielded: once the claim commits the command counts as sent, so a close
         # arriving mid-claim must still leave it with an outcome (offline).
         claim = asyncio.ensure_future(
-            database_sync_to_async(commands.command_claim)(
-                command_id=command_id, charge_point_id=self.charge_point_id
+            orm_call(
+                commands.command_claim,
+                command_id=command_id,
+                charge_point_id=self.charge_point_id,
             )
         )
         try:
@@ -525,9 +529,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Shielded: the socket may close right after the answer (Reset reboots the
         # charger), and disconnect() cancels this task; the outcome must still be kept.
         record = asyncio.ensure_future(
-            database_sync_to_async(services.run_collecting_events)(
-                commands.command_finish, {"command_id": command_id, **outcome}
-            )
+            orm_service(commands.command_finish, {"command_id": command_id, **outcome})
         )
         try:
             _, events = await asyncio.shield(record)
@@ -577,7 +579,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         # Log rows first: once the charger shows disconnected, its frames are stored.
         await self._writer.flush()
         try:
-            _, events = await database_sync_to_async(services.run_collecting_events)(
+            _, events = await orm_service(
                 services.charge_point_connection_closed,
                 {
                     "charge_point_id": self.charge_point_id,
@@ -636,8 +638,10 @@ class _EmbeddedDispatch:
                 seconds=settings.OCPP_COMMAND_TIMEOUT * 2 + 30
             )
             try:
-                pending = await database_sync_to_async(commands.pending_command_ids)(
-                    channel_names=list(self._consumers), since=since
+                pending = await orm_call(
+                    commands.pending_command_ids,
+                    channel_names=list(self._consumers),
+                    since=since,
                 )
             except Exception:
                 logger.warning("command poll failed", exc_info=True)

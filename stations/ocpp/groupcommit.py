@@ -73,6 +73,19 @@ def run_service(
         raise
 
 
+async def orm_service(
+    service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[services.LiveEvent]]:
+    """``run_service`` on the ORM thread: the gateway's way to call a service."""
+    return await sync_to_async(run_service, thread_sensitive=True)(service, kwargs)
+
+
+async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
+    """Call a service on the ORM thread for its result (its live events are dropped)."""
+    result, _ = await orm_service(service, kwargs)
+    return result
+
+
 class _HookThread:
     """One thread per process that runs the gateway's deferred domain hooks in order."""
 
@@ -111,21 +124,26 @@ class _HookThread:
 _hook_thread = _HookThread()
 
 
+Outcome = tuple[BaseException | None, Any]  # (error, result)
+
+
 def _run_batch(
     name: str,
-    batch_service: Callable[[list[Any]], None],
-    single_service: Callable[[Any], None],
+    batch_service: Callable[..., list[Any] | None],
+    single_service: Callable[..., Any],
     items: list[Any],
     log_entries: list[LogEntry],
-) -> tuple[list[BaseException | None], list[services.LiveEvent]]:
+) -> tuple[list[Outcome], list[services.LiveEvent]]:
     if log_entries:
         try:
             run_service(write_entries, {"entries": log_entries})
         except Exception:  # the log is best effort; never fail a charger
             logger.exception("could not write %d OCPP log rows", len(log_entries))
     try:
-        _, events = run_service(batch_service, {"items": items})
-        return [None] * len(items), events
+        results, events = run_service(batch_service, {"items": items})
+        if results is None:
+            results = [None] * len(items)
+        return [(None, result) for result in results], events
     except Exception:
         if len(items) == 1:
             logger.exception("%s: the write failed", name)
@@ -136,17 +154,17 @@ def _run_batch(
                 len(items),
                 exc_info=True,
             )
-    outcomes: list[BaseException | None] = []
+    outcomes: list[Outcome] = []
     events: list[services.LiveEvent] = []
     for item in items:
         try:
-            _, item_events = run_service(single_service, {"item": item})
+            result, item_events = run_service(single_service, {"item": item})
         except Exception as error:
-            outcomes.append(error)
+            outcomes.append((error, None))
             if len(items) > 1:
                 logger.exception("%s: an item failed alone", name)
         else:
-            outcomes.append(None)
+            outcomes.append((None, result))
             events.extend(item_events)
     return outcomes, events
 
@@ -163,30 +181,30 @@ class GroupCommit(Generic[Item]):
         self,
         name: str,
         *,
-        batch_service: Callable[..., None],
-        single_service: Callable[..., None],
+        batch_service: Callable[..., list[Any] | None],
+        single_service: Callable[..., Any],
     ) -> None:
         self.name = name
         self._batch_service = batch_service
         self._single_service = single_service
-        self._queue: list[tuple[Item, asyncio.Future[None]]] = []
+        self._queue: list[tuple[Item, asyncio.Future[Any]]] = []
         self._task: asyncio.Task[None] | None = None
         self.batches = 0
         self.items = 0
 
-    async def submit(self, item: Item) -> None:
-        """Write ``item`` with the next batch; return once it is committed.
+    async def submit(self, item: Item) -> Any:
+        """Write ``item`` with the next batch; return its result once committed.
 
         Raises what writing this item alone raised, should its batch fail.
         """
         loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
+        future: asyncio.Future[Any] = loop.create_future()
         self._queue.append((item, future))
         if self._task is None or self._task.done():
             self._task = loop.create_task(self._run())
         # A cancelled submitter (its charger hung up) leaves the write queued:
         # the message was received and is still recorded.
-        await asyncio.shield(future)
+        return await asyncio.shield(future)
 
     async def _run(self) -> None:
         while self._queue:
@@ -204,7 +222,7 @@ class GroupCommit(Generic[Item]):
                     log_entries,
                 )
             except BaseException as error:  # the thread hop itself failed
-                outcomes, events = [error] * len(batch), []
+                outcomes, events = [(error, None)] * len(batch), []
                 if isinstance(error, asyncio.CancelledError):
                     for _, future in batch:
                         if not future.done():
@@ -212,13 +230,13 @@ class GroupCommit(Generic[Item]):
                     raise
             self.batches += 1
             self.items += len(batch)
-            for (_, future), outcome in zip(batch, outcomes, strict=True):
+            for (_, future), (error, result) in zip(batch, outcomes, strict=True):
                 if future.done():
                     continue
-                if outcome is None:
-                    future.set_result(None)
+                if error is None:
+                    future.set_result(result)
                 else:
-                    future.set_exception(outcome)
+                    future.set_exception(error)
             if events:
                 publish(events)
 
@@ -356,15 +374,39 @@ def _seen_single(*, item: tuple[int, str, Any]) -> None:
     )
 
 
+def _connect_batch(*, items: list[Any]) -> list[Any]:
+    return services.charge_point_connections_open(items=items)
+
+
+def _connect_single(*, item: Any) -> Any:
+    return services.charge_point_connection_open(
+        ocpp_id=item.ocpp_id,
+        channel_name=item.channel_name,
+        remote_address=item.remote_address,
+        unknown_policy=item.unknown_policy,
+        at=item.at,
+    )
+
+
+def _boot_batch(*, items: list[Any]) -> list[Any]:
+    return services.charge_points_boot(items=items)
+
+
+def _boot_single(*, item: Any) -> Any:
+    return services.charge_points_boot(items=[item])
+
+
 _batchers: dict[tuple[str, asyncio.AbstractEventLoop], GroupCommit[Any]] = {}
-_FACTORIES: dict[str, tuple[Callable[..., None], Callable[..., None]]] = {
+_FACTORIES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "meter_values": (_meter_values_batch, _meter_values_single),
     "seen": (_seen_batch, _seen_single),
+    "connect": (_connect_batch, _connect_single),
+    "boot": (_boot_batch, _boot_single),
 }
 
 
 def get_batcher(name: str) -> GroupCommit[Any]:
-    """The batcher ``name`` ("meter_values", "seen") of the running event loop."""
+    """The batcher ``name`` (meter_values, seen, connect, boot) of this event loop."""
     loop = asyncio.get_running_loop()
     batcher = _batchers.get((name, loop))
     if batcher is None:

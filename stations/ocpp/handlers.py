@@ -288,19 +288,21 @@ class CentralSystem(V16ChargePoint):
         **_: Any,
     ) -> call_result.BootNotification:
         now = timezone.now()
-        result: services.BootResult = await self.call_service(
-            services.charge_point_boot,
-            charge_point_id=self.charge_point_id,
-            vendor=charge_point_vendor,
-            model=charge_point_model,
-            serial_number=_text(charge_point_serial_number),
-            charge_box_serial_number=_text(charge_box_serial_number),
-            firmware_version=_text(firmware_version),
-            iccid=_text(iccid),
-            imsi=_text(imsi),
-            meter_type=_text(meter_type),
-            meter_serial_number=_text(meter_serial_number),
-            at=now,
+        # Batched with the other chargers' boots of this process (a boot storm).
+        result: services.BootResult = await get_batcher("boot").submit(
+            services.BootReport(
+                charge_point_id=self.charge_point_id,
+                vendor=charge_point_vendor,
+                model=charge_point_model,
+                serial_number=_text(charge_point_serial_number),
+                charge_box_serial_number=_text(charge_box_serial_number),
+                firmware_version=_text(firmware_version),
+                iccid=_text(iccid),
+                imsi=_text(imsi),
+                meter_type=_text(meter_type),
+                meter_serial_number=_text(meter_serial_number),
+                at=now,
+            )
         )
         return call_result.BootNotification(
             current_time=format_ocpp_datetime(now),

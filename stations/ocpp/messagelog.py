@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.utils import timezone
 
 from stations.models import OcppMessage
@@ -86,11 +85,13 @@ class MessageLogWriter:
         return entries
 
     async def flush(self) -> None:
+        from stations.ocpp.groupcommit import orm_call
+
         async with self._lock:
             while self._buffer:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]
                 try:
-                    await database_sync_to_async(write_entries)(entries=batch)
+                    await orm_call(write_entries, entries=batch)
                 except Exception:  # the log is best effort; never fail a charger
                     logger.exception("could not write %d OCPP log rows", len(batch))
 

@@ -279,14 +279,15 @@ def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails():
         if item == "bad":
             raise ValueError("bad item")
         written.append(item)
+        return item.upper()
 
     outcomes, events = groupcommit._run_batch(
         "test", batch_service, single_service, ["a", "bad", "c"], []
     )
     assert written == ["a", "c"]
-    assert outcomes[0] is None
-    assert outcomes[2] is None
-    assert isinstance(outcomes[1], ValueError)
+    assert outcomes[0] == (None, "A")
+    assert outcomes[2] == (None, "C")
+    assert isinstance(outcomes[1][0], ValueError)
     assert events == []
 
 

@@ -227,3 +227,85 @@ def test_command_outcome_is_recorded_once():
 
     command.refresh_from_db()
     assert command.status == CommandStatus.ACCEPTED
+
+
+def _request(ocpp_id: str, channel: str, policy: str = "reject"):
+    from stations.services import ConnectionRequest
+
+    return ConnectionRequest(
+        ocpp_id=ocpp_id,
+        channel_name=channel,
+        remote_address="10.0.0.9",
+        unknown_policy=policy,
+        at=timezone.now(),
+    )
+
+
+def test_a_storm_of_handshakes_is_recorded_in_constant_statements(
+    django_assert_max_num_queries,
+):
+    from stations.services import charge_point_connections_open
+
+    chargers = [ChargePointFactory(ocpp_id=f"CP-STORM-{n}") for n in range(20)]
+    # Chargers read under lock, one UPDATE, one INSERT, plus the savepoint pair.
+    with django_assert_max_num_queries(5):
+        results = charge_point_connections_open(
+            items=[_request(cp.ocpp_id, f"chan-{cp.ocpp_id}") for cp in chargers]
+        )
+    assert [result.charge_point_id for result in results] == [cp.pk for cp in chargers]
+    assert ChargePoint.objects.filter(is_connected=True, is_online=True).count() == 20
+    assert ConnectionEvent.objects.filter(kind="connected").count() == 20
+
+
+def test_a_batch_handles_takeover_unknown_and_registration_like_single_calls():
+    from stations.services import charge_point_connections_open
+
+    ChargePointFactory(ocpp_id="CP-TWICE")
+    results = charge_point_connections_open(
+        items=[
+            _request("CP-TWICE", "first-socket"),
+            _request("CP-TWICE", "second-socket"),  # the same charger again
+            _request("CP-NOBODY", "x"),  # unknown, policy reject
+            _request("CP-NEWBIE", "y", policy="pending"),  # unknown, registered
+        ]
+    )
+    assert results[2] is None
+    assert results[3].is_new
+    assert results[3].registration_status == "Pending"
+    twice = ChargePoint.objects.get(ocpp_id="CP-TWICE")
+    assert twice.connection_channel == "second-socket"
+    assert list(
+        ConnectionEvent.objects.filter(charge_point=twice)
+        .order_by("pk")
+        .values_list("kind", flat=True)
+    ) == ["connected", "taken_over", "connected"]
+    assert not ChargePoint.objects.filter(ocpp_id="CP-NOBODY").exists()
+
+
+def test_a_boot_storm_stores_every_chargers_identity(django_assert_max_num_queries):
+    from stations.services import BootReport, charge_points_boot
+
+    chargers = [ChargePointFactory(ocpp_id=f"CP-BOOT-{n}") for n in range(10)]
+    now = timezone.now()
+    with django_assert_max_num_queries(4):
+        results = charge_points_boot(
+            items=[
+                BootReport(
+                    charge_point_id=cp.pk,
+                    vendor="Acme",
+                    model=f"Model-{n}",
+                    firmware_version="2.1",
+                    at=now,
+                )
+                for n, cp in enumerate(chargers)
+            ]
+        )
+    assert {result.registration_status for result in results} == {"Accepted"}
+    for n, cp in enumerate(chargers):
+        cp.refresh_from_db()
+        assert (cp.vendor, cp.model, cp.firmware_version) == (
+            "Acme",
+            f"Model-{n}",
+            "2.1",
+        )
+        assert cp.last_boot_at == now
