@@ -10,6 +10,10 @@ CMS as N uvicorn processes (``--server daphne`` to compare), the hand-rolled
 with ``bench.loadgen`` and writes the figures into ``docs/benchmarks.md``
 (between the result markers) and ``var/bench/results-<time>.json``.
 Every server binds 127.0.0.1 and is stopped at the end; every load is bounded.
+
+    BENCH_PROFILE_DIR=var/prof python bench/run.py --scenario storm --no-doc
+
+runs each CMS process under ``py-spy record`` (raw collapsed stacks per process).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ import os
 import platform
 import random
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -157,6 +162,7 @@ class Servers:
     kind: str
     processes: list[subprocess.Popen[bytes]] = field(default_factory=list)
     urls: list[str] = field(default_factory=list)
+    profiled: bool = False
 
     @property
     def pids(self) -> list[int]:
@@ -165,7 +171,10 @@ class Servers:
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
-                process.terminate()
+                if self.profiled:
+                    process.send_signal(signal.SIGINT)
+                else:
+                    process.terminate()
         for process in self.processes:
             try:
                 process.wait(timeout=15)
@@ -205,6 +214,26 @@ def start_cms(env: dict[str, str], count: int, server: str, log_dir: Path) -> Se
             command += ["--host", "127.0.0.1", "--port", str(port), "--lifespan"]
             command += ["off", "--no-access-log", "--backlog", "8192"]
             command += ["--ws-ping-interval", "60", "--ws-ping-timeout", "60"]
+        profile_dir = os.environ.get("BENCH_PROFILE_DIR")
+        if profile_dir:
+            # py-spy samples the whole run and writes when interrupted (stop()).
+            # CPU and RSS figures of a profiled run are py-spy's: use --no-doc.
+            servers.profiled = True
+            output = Path(profile_dir) / f"{servers.kind}-{port}.txt"
+            spy = str(Path(sys.executable).parent / "py-spy")
+            command = [
+                spy,
+                "record",
+                "--threads",
+                "-r",
+                "100",
+                "-f",
+                "raw",
+                "-o",
+                str(output),
+                "--",
+                *command,
+            ]
         log = (log_dir / f"{servers.kind}-{port}.log").open("wb")
         servers.processes.append(
             subprocess.Popen(  # noqa: S603

@@ -686,6 +686,145 @@ def connector_status_record(
     return StatusRecorded(True, connector.pk if connector else None)
 
 
+@dataclass(frozen=True)
+class StatusReport:
+    """A StatusNotification.req as the gateway received it."""
+
+    charge_point_id: int
+    connector_number: int
+    status: str
+    error_code: str
+    info: str = ""
+    vendor_id: str = ""
+    vendor_error_code: str = ""
+    timestamp: datetime | None = None
+    received_at: datetime | None = None
+
+
+_CONNECTOR_STATUS_FIELDS = [
+    "status",
+    "error_code",
+    "vendor_error_code",
+    "vendor_id",
+    "info",
+    "status_at",
+    "status_received_at",
+]
+
+
+def _status_single(item: StatusReport) -> StatusRecorded:
+    return connector_status_record(
+        charge_point_id=item.charge_point_id,
+        connector_number=item.connector_number,
+        status=item.status,
+        error_code=item.error_code,
+        info=item.info,
+        vendor_id=item.vendor_id,
+        vendor_error_code=item.vendor_error_code,
+        timestamp=item.timestamp,
+        received_at=item.received_at or timezone.now(),
+    )
+
+
+@transaction.atomic
+def connector_statuses_record(*, items: list[StatusReport]) -> list[StatusRecorded]:
+    """``connector_status_record`` for many notifications in one transaction.
+
+    Constant statements per batch for connectors that exist: the connectors
+    under row lock in primary-key order, one INSERT of the history, one UPDATE.
+    Connector 0 (the charger itself) and connectors seen for the first time
+    take the single path. Within a batch each connector's notifications are
+    applied in arrival order and ordered by the charger's timestamps, exactly
+    as one by one.
+    """
+    keys = {
+        (item.charge_point_id, item.connector_number)
+        for item in items
+        if item.connector_number != 0
+    }
+    connectors: dict[tuple[int, int], Connector] = {}
+    if keys:
+        wanted = Q()
+        for charge_point_id, number in keys:
+            wanted |= Q(charge_point_id=charge_point_id, connector_id=number)
+        connectors = {
+            (connector.charge_point_id, connector.connector_id): connector
+            for connector in Connector.objects.select_for_update(of=("self",))
+            .select_related("charge_point__station")
+            .filter(wanted)
+            .order_by("pk")
+        }
+    results: list[StatusRecorded | None] = []
+    history: list[StatusChange] = []
+    changed: dict[int, Connector] = {}
+    applied: list[tuple[Connector, StatusReport, datetime]] = []
+    single: list[int] = []
+    for index, item in enumerate(items):
+        connector = connectors.get((item.charge_point_id, item.connector_number))
+        if connector is None:
+            single.append(index)
+            results.append(None)
+            continue
+        received_at = item.received_at or timezone.now()
+        at = item.timestamp or received_at
+        is_applied = connector.status_at is None or at >= connector.status_at
+        history.append(
+            StatusChange(
+                charge_point=connector.charge_point,
+                connector=connector,
+                status=item.status,
+                error_code=item.error_code,
+                vendor_error_code=item.vendor_error_code[:50],
+                info=item.info[:50],
+                at=at,
+                received_at=received_at,
+                is_applied=is_applied,
+            )
+        )
+        results.append(StatusRecorded(is_applied, connector.pk))
+        if not is_applied:
+            logger.info(
+                "%s connector %s: status %s at %s is older than %s; kept, not applied",
+                connector.charge_point.ocpp_id,
+                item.connector_number,
+                item.status,
+                at,
+                connector.status_at,
+            )
+            continue
+        connector.status = item.status
+        connector.error_code = item.error_code
+        connector.vendor_error_code = item.vendor_error_code[:50]
+        connector.vendor_id = item.vendor_id[:255]
+        connector.info = item.info[:50]
+        connector.status_at = at
+        connector.status_received_at = received_at
+        changed[connector.pk] = connector
+        applied.append((connector, item, at))
+    StatusChange.objects.bulk_create(history)
+    update_rows(Connector, list(changed.values()), _CONNECTOR_STATUS_FIELDS)
+    for connector, item, at in applied:
+        charge_point = connector.charge_point
+        station = charge_point.station
+        publish_event_on_commit(
+            charge_point_groups(charge_point),
+            {
+                "kind": "connector.status",
+                "connector_pk": connector.pk,
+                "connector_number": item.connector_number,
+                "charge_point_pk": charge_point.pk,
+                "station_id": charge_point.station_id,
+                "network_id": station.network_id if station is not None else None,
+                "status": item.status,
+                "error_code": item.error_code,
+                "at": _iso(at),
+            },
+        )
+    for index in single:
+        results[index] = _status_single(items[index])
+    return results  # type: ignore[return-value]
+
+
 def data_transfer_record(
     *,
     charge_point_id: int,

@@ -396,17 +396,26 @@ def _boot_single(*, item: Any) -> Any:
     return services.charge_points_boot(items=[item])
 
 
+def _status_batch(*, items: list[Any]) -> list[Any]:
+    return services.connector_statuses_record(items=items)
+
+
+def _status_single(*, item: Any) -> Any:
+    return services.connector_statuses_record(items=[item])
+
+
 _batchers: dict[tuple[str, asyncio.AbstractEventLoop], GroupCommit[Any]] = {}
 _FACTORIES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "meter_values": (_meter_values_batch, _meter_values_single),
     "seen": (_seen_batch, _seen_single),
     "connect": (_connect_batch, _connect_single),
     "boot": (_boot_batch, _boot_single),
+    "status": (_status_batch, _status_single),
 }
 
 
 def get_batcher(name: str) -> GroupCommit[Any]:
-    """The batcher ``name`` (meter_values, seen, connect, boot) of this event loop."""
+    """The batcher ``name`` (meter_values, seen, connect, boot, status) of this event loop."""
     loop = asyncio.get_running_loop()
     batcher = _batchers.get((name, loop))
     if batcher is None:

@@ -332,17 +332,19 @@ class CentralSystem(V16ChargePoint):
             raise PropertyConstraintViolationError(
                 details={"cause": "connectorId must not be negative"}
             )
-        await self.call_service(
-            services.connector_status_record,
-            charge_point_id=self.charge_point_id,
-            connector_number=connector_id,
-            status=status,
-            error_code=error_code,
-            info=_text(info),
-            vendor_id=_text(vendor_id),
-            vendor_error_code=_text(vendor_error_code),
-            timestamp=parse_ocpp_datetime(timestamp) if timestamp else None,
-            received_at=timezone.now(),
+        # Batched with the other chargers' notifications of this process.
+        await get_batcher("status").submit(
+            services.StatusReport(
+                charge_point_id=self.charge_point_id,
+                connector_number=connector_id,
+                status=status,
+                error_code=error_code,
+                info=_text(info),
+                vendor_id=_text(vendor_id),
+                vendor_error_code=_text(vendor_error_code),
+                timestamp=parse_ocpp_datetime(timestamp) if timestamp else None,
+                received_at=timezone.now(),
+            )
         )
         return call_result.StatusNotification()
 

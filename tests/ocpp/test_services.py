@@ -309,3 +309,64 @@ def test_a_boot_storm_stores_every_chargers_identity(django_assert_max_num_queri
             "2.1",
         )
         assert cp.last_boot_at == now
+
+
+def _status(charge_point, number: int, status: str, minutes: float):
+    from stations.services import StatusReport
+
+    base = timezone.now().replace(microsecond=0) - timedelta(hours=1)
+    return StatusReport(
+        charge_point_id=charge_point.pk,
+        connector_number=number,
+        status=status,
+        error_code="NoError",
+        timestamp=base + timedelta(minutes=minutes),
+        received_at=timezone.now(),
+    )
+
+
+def test_a_batch_of_notifications_orders_each_connector_by_the_chargers_clock(
+    django_assert_max_num_queries,
+):
+    from stations.models import Connector, StatusChange
+    from stations.services import connector_statuses_record
+    from tests.factories import ConnectorFactory
+
+    first, second = (
+        ChargePointFactory(ocpp_id="CP-ST-1"),
+        ChargePointFactory(ocpp_id="CP-ST-2"),
+    )
+    for charge_point in (first, second):
+        ConnectorFactory(charge_point=charge_point, connector_id=1)
+    items = [
+        _status(first, 1, "Preparing", 1),
+        _status(second, 1, "Charging", 1),
+        _status(first, 1, "Charging", 3),
+        _status(first, 1, "Available", 2),  # resent late: older than Charging
+    ]
+    # Connectors read under lock, one INSERT, one UPDATE, plus the savepoint pair.
+    with django_assert_max_num_queries(5):
+        results = connector_statuses_record(items=items)
+    assert [result.is_applied for result in results] == [True, True, True, False]
+    assert Connector.objects.get(charge_point=first).status == "Charging"
+    assert Connector.objects.get(charge_point=second).status == "Charging"
+    assert StatusChange.objects.count() == 4
+
+
+def test_a_batch_sends_connector_zero_and_new_connectors_the_single_way():
+    from stations.models import Connector
+    from stations.services import connector_statuses_record
+
+    charge_point = ChargePointFactory(ocpp_id="CP-ST-3")
+    results = connector_statuses_record(
+        items=[
+            _status(charge_point, 0, "Faulted", 1),
+            _status(charge_point, 2, "Available", 1),  # not known yet: created
+        ]
+    )
+    assert [result.is_applied for result in results] == [True, True]
+    charge_point.refresh_from_db()
+    assert charge_point.status == "Faulted"
+    assert Connector.objects.get(charge_point=charge_point, connector_id=2).status == (
+        "Available"
+    )
