@@ -42,6 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench.liveprobe import LiveProbe, live_session_cookie  # noqa: E402
 from bench.loadgen import (  # noqa: E402
     LoadConfig,
     LoadResult,
@@ -392,7 +393,16 @@ def scenario_steady(ctx: Context) -> dict[str, Any]:
     }
     out: dict[str, Any] = {}
     for name, servers in ctx.all_servers():
+        probe = None
+        if name == "cms":
+            # Portal browsers on the live board while the chargers load the CMS.
+            session_key, network_id = live_session_cookie("Bench network")
+            bases = [url.split("/ocpp/")[0] for url in servers.urls]
+            probe = LiveProbe(bases, session_key, network_id, viewers=10)
+            probe.start()
         out[name] = drive(servers, config, check_log=name == "cms")
+        if probe is not None:
+            out[name]["live_view"] = probe.stop()
     return out
 
 
@@ -637,6 +647,16 @@ def render(report: dict[str, Any]) -> str:
                 f", CMS / canned ceiling: **{_ratio(cms, data['canned']['window_msgs_per_s'])}**."
                 f" Calls sent {data['cms']['sent']}, found in the CMS message log "
                 f"{data['cms'].get('logged_calls')} (unlogged: {data['cms'].get('unlogged_calls')})."
+            )
+        live = data["cms"].get("live_view")
+        if live:
+            lat = live["latency_ms"]
+            lines.append("")
+            lines.append(
+                f"Live view: {live['connected']}/{live['viewers']} portal browsers on the "
+                f"live board received {live['status_events']} rendered status updates; "
+                "StatusNotification (charger timestamp) -> row in the browser ms "
+                f"p50/p95/p99/max **{lat['p50']}/{lat['p95']}/{lat['p99']}/{lat['max']}**."
             )
         lines.append("")
     if "connections" in results:

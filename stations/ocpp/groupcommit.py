@@ -241,90 +241,17 @@ class GroupCommit(Generic[Item]):
                 publish(events)
 
 
-# A running session's live state reaches browsers at most this often (the last
-# state of each interval is always sent); a stopped session's at once.
-SESSION_EVENT_INTERVAL_S = 1.0
-
-
-class LiveThrottle:
-    """Coalesce each session's ``session.updated`` events to one per interval.
-
-    A charger under test load can report every few milliseconds; a browser
-    chart gains nothing from more than one point a second, and every event is
-    a channel-layer send per group on the gateway's event loop. The first event
-    of an interval goes at once, later ones replace each other and the latest
-    goes at the interval's end, so the browser never shows a stale state for
-    longer than the interval.
-    """
-
-    def __init__(self, interval_s: float = SESSION_EVENT_INTERVAL_S) -> None:
-        self.interval_s = interval_s
-        self._sent_at: dict[int, float] = {}
-        self._pending: dict[int, services.LiveEvent] = {}
-
-    def admit(self, events: list[services.LiveEvent]) -> list[services.LiveEvent]:
-        """Return the events to send now; hold back the rest."""
-        now = time.monotonic()
-        admitted: list[services.LiveEvent] = []
-        for groups, event in events:
-            session_id = event.get("session_id")
-            if event.get("kind") != "session.updated" or session_id is None:
-                admitted.append((groups, event))
-                continue
-            if event.get("stopped_at"):
-                self._pending.pop(session_id, None)
-                self._sent_at.pop(session_id, None)
-                admitted.append((groups, event))
-                continue
-            sent_at = self._sent_at.get(session_id)
-            if session_id not in self._pending and (
-                sent_at is None or now - sent_at >= self.interval_s
-            ):
-                self._sent_at[session_id] = now
-                admitted.append((groups, event))
-                continue
-            if session_id not in self._pending:
-                delay = self.interval_s - (now - (sent_at or now))
-                asyncio.get_running_loop().call_later(
-                    max(0.0, delay), self._release, session_id
-                )
-            self._pending[session_id] = (groups, event)
-        if len(self._sent_at) > 10_000:
-            cutoff = now - self.interval_s
-            self._sent_at = {
-                key: at for key, at in self._sent_at.items() if at >= cutoff
-            }
-        return admitted
-
-    def _release(self, session_id: int) -> None:
-        held = self._pending.pop(session_id, None)
-        if held is not None:
-            self._sent_at[session_id] = time.monotonic()
-            _send_in_background([held])
-
-
-_throttles: dict[asyncio.AbstractEventLoop, LiveThrottle] = {}
 # Strong references: the event loop keeps only weak ones to running tasks.
 _sending: set[asyncio.Task[None]] = set()
 
 
-def _send_in_background(events: list[services.LiveEvent]) -> None:
+def publish(events: list[services.LiveEvent]) -> None:
+    """Send the gateway's live events in the background; a charger never waits."""
+    if not events:
+        return
     task = asyncio.get_running_loop().create_task(send_now(events))
     _sending.add(task)
     task.add_done_callback(_sending.discard)
-
-
-def publish(events: list[services.LiveEvent]) -> None:
-    """Send the gateway's live events in the background, session updates throttled."""
-    loop = asyncio.get_running_loop()
-    throttle = _throttles.get(loop)
-    if throttle is None:
-        for stale in [known for known in _throttles if known.is_closed()]:
-            del _throttles[stale]
-        throttle = _throttles[loop] = LiveThrottle()
-    admitted = throttle.admit(events)
-    if admitted:
-        _send_in_background(admitted)
 
 
 async def send_now(events: list[services.LiveEvent]) -> None:
@@ -335,9 +262,7 @@ async def send_now(events: list[services.LiveEvent]) -> None:
     for groups, event in events:
         for group in groups:
             try:
-                await layer.groupsend_now(
-                    group, {"type": LIVE_EVENT_TYPE, "event": event}
-                )
+                await layer.group_send(group, {"type": LIVE_EVENT_TYPE, "event": event})
             except Exception:
                 logger.warning("live event to %s failed", group, exc_info=True)
 
