@@ -77,3 +77,13 @@ bench: install
 # Full sizes (10,000 chargers for connections and the storm).
 bench-full: install
 	$(BIN)/python bench/run.py --scenario all
+
+.PHONY: bench-reports bench-reports-quick
+# Reports at fleet scale: 1,000,000 sessions / 50,000,000 meter values generated
+# into cms_reports_bench (reused when already there), roll-up backfill, every
+# report timed; writes the "Reports at fleet scale" section of docs/benchmarks.md.
+bench-reports: install
+	$(BIN)/python bench/reports.py --before
+
+bench-reports-quick: install
+	$(BIN)/python bench/reports.py --quick

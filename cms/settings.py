@@ -208,6 +208,11 @@ PERIODIC_TASKS["report-rollups"] = {
     "every_seconds": env_int("REPORT_ROLLUP_SECONDS", 300, minimum=30),
 }
 REPORT_ROLLUP_BACKFILL_DAYS = env_int("REPORT_ROLLUP_BACKFILL_DAYS", 400, minimum=1)
+PERIODIC_TASKS["meter-value-retention"] = {
+    # Raw meter values past METER_VALUE_RETENTION_DAYS (stations.report_tasks).
+    "task": "stations.report_tasks.meter_values_purge_task",
+    "every_seconds": 3600,
+}
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
 
 # --- Alerts -------------------------------------------------------------------
@@ -351,7 +356,8 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
 )
-METER_VALUE_RETENTION_DAYS = env_int("METER_VALUE_RETENTION_DAYS", 400, minimum=1)
+# Raw meter values older than this are purged hourly (0 = keep forever); roll-ups stay.
+METER_VALUE_RETENTION_DAYS = env_int("METER_VALUE_RETENTION_DAYS", 400, minimum=0)
 # DataTransfer vendors the CMS accepts (others get UnknownVendorId); all are kept.
 OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
 # With the in-memory channel layer (embedded) another process cannot reach a

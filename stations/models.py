@@ -351,6 +351,12 @@ class StatusChange(models.Model):
         indexes = [
             models.Index(fields=["connector", "at"]),
             models.Index(fields=["charge_point", "at"]),
+            # Fault-rate report: the moves into Faulted only (stations.report_more).
+            models.Index(
+                fields=["connector", "at"],
+                condition=Q(status="Faulted", is_applied=True),
+                name="statuschange_faulted",
+            ),
         ]
 
 

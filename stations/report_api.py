@@ -26,6 +26,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cms.api import IsStaffAccount, responses
+from stations.report_tasks import rollup_freshness
 from stations.report_views import EXTRA_KINDS, REPORTS
 from stations.reports import (
     ReportInputError,
@@ -80,6 +81,13 @@ class ReportRowSerializer(serializers.Serializer):
 
 
 class ReportSerializer(serializers.Serializer):
+    rollups_complete_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Roll-ups are complete before this (UTC); later time is read raw.",
+    )
+    backfill_percent = serializers.IntegerField(
+        allow_null=True, help_text="First roll-up build in progress: share done."
+    )
     report = serializers.CharField()
     date_from = serializers.DateField()
     date_to = serializers.DateField()
@@ -89,6 +97,13 @@ class ReportSerializer(serializers.Serializer):
 class TableReportSerializer(serializers.Serializer):
     """Fault, session-distribution and revenue reports: rows keyed by the CSV columns."""
 
+    rollups_complete_until = serializers.DateTimeField(
+        allow_null=True,
+        help_text="Roll-ups are complete before this (UTC); later time is read raw.",
+    )
+    backfill_percent = serializers.IntegerField(
+        allow_null=True, help_text="First roll-up build in progress: share done."
+    )
     report = serializers.CharField()
     date_from = serializers.DateField()
     date_to = serializers.DateField()
@@ -138,12 +153,18 @@ class ReportApi(APIView):
             raise ValidationError({error.field: [str(error)]}) from None
         _, compute, _ = REPORTS[kind]
         rows = compute(user=request.user, filters=filters)
+        fresh = rollup_freshness()
+        freshness = {
+            "rollups_complete_until": fresh["complete_until"],
+            "backfill_percent": fresh["backfill_percent"],
+        }
         if kind in EXTRA_KINDS:
             _, _, columns = REPORTS[kind]
             table = {
                 "report": kind,
                 "date_from": filters.date_from,
                 "date_to": filters.date_to,
+                **freshness,
                 "columns": [name for name, _ in columns],
                 "rows": [
                     {name: str(value(row)) for name, value in columns} for row in rows
@@ -154,6 +175,7 @@ class ReportApi(APIView):
             "report": kind,
             "date_from": filters.date_from,
             "date_to": filters.date_to,
+            **freshness,
             "rows": [_row(row) for row in rows],
         }
         return Response(ReportSerializer(body).data)

@@ -30,6 +30,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.db.models import (
     CharField,
     Count,
@@ -49,24 +50,24 @@ from billing.models import Cdr
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.models import (
     ChargePoint,
-    Connector,
     ConnectorStatus,
     Network,
     Station,
     StatusChange,
 )
-from stations.report_models import ConnectorHourlyRollup
+from stations.report_models import (
+    ReportRollupState,
+    StationDailyRevenue,
+    StationDailySessions,
+)
 from stations.reports import (
-    HOUR,
-    OFFLINE,
     ReportFilters,
     ReportRow,
     Tally,
-    _ceil,
+    _by_zone,
     _connectors,
-    _floor,
-    _segments,
     local_range,
+    range_totals,
     report_stations_for_user,
     rollups_complete_until,
 )
@@ -105,8 +106,11 @@ def _days(filters: ReportFilters) -> int:
     return (filters.date_to - filters.date_from).days + 1
 
 
+_NO_TALLY = Tally()  # rows of these reports carry their values in ``extra``
+
+
 def _row(level: str, label: str, **values: Any) -> ReportRow:
-    return ReportRow(level, label, Tally(), values)
+    return ReportRow(level, label, _NO_TALLY, values)
 
 
 # --- Fault rates -----------------------------------------------------------------
@@ -125,9 +129,11 @@ def _zone_groups(
 
 def _fault_counts(stations: list[Station], filters: ReportFilters) -> dict[int, int]:
     """Transitions into Faulted per charge point id inside its station's range."""
-    previous = StatusChange.objects.filter(is_applied=True).filter(
-        Q(at__lt=OuterRef("at")) | Q(at=OuterRef("at"), id__lt=OuterRef("id"))
-    )
+    # Before in (at, id) order, written so that the (connector, at) index is
+    # walked backwards from ``at`` and the first match is taken.
+    previous = StatusChange.objects.filter(
+        is_applied=True, at__lte=OuterRef("at")
+    ).exclude(at=OuterRef("at"), id__gte=OuterRef("id"))
 
     def last_before(**key: Any) -> Subquery:
         return Subquery(
@@ -164,51 +170,6 @@ def _fault_counts(stations: list[Station], filters: ReportFilters) -> dict[int, 
     return counts
 
 
-_DOWN_STATES = {ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE, OFFLINE}
-
-
-def _downtime_seconds(
-    *, connectors: list[Connector], start: datetime, end: datetime
-) -> dict[int, float]:
-    """Faulted + Unavailable + Offline seconds per connector id over ``[start, end)``.
-
-    Same split as ``connector_totals`` (roll-ups for complete hours, raw status
-    history for the edges) without the session energy work it does not need.
-    """
-    complete_until = rollups_complete_until()
-    middle_start = _ceil(start, HOUR)
-    middle_end = min(_floor(end, HOUR), complete_until) if complete_until else None
-    seconds: dict[int, float] = {c.pk: 0.0 for c in connectors}
-    raw_ranges = [(start, end)]
-    if middle_end is not None and middle_end > middle_start:
-        raw_ranges = [(start, middle_start), (middle_end, end)]
-        rows = (
-            ConnectorHourlyRollup.objects.filter(
-                connector__in=connectors,
-                hour_start__gte=middle_start,
-                hour_start__lt=middle_end,
-            )
-            .values("connector_id")
-            .annotate(down=Sum(F("faulted_s") + F("unavailable_s") + F("offline_s")))
-            .order_by()
-        )
-        for row in rows:
-            seconds[row["connector_id"]] += row["down"] or 0
-    for connector in connectors:
-        for range_start, range_end in raw_ranges:
-            if range_end <= range_start:
-                continue
-            for begin, finish, state in _segments(connector, range_start, range_end):
-                if state in _DOWN_STATES:
-                    # Whole seconds per hour, as the roll-ups store them.
-                    moment = begin
-                    while moment < finish:
-                        stop = min(finish, _floor(moment, HOUR) + HOUR)
-                        seconds[connector.pk] += round((stop - moment).total_seconds())
-                        moment = stop
-    return seconds
-
-
 def faults_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     """Fault rate per vendor/model/firmware; top chargers by faults and downtime."""
     stations = report_stations_for_user(user=user, filters=filters)
@@ -220,13 +181,15 @@ def faults_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     )
     faults = _fault_counts(stations, filters)
     downtime: dict[int, float] = defaultdict(float)
-    for station in stations:
-        start, end = local_range(station, filters.date_from, filters.date_to)
-        totals = _downtime_seconds(
-            connectors=connectors[station.pk], start=start, end=end
-        )
-        for connector in connectors[station.pk]:
-            downtime[connector.charge_point_id] += totals[connector.pk]
+    charger_of = {c.pk: c.charge_point_id for cs in connectors.values() for c in cs}
+    for zone, members in _by_zone(stations).items():
+        for (pk, _), tally in range_totals(
+            connectors=[c for station in members for c in connectors[station.pk]],
+            first=filters.date_from,
+            last=filters.date_to,
+            zone=zone,
+        ).items():
+            downtime[charger_of[pk]] += tally.downtime_s
     days = _days(filters)
     groups: dict[tuple[str, str, str], list[ChargePoint]] = defaultdict(list)
     for cp in charge_points:
@@ -303,11 +266,7 @@ def _bound(name: str, value: int) -> int | timedelta:
     return timedelta(seconds=value) if name == "duration" else value
 
 
-def sessions_distribution_report(
-    *, user: Any, filters: ReportFilters
-) -> list[ReportRow]:
-    """Histograms of session duration, energy and idle time (CDRs), counted in SQL."""
-    stations = report_stations_for_user(user=user, filters=filters)
+def _distribution_aggregates() -> dict[str, Any]:
     aggregates: dict[str, Any] = {}
     for name, column, buckets, _ in _DISTRIBUTIONS:
         known = Q(**{f"{column}__isnull": False})
@@ -317,27 +276,83 @@ def sessions_distribution_report(
                 where &= Q(**{f"{column}__lt": _bound(name, upper)})
             aggregates[f"{name}_{index}_n"] = Count("id", filter=where)
             aggregates[f"{name}_{index}_sum"] = Sum(column, filter=where)
-    totals: dict[str, float] = defaultdict(float)
-    for (start, end, _), ids in _zone_groups(stations, filters).items():
-        result = (
-            ChargingSession.objects.filter(
-                charge_point__station_id__in=ids,
-                started_at__gte=start,
-                started_at__lt=end,
-                stopped_at__isnull=False,
-            )
-            .exclude(status=SessionStatus.REJECTED)
-            .annotate(
-                duration_s=ExpressionWrapper(
-                    F("stopped_at") - F("started_at"), output_field=DurationField()
-                )
-            )
-            .aggregate(**aggregates)
+    return aggregates
+
+
+def distribution_sums(
+    *, station_ids: list[int], start: datetime, end: datetime, zone: str
+) -> dict[tuple[int, date], dict[str, float]]:
+    """Histogram counts and sums per (station, local start day), in one SQL query."""
+    rows = (
+        ChargingSession.objects.filter(
+            charge_point__station_id__in=station_ids,
+            started_at__gte=start,
+            started_at__lt=end,
+            stopped_at__isnull=False,
         )
-        for key, value in result.items():
+        .exclude(status=SessionStatus.REJECTED)
+        .annotate(
+            duration_s=ExpressionWrapper(
+                F("stopped_at") - F("started_at"), output_field=DurationField()
+            ),
+            station=F("charge_point__station_id"),
+            day=TruncDate("started_at", tzinfo=ZoneInfo(zone or "UTC")),
+        )
+        .values("station", "day")
+        .annotate(**_distribution_aggregates())
+        .order_by()
+    )
+    sums: dict[tuple[int, date], dict[str, float]] = {}
+    for row in rows:
+        values = {}
+        for key, value in row.items():
+            if key in ("station", "day"):
+                continue
             if isinstance(value, timedelta):
                 value = value.total_seconds()
-            totals[key] += float(value or 0)
+            values[key] = float(value or 0)
+        sums[(row["station"], row["day"])] = values
+    return sums
+
+
+def _complete_days(first: date, last: date, zone: str) -> date | None:
+    """The last day of ``first``..``last`` complete in the roll-ups, if any."""
+    complete_until = rollups_complete_until()
+    if complete_until is None:
+        return None
+    tz = ZoneInfo(zone or "UTC")
+    day = min(last, complete_until.astimezone(tz).date() - timedelta(days=1))
+    return day if day >= first else None
+
+
+def sessions_distribution_report(
+    *, user: Any, filters: ReportFilters
+) -> list[ReportRow]:
+    """Histograms of session duration, energy and idle time (CDRs).
+
+    Whole days complete in the roll-ups come from ``StationDailySessions``, the
+    rest is counted in SQL from the sessions.
+    """
+    stations = report_stations_for_user(user=user, filters=filters)
+    totals: dict[str, float] = defaultdict(float)
+    for (start, end, zone), ids in _zone_groups(stations, filters).items():
+        complete = _complete_days(filters.date_from, filters.date_to, zone)
+        if complete is not None:
+            for values in StationDailySessions.objects.filter(
+                station_id__in=ids, day__gte=filters.date_from, day__lte=complete
+            ).values_list("values", flat=True):
+                for key, value in values.items():
+                    totals[key] += value
+            start = datetime.combine(
+                complete + timedelta(days=1), time(0), ZoneInfo(zone)
+            )
+        if start >= end:
+            continue
+        for values in distribution_sums(
+            station_ids=ids, start=start, end=end, zone=zone
+        ).values():
+            for key, value in values.items():
+                totals[key] += value
     rows: list[ReportRow] = []
     for name, _, buckets, unit in _DISTRIBUTIONS:
         ranges = _bucket_ranges(buckets)
@@ -364,6 +379,32 @@ def sessions_distribution_report(
             )
         )
     return rows
+
+
+def sessions_rollups_rebuild(
+    *, stations: list[Station], first: date, last: date
+) -> int:
+    """Recompute the ``StationDailySessions`` rows of local days ``first``..``last``."""
+    written = 0
+    for zone, members in _by_zone(stations).items():
+        ids = [station.pk for station in members]
+        tz = ZoneInfo(zone)
+        start = datetime.combine(first, time(0), tz)
+        end = datetime.combine(last + timedelta(days=1), time(0), tz)
+        sums = distribution_sums(station_ids=ids, start=start, end=end, zone=zone)
+        with transaction.atomic():
+            StationDailySessions.objects.filter(
+                station_id__in=ids, day__gte=first, day__lte=last
+            ).delete()
+            StationDailySessions.objects.bulk_create(
+                [
+                    StationDailySessions(station_id=station_id, day=day, values=values)
+                    for (station_id, day), values in sums.items()
+                ],
+                batch_size=1000,
+            )
+        written += len(sums)
+    return written
 
 
 # --- Revenue ---------------------------------------------------------------------------
@@ -400,12 +441,15 @@ class _Sum:
 
 
 def _cdr_groups(
-    queryset: QuerySet[Cdr], start: datetime, end: datetime, zone: str
+    queryset: QuerySet[Cdr], start: datetime | None, end: datetime | None, zone: str
 ) -> list[dict[str, Any]]:
     """CDR sums per network, station, local stop day, currency and tariff (in SQL)."""
+    if start is not None:
+        queryset = queryset.filter(stopped_at__gte=start)
+    if end is not None:
+        queryset = queryset.filter(stopped_at__lt=end)
     return list(
-        queryset.filter(stopped_at__gte=start, stopped_at__lt=end)
-        .annotate(
+        queryset.annotate(
             day=TruncDate("stopped_at", tzinfo=ZoneInfo(zone)),
             tariff_id=KT("tariff_snapshot__tariff_id"),
             tariff_name=KT("tariff_snapshot__name"),
@@ -430,6 +474,116 @@ def _cdr_groups(
     )
 
 
+def _cdr_watermark() -> int:
+    state = ReportRollupState.objects.filter(key="hourly").first()
+    return state.cdr_watermark if state else 0
+
+
+_REVENUE_COLUMNS = (
+    "network_id",
+    "station_id",
+    "day",
+    "currency",
+    "tariff_id",
+    "tariff_name",
+)
+
+
+def _revenue_rollup_groups(
+    queryset: QuerySet[StationDailyRevenue], filters: ReportFilters
+) -> list[dict[str, Any]]:
+    """Roll-up rows of the range in the shape of ``_cdr_groups``."""
+    return [
+        {
+            **row,
+            "station__name": row.pop("station__name"),
+            "sessions": row.pop("n"),
+            "energy": row.pop("e"),
+            "net": row.pop("nt"),
+            "tax": row.pop("tx"),
+            "total": row.pop("tt"),
+        }
+        for row in queryset.filter(day__gte=filters.date_from, day__lte=filters.date_to)
+        .values(*_REVENUE_COLUMNS, "station__name")
+        .annotate(
+            n=Sum("sessions"),
+            e=Sum("energy_wh"),
+            nt=Sum("net"),
+            tx=Sum("tax"),
+            tt=Sum("total"),
+        )
+        .order_by()
+    ]
+
+
+def revenue_rollups_rebuild(
+    *,
+    max_id: int,
+    stations: list[Station] = (),  # type: ignore[assignment]
+    networks: list[Network] = (),  # type: ignore[assignment]
+    first: date | None = None,
+    last: date | None = None,
+) -> int:
+    """Recompute ``StationDailyRevenue`` from the CDRs with an id up to ``max_id``.
+
+    For ``stations`` (their CDRs) and ``networks`` (their CDRs without a
+    station), over the local days ``first``..``last`` (None: every day).
+    """
+    scopes: list[tuple[str, QuerySet[Cdr], QuerySet[StationDailyRevenue]]] = []
+    for zone, members in _by_zone(list(stations)).items():
+        ids = [station.pk for station in members]
+        scopes.append(
+            (
+                zone,
+                Cdr.objects.filter(station_id__in=ids),
+                StationDailyRevenue.objects.filter(station_id__in=ids),
+            )
+        )
+    for network in networks:
+        scopes.append(
+            (
+                network.time_zone or "UTC",
+                Cdr.objects.filter(network=network, station__isnull=True),
+                StationDailyRevenue.objects.filter(
+                    network=network, station__isnull=True
+                ),
+            )
+        )
+    written = 0
+    for zone, cdrs, rollups in scopes:
+        tz = ZoneInfo(zone)
+        start = datetime.combine(first, time(0), tz) if first else None
+        end = datetime.combine(last + timedelta(days=1), time(0), tz) if last else None
+        groups = _cdr_groups(cdrs.filter(id__lte=max_id), start, end, zone)
+        if first is not None:
+            rollups = rollups.filter(day__gte=first)
+        if last is not None:
+            rollups = rollups.filter(day__lte=last)
+        with transaction.atomic():
+            rollups.delete()
+            StationDailyRevenue.objects.bulk_create(
+                [
+                    StationDailyRevenue(
+                        network_id=group["network_id"],
+                        station_id=group["station_id"],
+                        day=group["day"],
+                        currency=group["currency"],
+                        tariff_id=group["tariff_id"],
+                        tariff_name=group["tariff_name"],
+                        sessions=group["sessions"],
+                        energy_wh=group["energy"] or 0,
+                        net=group["net"] or Decimal(0),
+                        tax=group["tax"] or Decimal(0),
+                        total=group["total"] or Decimal(0),
+                    )
+                    for group in groups
+                ],
+                batch_size=1000,
+            )
+        written += len(groups)
+    return written
+
+
 def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     """Revenue per network, station, station-local day and tariff, per currency."""
     if getattr(user, "is_driver", False) or not user.has_perm(REVENUE_PERMISSION):
@@ -438,8 +592,17 @@ def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     allowed = network_ids_for_user(user=user)
     networks = Network.objects.in_bulk(allowed)
     groups: list[dict[str, Any]] = []
+    # Roll-up rows hold the CDRs up to the watermark; newer CDRs are read here.
+    watermark = _cdr_watermark()
+    cdrs = Cdr.objects.filter(id__gt=watermark)
     for (start, end, zone), ids in _zone_groups(stations, filters).items():
-        queryset = Cdr.objects.filter(station_id__in=ids, network_id__in=allowed)
+        groups += _revenue_rollup_groups(
+            StationDailyRevenue.objects.filter(
+                station_id__in=ids, network_id__in=allowed
+            ),
+            filters,
+        )
+        queryset = cdrs.filter(station_id__in=ids, network_id__in=allowed)
         groups += _cdr_groups(queryset, start, end, zone)
     if filters.station_id is None:
         if filters.network_id is not None:
@@ -452,7 +615,13 @@ def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
             end = datetime.combine(
                 filters.date_to + timedelta(days=1), time(0), ZoneInfo(zone)
             )
-            queryset = Cdr.objects.filter(network=network, station__isnull=True)
+            groups += _revenue_rollup_groups(
+                StationDailyRevenue.objects.filter(
+                    network=network, station__isnull=True
+                ),
+                filters,
+            )
+            queryset = cdrs.filter(network=network, station__isnull=True)
             groups += _cdr_groups(queryset, start, end, zone)
     # Keys start with names (for sorting) and carry ids (same names stay apart).
     by_network: dict[tuple[str, int, str], _Sum] = defaultdict(_Sum)

@@ -13,6 +13,7 @@ import csv
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -27,6 +28,7 @@ from stations.report_more import (
     revenue_report,
     sessions_distribution_report,
 )
+from stations.report_tasks import rollup_freshness
 from stations.reports import (
     REPORT_PERMISSION,
     ReportFilters,
@@ -228,6 +230,36 @@ def _run(request: HttpRequest, kind: str) -> tuple[ReportFilters | None, Any]:
     return filters, compute(user=request.user, filters=filters)
 
 
+def _freshness(filters: ReportFilters | None, stations: Any) -> dict[str, Any]:
+    """How fresh the roll-ups are, in the zone of the stations shown.
+
+    One zone among the selected stations: that one; else the selected network's
+    zone; else UTC.
+    """
+    fresh = rollup_freshness()
+    chosen = stations
+    if filters is not None and filters.station_id is not None:
+        chosen = stations.filter(pk=filters.station_id)
+    elif filters is not None and filters.network_id is not None:
+        chosen = stations.filter(network_id=filters.network_id)
+    zones = set(chosen.values_list("time_zone", flat=True).distinct())
+    zone = zones.pop() if len(zones) == 1 else "UTC"
+    if len(zones) > 1 and filters is not None and filters.network_id is not None:
+        network = chosen.select_related("network").first()
+        zone = network.network.time_zone if network else zone
+    until = fresh["complete_until"]
+    return {
+        # Formatted here: the template would show it in the request's zone.
+        "until": (
+            f"{until.astimezone(ZoneInfo(zone or 'UTC')):%Y-%m-%d %H:%M}"
+            if until
+            else None
+        ),
+        "zone": zone or "UTC",
+        "backfill_percent": fresh["backfill_percent"],
+    }
+
+
 @require_GET
 @login_required
 def report_index(request: HttpRequest) -> HttpResponse:
@@ -265,6 +297,7 @@ def report_page(request: HttpRequest, kind: str) -> HttpResponse:
         return render(request, "stations/reports/report.html", context, status=400)
     context.update(
         filters=filters,
+        freshness=_freshness(filters, context["stations"]),
         table=[[value(row) for _, value in columns] for row in result],
         chart=_chart(kind, result) if kind != "peak" else {},
         heatmap=_heatmap(result) if kind == "peak" else None,

@@ -21,14 +21,16 @@ Utilization: *occupied* is Preparing..Finishing including both Suspended states;
 
 Energy is split across hours by linear interpolation of the session's energy
 register readings (start, meter values, stop), so a session crossing midnight
-lands on both station-local days. Reports read hourly roll-ups
-(``ConnectorHourlyRollup``) for closed hours inside the range and the raw history
-for the edges and the current hour; both give the same numbers.
+lands on both station-local days. Reports read roll-ups for the closed part of
+the range (``ConnectorMonthlyRollup`` for whole local months,
+``ConnectorDailyRollup`` for whole local days, ``ConnectorHourlyRollup`` for
+hours; see ``range_totals``) and the raw history, loaded for all connectors at
+once (``stations.report_history``), for the current hour and the edges; both
+give the same numbers.
 """
 
 from __future__ import annotations
 
-import bisect
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -38,38 +40,33 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, Sum
+from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
-from sessions_app.models import ChargingSession, MeterValue, SessionStatus
-from stations.models import (
-    ConnectionEvent,
-    Connector,
-    ConnectorStatus,
-    Station,
-    StatusChange,
+from stations.models import Connector, Station
+from stations.report_history import (
+    ENERGY_INDEX,
+    EPOCH,
+    OFFLINE,  # noqa: F401  (re-exported)
+    SECONDS_FIELDS,
+    SESSIONS_INDEX,
+    STATUS_FIELDS,  # noqa: F401  (re-exported)
+    US,
+    ConnectorsHistory,
+    from_us,
 )
-from stations.report_models import ConnectorHourlyRollup, ReportRollupState
+from stations.report_models import (
+    ConnectorDailyRollup,
+    ConnectorHourlyRollup,
+    ConnectorMonthlyRollup,
+    ReportRollupState,
+)
 from stations.selectors import station_get_for_user, station_list_for_user
 
 REPORT_PERMISSION = "stations.view_station"
-OFFLINE = "Offline"
 HOUR = timedelta(hours=1)
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_WINDOW_RANGE = timedelta(days=7)
 
-STATUS_FIELDS: dict[str, str] = {
-    ConnectorStatus.AVAILABLE: "available_s",
-    ConnectorStatus.PREPARING: "preparing_s",
-    ConnectorStatus.CHARGING: "charging_s",
-    ConnectorStatus.SUSPENDED_EV: "suspended_ev_s",
-    ConnectorStatus.SUSPENDED_EVSE: "suspended_evse_s",
-    ConnectorStatus.FINISHING: "finishing_s",
-    ConnectorStatus.RESERVED: "reserved_s",
-    ConnectorStatus.UNAVAILABLE: "unavailable_s",
-    ConnectorStatus.FAULTED: "faulted_s",
-    OFFLINE: "offline_s",
-    ConnectorStatus.UNKNOWN: "unknown_s",
-}
-SECONDS_FIELDS = tuple(dict.fromkeys(STATUS_FIELDS.values()))
 AVAILABLE_FIELDS = (
     "available_s",
     "preparing_s",
@@ -86,8 +83,6 @@ OCCUPIED_FIELDS = (
     "suspended_evse_s",
     "finishing_s",
 )
-_CHARGER_WIDE = {ConnectorStatus.FAULTED, ConnectorStatus.UNAVAILABLE}
-_ENERGY_REGISTER = "Energy.Active.Import.Register"
 
 
 class ReportInputError(ValueError):
@@ -151,185 +146,58 @@ def _ceil(moment: datetime, bucket: timedelta) -> datetime:
     return floored if floored == moment else floored + bucket
 
 
-class _Step:
-    """A step function of time: ``initial`` before the first change."""
-
-    def __init__(self, initial: Any, changes: list[tuple[datetime, Any]]) -> None:
-        self.initial = initial
-        self.times = [at for at, _ in changes]
-        self.values = [value for _, value in changes]
-
-    def at(self, moment: datetime) -> Any:
-        index = bisect.bisect_right(self.times, moment) - 1
-        return self.initial if index < 0 else self.values[index]
-
-
-def _status_step(query: Q, start: datetime, end: datetime) -> _Step:
-    applied = StatusChange.objects.filter(query, is_applied=True)
-    before = (
-        applied.filter(at__lt=start)
-        .order_by("-at", "-id")
-        .values_list("status")
-        .first()
+def _tally(values: list[int]) -> Tally:
+    return Tally(
+        seconds={
+            name: values[index] / 1_000_000 for index, name in enumerate(SECONDS_FIELDS)
+        },
+        sessions_started=values[SESSIONS_INDEX],
+        energy_wh=values[ENERGY_INDEX],
     )
-    changes = list(
-        applied.filter(at__gte=start, at__lt=end)
-        .order_by("at", "id")
-        .values_list("at", "status")
-    )
-    return _Step(before[0] if before else None, changes)
 
 
-def _online_step(charge_point_id: int, start: datetime, end: datetime) -> _Step:
-    """True while the charger is connected (see the module docstring)."""
-    events = ConnectionEvent.objects.filter(
-        charge_point_id=charge_point_id,
-        kind__in=[
-            ConnectionEvent.Kind.CONNECTED,
-            ConnectionEvent.Kind.BACK_ONLINE,
-            ConnectionEvent.Kind.DISCONNECTED,
-            ConnectionEvent.Kind.WENT_SILENT,
-        ],
-    )
-    heard = StatusChange.objects.filter(
-        Q(charge_point_id=charge_point_id)
-        | Q(connector__charge_point_id=charge_point_id)
-    )
-    last = events.filter(at__lt=start).order_by("-at", "-id").first()
-    since = last.at if last is not None else start
-    # (time, order, kind): a status heard at the same instant as an event comes after.
-    marks: list[tuple[datetime, int, str]] = [
-        (at, 0, kind)
-        for at, kind in events.filter(at__gte=since, at__lt=end)
-        .order_by("at", "id")
-        .values_list("at", "kind")
-    ]
-    marks += [
-        (at, 1, "heard")
-        for at in heard.filter(received_at__gt=since, received_at__lt=end).values_list(
-            "received_at", flat=True
-        )
-    ]
-    marks.sort(key=lambda mark: (mark[0], mark[1]))
-    state = "connected"
-    initial = True
-    changes: list[tuple[datetime, bool]] = []
-    for at, _, kind in marks:
-        if kind == "heard":
-            if state != ConnectionEvent.Kind.WENT_SILENT:
-                continue
-            kind = ConnectionEvent.Kind.CONNECTED  # a silent charger spoke again
-        if kind == ConnectionEvent.Kind.BACK_ONLINE:
-            kind = ConnectionEvent.Kind.CONNECTED
-        state = kind
-        online = kind == ConnectionEvent.Kind.CONNECTED
-        if at < start:
-            initial = online
-        else:
-            changes.append((at, online))
-    return _Step(initial, changes)
+def connectors_buckets_raw(
+    *,
+    connectors: list[Connector],
+    start: datetime,
+    end: datetime,
+    bucket: timedelta = HOUR,
+) -> dict[int, dict[datetime, Tally]]:
+    """Per connector id, tallies per UTC-aligned bucket from the raw history.
 
-
-def _segments(
-    connector: Connector, start: datetime, end: datetime
-) -> list[tuple[datetime, datetime, str]]:
-    """Effective states of the connector as ``(from, to, state)`` covering the range."""
-    own = _status_step(Q(connector=connector), start, end)
-    charger = _status_step(
-        Q(charge_point_id=connector.charge_point_id, connector__isnull=True), start, end
-    )
-    online = _online_step(connector.charge_point_id, start, end)
-    points = sorted({start, *own.times, *charger.times, *online.times})
-    points = [p for p in points if start <= p < end]
-    segments = []
-    for index, begin in enumerate(points):
-        finish = points[index + 1] if index + 1 < len(points) else end
-        if not online.at(begin):
-            state = OFFLINE
-        elif charger.at(begin) in _CHARGER_WIDE:
-            state = charger.at(begin)
-        else:
-            state = own.at(begin) or ConnectorStatus.UNKNOWN
-        segments.append((begin, finish, state))
-    return segments
-
-
-def _energy_curve(session: ChargingSession) -> _Curve:
-    end_at = session.stopped_at or session.last_meter_at or session.started_at
-    points = [(session.started_at, 0.0)]
-    readings = MeterValue.objects.filter(
-        session=session,
-        measurand=_ENERGY_REGISTER,
-        phase="",
-        location__in=["", "Outlet"],
-        value__isnull=False,
-        timestamp__gt=session.started_at,
-        timestamp__lt=end_at,
-    ).order_by("timestamp")
-    for timestamp, value in readings.values_list("timestamp", "value"):
-        delivered = min(max(value - session.meter_start_wh, 0.0), session.energy_wh)
-        points.append((timestamp, max(delivered, points[-1][1])))
-    if end_at > session.started_at:
-        points.append((end_at, float(max(session.energy_wh, points[-1][1]))))
-    return _Curve(points)
-
-
-class _Curve:
-    """Cumulative energy (Wh) over time, linear between readings."""
-
-    def __init__(self, points: list[tuple[datetime, float]]) -> None:
-        self.times = [at for at, _ in points]
-        self.values = [value for _, value in points]
-
-    def at(self, moment: datetime) -> int:
-        index = bisect.bisect_right(self.times, moment) - 1
-        if index < 0:
-            return 0
-        if index + 1 >= len(self.times):
-            return round(self.values[-1])
-        t0, t1 = self.times[index], self.times[index + 1]
-        v0, v1 = self.values[index], self.values[index + 1]
-        ratio = (moment - t0) / (t1 - t0)
-        return round(v0 + (v1 - v0) * ratio)
+    One batch of queries for all ``connectors`` (``ConnectorsHistory``).
+    """
+    if end <= start:
+        return {c.pk: {} for c in connectors}
+    history = ConnectorsHistory(connectors, start, end)
+    bucket_us = bucket // US
+    return {
+        c.pk: {
+            from_us(at): _tally(values)
+            for at, values in sorted(history.buckets(c.pk, bucket_us=bucket_us).items())
+        }
+        for c in connectors
+    }
 
 
 def connector_buckets_raw(
     *, connector: Connector, start: datetime, end: datetime, bucket: timedelta = HOUR
 ) -> dict[datetime, Tally]:
     """Tallies per UTC-aligned bucket (hour, 5 minutes...) from the raw history."""
-    buckets: dict[datetime, Tally] = defaultdict(Tally)
-    if end <= start:
-        return {}
-    for begin, finish, state in _segments(connector, start, end):
-        name = STATUS_FIELDS.get(state, "unknown_s")
-        moment = begin
-        while moment < finish:
-            bucket_start = _floor(moment, bucket)
-            stop = min(finish, bucket_start + bucket)
-            buckets[bucket_start].seconds[name] += (stop - moment).total_seconds()
-            moment = stop
-    sessions = ChargingSession.objects.filter(
-        Q(connector=connector)
-        | Q(
-            connector__isnull=True,
-            charge_point_id=connector.charge_point_id,
-            connector_number=connector.connector_id,
-        ),
-        started_at__lt=end,
-    ).filter(Q(stopped_at__isnull=True) | Q(stopped_at__gt=start))
-    sessions = sessions.exclude(status=SessionStatus.REJECTED)
-    for session in sessions:
-        if start <= session.started_at < end:
-            buckets[_floor(session.started_at, bucket)].sessions_started += 1
-        curve = _energy_curve(session)
-        moment = max(start, session.started_at)
-        stop_at = min(end, curve.times[-1])
-        while moment < stop_at:
-            bucket_start = _floor(moment, bucket)
-            stop = min(stop_at, bucket_start + bucket)
-            buckets[bucket_start].energy_wh += curve.at(stop) - curve.at(moment)
-            moment = stop
-    return dict(buckets)
+    return connectors_buckets_raw(
+        connectors=[connector], start=start, end=end, bucket=bucket
+    )[connector.pk]
+
+
+def _segments(
+    connector: Connector, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime, str]]:
+    """Effective states of the connector as ``(from, to, state)`` covering the range."""
+    history = ConnectorsHistory([connector], start, end)
+    return [
+        (from_us(begin), from_us(finish), state)
+        for begin, finish, state in history.segments_us(connector.pk)
+    ]
 
 
 def rollup_values(tally: Tally) -> dict[str, int]:
@@ -357,6 +225,164 @@ def rollups_complete_until() -> datetime | None:
     return state.complete_until if state else None
 
 
+def _raw_end(end: datetime) -> datetime:
+    """Raw history is known up to now: time after it is not counted."""
+    return min(end, timezone.now())
+
+
+_TALLY_SUMS = {
+    **{name: Sum(name) for name in SECONDS_FIELDS},
+    "sessions": Sum("sessions_started"),
+    "energy": Sum("energy_wh"),
+}
+
+
+_ENERGY_SUMS = {"sessions": Sum("sessions_started"), "energy": Sum("energy_wh")}
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _add_row(tally: Tally, row: dict[str, Any]) -> None:
+    for name in SECONDS_FIELDS:
+        tally.seconds[name] += row.get(name) or 0
+    tally.sessions_started += row["sessions"] or 0
+    tally.energy_wh += row["energy"] or 0
+
+
+GROUP_FIELDS = {
+    "connector": "connector_id",
+    "station": "connector__charge_point__station_id",
+}
+
+
+def range_totals(
+    *,
+    connectors: list[Connector],
+    first: date,
+    last: date,
+    zone: str,
+    group: str = "connector",
+    period: str = "all",
+    use_rollups: bool = True,
+    energy_only: bool = False,
+) -> dict[tuple[int, date | None], Tally]:
+    """Tallies over the local days ``first``..``last`` in ``zone``.
+
+    Keyed by (connector id or station id per ``group``, period) where period is
+    ``None`` (``period="all"``), the local day (``"day"``) or the first day of its
+    month (``"month"``). Whole local months complete in the roll-ups come from
+    the monthly roll-ups (not for ``period="day"``), other complete days from the
+    daily roll-ups, further complete hours from the hourly roll-ups and the rest
+    (the current hour, edges of half-hour zones) from the raw history, batched.
+    """
+    tz = ZoneInfo(zone or "UTC")
+    start = datetime.combine(first, time(0), tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tz).astimezone(UTC)
+    totals: dict[tuple[int, date | None], Tally] = defaultdict(Tally)
+    # ``energy_only``: sessions and energy (the other sums stay 0).
+    sums = _ENERGY_SUMS if energy_only else _TALLY_SUMS
+    if not connectors:
+        return totals
+    key_of = {
+        c.pk: c.pk if group == "connector" else c.charge_point.station_id
+        for c in connectors
+    }
+
+    def period_of(moment: datetime) -> date | None:
+        if period == "all":
+            return None
+        day = moment.astimezone(tz).date()
+        return day if period == "day" else day.replace(day=1)
+
+    complete_until = rollups_complete_until() if use_rollups else None
+    hourly_from = _ceil(start, HOUR)
+    raw_ranges = [(start, min(hourly_from, end))]
+    if complete_until is None or complete_until <= hourly_from:
+        raw_ranges = [(start, end)]
+    else:
+        hourly_to = min(_floor(end, HOUR), complete_until)
+        aligned = hourly_from == start
+        # Whole local days before ``complete_until``: the daily roll-ups.
+        days_to = first
+        while days_to <= last and (
+            datetime.combine(days_to + timedelta(days=1), time(0), tz) <= complete_until
+        ):
+            days_to += timedelta(days=1)
+        if aligned and days_to > first:
+            # Whole local months inside: the monthly roll-ups (not per day).
+            months_from = first if first.day == 1 else _next_month(first)
+            months_to = months_from
+            while period != "day" and _next_month(months_to) <= days_to:
+                months_to = _next_month(months_to)
+            day_spans = [(first, days_to)]
+            if months_to > months_from:
+                day_spans = [(first, months_from), (months_to, days_to)]
+                rows = ConnectorMonthlyRollup.objects.filter(
+                    connector_id__in=[c.pk for c in connectors],
+                    month__gte=months_from,
+                    month__lt=months_to,
+                )
+                names = [GROUP_FIELDS[group]] + (["month"] if period == "month" else [])
+                for row in rows.values(*names).annotate(**sums).order_by():
+                    key = (row[names[0]], row["month"] if period == "month" else None)
+                    _add_row(totals[key], row)
+            for span_from, span_to in day_spans:
+                if span_to <= span_from:
+                    continue
+                rows = ConnectorDailyRollup.objects.filter(
+                    connector_id__in=[c.pk for c in connectors],
+                    day__gte=span_from,
+                    day__lt=span_to,
+                )
+                names = [GROUP_FIELDS[group]]
+                if period == "day":
+                    names.append("day")
+                elif period == "month":
+                    rows = rows.annotate(month=TruncMonth("day"))
+                    names.append("month")
+                for row in rows.values(*names).annotate(**sums).order_by():
+                    key = row[names[0]]
+                    _add_row(
+                        totals[(key, row[names[1]] if period != "all" else None)], row
+                    )
+            hourly_from = max(
+                hourly_from,
+                datetime.combine(days_to, time(0), tz).astimezone(UTC),
+            )
+        if hourly_to > hourly_from:
+            # Hours within one period (the usual tail of today) sum per key only.
+            one_period = period_of(hourly_from) == period_of(hourly_to - HOUR)
+            names = [GROUP_FIELDS[group]] + ([] if one_period else ["hour_start"])
+            rows = (
+                ConnectorHourlyRollup.objects.filter(
+                    connector_id__in=[c.pk for c in connectors],
+                    hour_start__gte=hourly_from,
+                    hour_start__lt=hourly_to,
+                )
+                .values(*names)
+                .annotate(**sums)
+                .order_by()
+            )
+            for row in rows:
+                moment = hourly_from if one_period else row["hour_start"]
+                _add_row(totals[(row[names[0]], period_of(moment))], row)
+        raw_ranges.append((max(hourly_to, hourly_from, start), end))
+    for range_start, range_end in raw_ranges:
+        range_end = _raw_end(range_end)
+        if range_end <= range_start:
+            continue
+        raw = connectors_buckets_raw(
+            connectors=connectors, start=range_start, end=range_end
+        )
+        for connector in connectors:
+            for hour_start, tally in raw[connector.pk].items():
+                moment = max(hour_start, range_start)
+                totals[(key_of[connector.pk], period_of(moment))].add(_rounded(tally))
+    return totals
+
+
 def connector_totals(
     *,
     connectors: list[Connector],
@@ -375,28 +401,25 @@ def connector_totals(
         raw_ranges = [(start, middle_start), (middle_end, end)]
         rows = (
             ConnectorHourlyRollup.objects.filter(
-                connector__in=connectors,
+                connector_id__in=[c.pk for c in connectors],
                 hour_start__gte=middle_start,
                 hour_start__lt=middle_end,
             )
             .values("connector_id")
-            .annotate(
-                **{name: Sum(name) for name in SECONDS_FIELDS},
-                sessions=Sum("sessions_started"),
-                energy=Sum("energy_wh"),
-            )
+            .annotate(**_TALLY_SUMS)
+            .order_by()
         )
         for row in rows:
-            tally = totals[row["connector_id"]]
-            for name in SECONDS_FIELDS:
-                tally.seconds[name] += row[name] or 0
-            tally.sessions_started += row["sessions"] or 0
-            tally.energy_wh += row["energy"] or 0
-    for connector in connectors:
-        for range_start, range_end in raw_ranges:
-            for tally in connector_buckets_raw(
-                connector=connector, start=range_start, end=range_end
-            ).values():
+            _add_row(totals[row["connector_id"]], row)
+    for range_start, range_end in raw_ranges:
+        range_end = _raw_end(range_end)
+        if range_end <= range_start:
+            continue
+        raw = connectors_buckets_raw(
+            connectors=connectors, start=range_start, end=range_end
+        )
+        for connector in connectors:
+            for tally in raw[connector.pk].values():
                 totals[connector.pk].add(_rounded(tally))
     return totals
 
@@ -526,37 +549,50 @@ def _month_spans(first: date, last: date) -> list[tuple[date, date]]:
     return spans
 
 
+def _by_zone(stations: list[Station]) -> dict[str, list[Station]]:
+    zones: dict[str, list[Station]] = defaultdict(list)
+    for station in stations:
+        zones[station.time_zone or "UTC"].append(station)
+    return zones
+
+
 def availability_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     """Availability per connector, station, region and station-local month."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = _connectors(stations)
+    per_connector: dict[int, Tally] = defaultdict(Tally)
+    per_month: dict[tuple[int, date | None], Tally] = defaultdict(Tally)
+    for zone, members in _by_zone(stations).items():
+        chosen = [c for station in members for c in connectors[station.pk]]
+        common = {
+            "connectors": chosen,
+            "first": filters.date_from,
+            "last": filters.date_to,
+            "zone": zone,
+        }
+        # One pass: per connector and local month; stations and totals add up.
+        station_of = {c.pk: c.charge_point.station_id for c in chosen}
+        for (pk, month), tally in range_totals(**common, period="month").items():
+            per_connector[pk].add(tally)
+            per_month[(station_of[pk], month)].add(tally)
     rows: list[ReportRow] = []
     regions: dict[str, Tally] = defaultdict(Tally)
     months: list[ReportRow] = []
     for station in stations:
-        start, end = local_range(station, filters.date_from, filters.date_to)
-        totals = connector_totals(
-            connectors=connectors[station.pk], start=start, end=end
-        )
         station_tally = Tally()
         for connector in connectors[station.pk]:
-            station_tally.add(totals[connector.pk])
-            rows.append(
-                ReportRow(
-                    "connector", f"{station.name} / {connector}", totals[connector.pk]
-                )
-            )
+            tally = per_connector[connector.pk]
+            station_tally.add(tally)
+            rows.append(ReportRow("connector", f"{station.name} / {connector}", tally))
         rows.append(ReportRow("station", station.name, station_tally))
         regions[station.region or "—"].add(station_tally)
-        for first, last in _month_spans(filters.date_from, filters.date_to):
-            m_start, m_end = local_range(station, first, last)
-            month_tally = Tally()
-            for tally in connector_totals(
-                connectors=connectors[station.pk], start=m_start, end=m_end
-            ).values():
-                month_tally.add(tally)
+        for first, _ in _month_spans(filters.date_from, filters.date_to):
             months.append(
-                ReportRow("month", f"{station.name} {first:%Y-%m}", month_tally)
+                ReportRow(
+                    "month",
+                    f"{station.name} {first:%Y-%m}",
+                    per_month.get((station.pk, first.replace(day=1)), Tally()),
+                )
             )
     rows += [
         ReportRow("region", name, tally) for name, tally in sorted(regions.items())
@@ -573,10 +609,14 @@ def availability_windows(
     start, end = local_range(station, day, day)
     window = timedelta(minutes=minutes)
     merged: dict[datetime, Tally] = defaultdict(Tally)
-    for connector in Connector.objects.filter(charge_point__station=station):
-        for bucket_start, tally in connector_buckets_raw(
-            connector=connector, start=start, end=end, bucket=window
-        ).items():
+    raw = connectors_buckets_raw(
+        connectors=list(Connector.objects.filter(charge_point__station=station)),
+        start=start,
+        end=_raw_end(end),
+        bucket=window,
+    )
+    for per_window in raw.values():
+        for bucket_start, tally in per_window.items():
             merged[bucket_start].add(tally)
     zone = ZoneInfo(station.time_zone or "UTC")
     result = []
@@ -592,12 +632,17 @@ def utilization_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     """Occupied and charging shares per connector, charge point and station."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = _connectors(stations)
+    totals: dict[int, Tally] = defaultdict(Tally)
+    for zone, members in _by_zone(stations).items():
+        for (pk, _), tally in range_totals(
+            connectors=[c for station in members for c in connectors[station.pk]],
+            first=filters.date_from,
+            last=filters.date_to,
+            zone=zone,
+        ).items():
+            totals[pk].add(tally)
     rows: list[ReportRow] = []
     for station in stations:
-        start, end = local_range(station, filters.date_from, filters.date_to)
-        totals = connector_totals(
-            connectors=connectors[station.pk], start=start, end=end
-        )
         by_charger: dict[str, Tally] = defaultdict(Tally)
         station_tally = Tally()
         for connector in connectors[station.pk]:
@@ -617,22 +662,34 @@ def energy_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     """Energy and sessions started per station and station-local day."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = _connectors(stations)
+    per_day: dict[tuple[int, date | None], Tally] = {}
+    for zone, members in _by_zone(stations).items():
+        per_day.update(
+            range_totals(
+                connectors=[c for station in members for c in connectors[station.pk]],
+                first=filters.date_from,
+                last=filters.date_to,
+                zone=zone,
+                group="station",
+                period="day",
+                energy_only=True,
+            )
+        )
     rows: list[ReportRow] = []
+    hours: dict[tuple[str, date], float] = {}  # per zone and day (23/24/25)
     for station in stations:
         day = filters.date_from
         while day <= filters.date_to:
-            start, end = local_range(station, day, day)
-            tally = Tally()
-            for connector_tally in connector_totals(
-                connectors=connectors[station.pk], start=start, end=end
-            ).values():
-                tally.add(connector_tally)
+            key = (station.time_zone, day)
+            if key not in hours:
+                start, end = local_range(station, day, day)
+                hours[key] = (end - start) / HOUR
             rows.append(
                 ReportRow(
                     "station day",
                     station.name,
-                    tally,
-                    {"day": day, "hours": (end - start) / HOUR},
+                    per_day.get((station.pk, day)) or Tally(),
+                    {"day": day, "hours": hours[key]},
                 )
             )
             day += timedelta(days=1)
@@ -645,7 +702,10 @@ WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 def _hourly_totals(
     *, connectors: list[Connector], start: datetime, end: datetime
 ) -> dict[datetime, Tally]:
-    """Sessions and energy per UTC hour over all ``connectors``: roll-ups + raw edges."""
+    """Sessions and energy per UTC hour over all ``connectors``: roll-ups + raw edges.
+
+    Reads only the roll-up hours with sessions or energy (a partial index).
+    """
     complete_until = rollups_complete_until()
     middle_start = _ceil(start, HOUR)
     middle_end = min(_floor(end, HOUR), complete_until) if complete_until else None
@@ -655,21 +715,27 @@ def _hourly_totals(
         raw_ranges = [(start, middle_start), (middle_end, end)]
         rows = (
             ConnectorHourlyRollup.objects.filter(
-                connector__in=connectors,
+                Q(sessions_started__gt=0) | Q(energy_wh__gt=0),
+                connector_id__in=[c.pk for c in connectors],
                 hour_start__gte=middle_start,
                 hour_start__lt=middle_end,
             )
             .values("hour_start")
             .annotate(sessions=Sum("sessions_started"), energy=Sum("energy_wh"))
+            .order_by()
         )
         for row in rows:
             hours[row["hour_start"]].sessions_started += row["sessions"] or 0
             hours[row["hour_start"]].energy_wh += row["energy"] or 0
-    for connector in connectors:
-        for range_start, range_end in raw_ranges:
-            for hour_start, tally in connector_buckets_raw(
-                connector=connector, start=range_start, end=range_end
-            ).items():
+    for range_start, range_end in raw_ranges:
+        range_end = _raw_end(range_end)
+        if range_end <= range_start:
+            continue
+        raw = connectors_buckets_raw(
+            connectors=connectors, start=range_start, end=range_end
+        )
+        for per_hour in raw.values():
+            for hour_start, tally in per_hour.items():
                 hours[hour_start].add(tally)
     return hours
 
@@ -683,11 +749,13 @@ def peak_hours_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = _connectors(stations)
     grid = {(day, hour): Tally() for day in range(7) for hour in range(24)}
-    for station in stations:
-        zone = ZoneInfo(station.time_zone or "UTC")
-        start, end = local_range(station, filters.date_from, filters.date_to)
+    for zone_name, members in _by_zone(stations).items():
+        zone = ZoneInfo(zone_name)
+        start, end = local_range(members[0], filters.date_from, filters.date_to)
         for hour_start, tally in _hourly_totals(
-            connectors=connectors[station.pk], start=start, end=end
+            connectors=[c for station in members for c in connectors[station.pk]],
+            start=start,
+            end=end,
         ).items():
             local = max(hour_start, start).astimezone(zone)
             cell = grid[(local.weekday(), local.hour)]

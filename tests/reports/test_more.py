@@ -428,3 +428,53 @@ def test_fault_downtime_is_the_same_from_rollups(client, operator, fault_history
 
     assert ConnectorHourlyRollup.objects.filter(faulted_s__gt=0).exists()
     assert rolled == raw
+
+
+# --- Day roll-ups of revenue and sessions --------------------------------------------
+
+
+def test_revenue_and_distributions_from_day_rollups_match_the_cdrs(
+    client, administrator, cdrs
+):
+    from django.utils import timezone
+
+    from stations.report_models import StationDailyRevenue, StationDailySessions
+    from stations.report_tasks import report_rollups_update
+
+    client.force_login(administrator)
+    raw_revenue = _page_and_csv(client, "revenue")
+    raw_sessions = _page_and_csv(client, "sessions")
+
+    report_rollups_update(now=timezone.now())
+
+    assert StationDailyRevenue.objects.exists()
+    assert StationDailySessions.objects.exists()
+    assert _page_and_csv(client, "revenue") == raw_revenue
+    assert _page_and_csv(client, "sessions") == raw_sessions
+    # A CDR issued after the run counts at once, and once after the next run.
+    made, _, _ = cdrs
+    start, _ = local_range(made[0].station, DAY, DAY)
+    late = _cdr(
+        made[0].session.connector,
+        start + timedelta(hours=14),
+        start + timedelta(hours=15),
+        total=Decimal("1.19"),
+    )
+    network_eur = [
+        r["total"]
+        for r in _page_and_csv(client, "revenue")
+        if r["level"] == "network"
+        and r["name"] == "Network A"
+        and r["currency"] == "EUR"
+    ]
+    assert network_eur == ["14.5500"]
+    report_rollups_update(now=timezone.now())
+    again = _page_and_csv(client, "revenue")
+    assert [
+        r["total"]
+        for r in again
+        if r["level"] == "network"
+        and r["name"] == "Network A"
+        and r["currency"] == "EUR"
+    ] == ["14.5500"]
+    assert late.total_amount == Decimal("1.19")
