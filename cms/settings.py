@@ -363,6 +363,10 @@ OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
 # With the in-memory channel layer (embedded) another process cannot reach a
 # consumer, so consumers also pick up pending commands from the database.
 OCPP_COMMAND_POLL_SECONDS = env_float("OCPP_COMMAND_POLL_SECONDS", 0.5)
+# Threads per ASGI process for the charger messages that are not group-committed
+# (Authorize, Start/StopTransaction, DataTransfer...): their database round trips
+# overlap. PostgreSQL only; SQLite has one writer, so one thread there.
+OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 4, minimum=1)
 # A remote start whose charger accepted but sent no StartTransaction this long
 # after the answer is reported as failed ("no StartTransaction in time").
 REMOTE_START_TIMEOUT_SECONDS = env_int("REMOTE_START_TIMEOUT_SECONDS", 60, minimum=1)

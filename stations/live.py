@@ -10,13 +10,16 @@ browser swaps fragments by element id, so rows are patched, never the page.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+import operator
 from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
+from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
 
@@ -50,6 +53,8 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 # The overview re-counts the network; a burst of events is folded into one update.
 OVERVIEW_DEBOUNCE_S = 0.3
+# Events arriving within this window are rendered in one go (one query for all rows).
+RENDER_BATCH_S = 0.05
 # Events that change every connector row of a charger (online/offline, reboot).
 ROW_EVENTS = frozenset({"charge_point.connection", "charge_point.boot"})
 
@@ -81,6 +86,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.live_groups = groups
         self.network_ids = network_ids
         self.overview_task: asyncio.Task[None] | None = None
+        self.render_task: asyncio.Task[None] | None = None
+        self.pending_events: list[dict[str, Any]] = []
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
@@ -122,9 +129,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in getattr(self, "live_groups", []):
             await self.channel_layer.group_discard(group, self.channel_name)
-        task = getattr(self, "overview_task", None)
-        if task is not None:
-            task.cancel()
+        for name in ("overview_task", "render_task"):
+            task = getattr(self, name, None)
+            if task is not None:
+                task.cancel()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """The page does not talk back; anything it sends is ignored."""
@@ -135,47 +143,77 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json({"event": event})
             self._schedule_overview()
             return
-        try:
-            html = await database_sync_to_async(self._render_fragments)(event)
-        except (Http404, PermissionDenied):
-            html = ""
-        payload: dict[str, Any] = {"event": event}
-        if html:
-            payload["html"] = html
-        await self.send_json(payload)
+        # Events that arrive together are rendered together: one query for all
+        # their rows, each row once, whatever the rate of status changes.
+        self.pending_events.append(event)
+        if self.render_task is None or self.render_task.done():
+            self.render_task = asyncio.create_task(self._push_fragments())
 
-    # --- rendering (runs in the ORM thread) ---------------------------------------
+    async def _push_fragments(self) -> None:
+        await asyncio.sleep(RENDER_BATCH_S)
+        while self.pending_events:
+            events, self.pending_events = self.pending_events, []
+            try:
+                # Read-only rendering runs off the process's ORM thread, so
+                # browsers never queue behind the chargers' writes (or slow them).
+                html = await database_sync_to_async(
+                    self._render_fragments, thread_sensitive=False
+                )(events)
+            except (Http404, PermissionDenied):
+                html = ""
+            for event in events[:-1]:
+                await self.send_json({"event": event})
+            payload: dict[str, Any] = {"event": events[-1]}
+            if html:
+                payload["html"] = html
+            await self.send_json(payload)
 
-    def _render_fragments(self, event: dict[str, Any]) -> str:
+    # --- rendering (a worker thread, read-only) -------------------------------------
+
+    @staticmethod
+    def _rows_of(event: dict[str, Any]) -> Q | None:
         kind = event.get("kind")
-        user = self.scope["user"]
         charge_point_pk = event.get("charge_point_pk")
-        connectors = with_effective_status(
-            connector_list_for_user(user=user).select_related(
-                "charge_point", "charge_point__station"
-            )
-        )
         if kind == "connector.status" and event.get("connector_pk") is not None:
-            connectors = connectors.filter(pk=event["connector_pk"])
-        elif kind == "session.updated" and charge_point_pk is not None:
-            connectors = connectors.filter(
+            return Q(pk=event["connector_pk"])
+        if kind == "session.updated" and charge_point_pk is not None:
+            return Q(
                 charge_point_id=charge_point_pk,
                 connector_id=event.get("connector_number"),
             )
-        elif kind in ROW_EVENTS and charge_point_pk is not None:
-            connectors = connectors.filter(charge_point_id=charge_point_pk)
-        else:  # connector 0, commands and others: no row to patch
-            connectors = connectors.none()
-        rows = connector_rows(connectors.order_by("connector_id"))
-        parts = [
-            render_to_string(
-                "stations/includes/connector_row.html",
-                {"row": row, "board_columns": self.view == "board"},
+        if kind in ROW_EVENTS and charge_point_pk is not None:
+            return Q(charge_point_id=charge_point_pk)
+        return None  # connector 0, commands and others: no row to patch
+
+    def _render_fragments(self, events: list[dict[str, Any]]) -> str:
+        user = self.scope["user"]
+        wanted = [rows for rows in map(self._rows_of, events) if rows is not None]
+        parts: list[str] = []
+        if wanted:
+            connectors = with_effective_status(
+                connector_list_for_user(user=user).select_related(
+                    "charge_point", "charge_point__station"
+                )
+            ).filter(functools.reduce(operator.or_, wanted))
+            rows = connector_rows(
+                connectors.order_by("charge_point_id", "connector_id")
             )
-            for row in rows
-        ]
-        if self.view == "charge_point" and charge_point_pk is not None:
-            parts.extend(self._charge_point_panels(event, user))
+            parts = [
+                render_to_string(
+                    "stations/includes/connector_row.html",
+                    {"row": row, "board_columns": self.view == "board"},
+                )
+                for row in rows
+            ]
+        if self.view == "charge_point":
+            mine = [
+                event for event in events if event.get("charge_point_pk") is not None
+            ]
+            if mine:
+                # The panels show the charger's current state: render them once,
+                # with the session panel when any event of the batch moved a session.
+                sessions = [e for e in mine if e.get("kind") == "session.updated"]
+                parts.extend(self._charge_point_panels((sessions or mine)[-1], user))
         return "".join(parts)
 
     def _charge_point_panels(self, event: dict[str, Any], user: Any) -> list[str]:
@@ -219,5 +257,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def _push_overview(self) -> None:
         await asyncio.sleep(OVERVIEW_DEBOUNCE_S)
-        html = await database_sync_to_async(self._render_overview)()
+        html = await database_sync_to_async(
+            self._render_overview, thread_sensitive=False
+        )()
         await self.send_json({"html": html})

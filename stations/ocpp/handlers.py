@@ -17,7 +17,6 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from django.utils import timezone
 from ocpp.charge_point import (
     camel_to_snake_case,
@@ -34,7 +33,7 @@ from ocpp.v16.enums import Action
 
 from stations import services
 from stations.models import OcppMessage
-from stations.ocpp.groupcommit import get_batcher, run_service
+from stations.ocpp.groupcommit import get_batcher, message_service
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
@@ -107,9 +106,7 @@ class CentralSystem(V16ChargePoint):
 
     async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Run one sync domain service; publish its live events from async code."""
-        result, events = await sync_to_async(run_service, thread_sensitive=True)(
-            service, kwargs
-        )
+        result, events = await message_service(service, kwargs)
         if events:
             self._publish(events)
         return result
