@@ -459,6 +459,11 @@ def scenario_commands(ctx: Context) -> dict[str, Any]:
         heartbeat_s=30.0,
         duration_s=duration,
     )
+    # The previous scenario's chargers (same identities) must be gone first, or
+    # their sockets would be counted as this scenario's and then close under it.
+    deadline = time.monotonic() + 60
+    while connected_count(config.prefix) > 0 and time.monotonic() < deadline:
+        time.sleep(0.5)
     run = LoadRun(config)
     deadline = time.monotonic() + count / 500 + 30
     while connected_count(config.prefix) < count and time.monotonic() < deadline:
