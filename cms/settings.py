@@ -129,13 +129,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # --- Redis, channel layer, cache, Celery -------------------------------------
 REDIS_URL = env_str("REDIS_URL")
 CHANNEL_LAYER_POOL_SIZE = env_int("CHANNEL_LAYER_POOL_SIZE", 1000, minimum=10)
+# Must exceed channels-redis' 5 s blocking receive (see CHANNEL_LAYERS).
+CHANNEL_LAYER_SOCKET_TIMEOUT = env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0)
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
+                # redis-py 8 times a read out after 5 s by default: exactly the
+                # 5 s BZPOPMIN of the layer's receive, so an idle receive raised
+                # "Timeout reading" and a message popped at that instant was lost
+                # (a command never reaching its charger). Reads wait longer here.
                 "hosts": [
-                    {"address": REDIS_URL, "max_connections": CHANNEL_LAYER_POOL_SIZE}
+                    {
+                        "address": REDIS_URL,
+                        "max_connections": CHANNEL_LAYER_POOL_SIZE,
+                        "socket_timeout": CHANNEL_LAYER_SOCKET_TIMEOUT,
+                    }
                 ],
                 "capacity": 1500,
                 "expiry": 30,
@@ -363,10 +373,6 @@ OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
 # With the in-memory channel layer (embedded) another process cannot reach a
 # consumer, so consumers also pick up pending commands from the database.
 OCPP_COMMAND_POLL_SECONDS = env_float("OCPP_COMMAND_POLL_SECONDS", 0.5)
-# Threads per ASGI process for the charger messages that are not group-committed
-# (Authorize, Start/StopTransaction, DataTransfer...): their database round trips
-# overlap. PostgreSQL only; SQLite has one writer, so one thread there.
-OCPP_DB_THREADS = env_int("OCPP_DB_THREADS", 4, minimum=1)
 # A remote start whose charger accepted but sent no StartTransaction this long
 # after the answer is reported as failed ("no StartTransaction in time").
 REMOTE_START_TIMEOUT_SECONDS = env_int("REMOTE_START_TIMEOUT_SECONDS", 60, minimum=1)

@@ -50,7 +50,9 @@ if os.environ.get("CMS_TEST_CHANNEL_LAYER") == "redis" and REDIS_URL:
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [{"address": REDIS_URL, "max_connections": 200}],
+                "hosts": [
+                    {"address": REDIS_URL, "max_connections": 200, "socket_timeout": 30}
+                ],
                 "expiry": 30,
             },
         }

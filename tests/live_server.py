@@ -244,7 +244,10 @@ def shared_channel_layer(settings: Any) -> Iterator[None]:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [settings.TEST_REDIS_URL], "expiry": 30},
+            "CONFIG": {
+                "hosts": [{"address": settings.TEST_REDIS_URL, "socket_timeout": 30}],
+                "expiry": 30,
+            },
         }
     }
     channel_layers.backends.clear()

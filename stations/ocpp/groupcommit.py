@@ -23,13 +23,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections, connection
+from django.db import close_old_connections
 
 from stations import services
 from stations.events import LIVE_EVENT_TYPE, hooks_deferred
@@ -72,40 +71,6 @@ def run_service(
         close_old_connections()
         _upkeep.at = time.monotonic()
         raise
-
-
-_service_pool: ThreadPoolExecutor | None = None
-_service_pool_lock = threading.Lock()
-
-
-def _service_executor() -> ThreadPoolExecutor | None:
-    """The gateway's service threads, or None: the ORM thread (SQLite, one thread)."""
-    global _service_pool
-    if settings.OCPP_DB_THREADS <= 1 or connection.vendor != "postgresql":
-        return None
-    with _service_pool_lock:
-        if _service_pool is None:
-            _service_pool = ThreadPoolExecutor(
-                max_workers=settings.OCPP_DB_THREADS, thread_name_prefix="cms-ocpp-db"
-            )
-    return _service_pool
-
-
-async def message_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """Run the service of one charger message on the gateway's service threads.
-
-    A charger has one CALL in flight (OCPP-J), so its messages stay in order;
-    different chargers' messages overlap their database round trips, and the
-    services' row locks keep them consistent as they do across processes.
-    """
-    executor = _service_executor()
-    if executor is None:
-        return await orm_service(service, kwargs)
-    return await sync_to_async(run_service, thread_sensitive=False, executor=executor)(
-        service, kwargs
-    )
 
 
 async def orm_service(

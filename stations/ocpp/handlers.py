@@ -33,7 +33,7 @@ from ocpp.v16.enums import Action
 
 from stations import services
 from stations.models import OcppMessage
-from stations.ocpp.groupcommit import get_batcher, message_service
+from stations.ocpp.groupcommit import get_batcher, orm_service
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
@@ -106,7 +106,7 @@ class CentralSystem(V16ChargePoint):
 
     async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
         """Run one sync domain service; publish its live events from async code."""
-        result, events = await message_service(service, kwargs)
+        result, events = await orm_service(service, kwargs)
         if events:
             self._publish(events)
         return result
