@@ -488,7 +488,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 "error_description": "No answer within "
                 f"{settings.OCPP_COMMAND_TIMEOUT:g} s",
             }
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, OSError):
+            # OSError: the ASGI server's "client disconnected" when the CALL is
+            # sent on a socket the charger has just closed.
             outcome = {
                 "status": CommandStatus.OFFLINE,
                 "error_description": "The connection closed before the answer.",
