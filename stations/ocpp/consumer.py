@@ -144,7 +144,15 @@ class _ConsumerConnection:
         return await self._consumer.inbox.get()
 
     async def send(self, message: str) -> None:
-        await self._consumer.send(text_data=message)
+        try:
+            await self._consumer.send(text_data=message)
+        except OSError:
+            # The charger hung up while its answer was being prepared (answers go
+            # out after the write commits): nothing to send to; the disconnect
+            # is recorded by the consumer's disconnect().
+            logger.info(
+                "%s: closed before an answer could be sent", self._consumer.ocpp_id
+            )
 
 
 def _basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
