@@ -8,9 +8,11 @@ sent from async code, so the shared ORM thread never waits on the channel layer.
 
 from __future__ import annotations
 
+import functools
 import logging
+import operator
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -413,25 +415,25 @@ def charge_points_seen(*, sightings: list[tuple[int, str, datetime]]) -> None:
     for charge_point_id, channel_name, at in sightings:
         key = (charge_point_id, channel_name)
         latest[key] = max(at, latest.get(key, at))
-    on_this_socket = Q()
-    for charge_point_id, channel_name in latest:
-        on_this_socket |= Q(pk=charge_point_id, connection_channel=channel_name)
-    came_back = set(
-        ChargePoint.objects.filter(on_this_socket, is_online=False).values_list(
-            "pk", "connection_channel"
+
+    def on_these_sockets(keys: Iterable[tuple[int, str]]) -> Q:
+        return functools.reduce(
+            operator.or_,
+            (Q(pk=pk, connection_channel=channel) for pk, channel in keys),
         )
+
+    came_back = set(
+        ChargePoint.objects.filter(
+            on_these_sockets(latest), is_online=False
+        ).values_list("pk", "connection_channel")
     )
     for key in came_back:
         charge_point_seen(charge_point_id=key[0], channel_name=key[1], at=latest[key])
     rest = [key for key in latest if key not in came_back]
-    if not rest:
-        return
-    still_here = Q()
-    for charge_point_id, channel_name in rest:
-        still_here |= Q(pk=charge_point_id, connection_channel=channel_name)
-    ChargePoint.objects.filter(still_here).update(
-        last_seen_at=max(latest[key] for key in rest)
-    )
+    if rest:
+        ChargePoint.objects.filter(on_these_sockets(rest)).update(
+            last_seen_at=max(latest[key] for key in rest)
+        )
 
 
 # --- charger messages ---------------------------------------------------------
@@ -571,6 +573,31 @@ def charge_points_boot(*, items: list[BootReport]) -> list[BootResult]:
     return [booted[item.charge_point_id] for item in items]
 
 
+def _connector_status_event(
+    charge_point: ChargePoint,
+    connector: Connector | None,
+    connector_number: int,
+    status: str,
+    error_code: str,
+    at: datetime,
+) -> None:
+    station = charge_point.station
+    publish_event_on_commit(
+        charge_point_groups(charge_point),
+        {
+            "kind": "connector.status",
+            "connector_pk": connector.pk if connector else None,
+            "connector_number": connector_number,
+            "charge_point_pk": charge_point.pk,
+            "station_id": charge_point.station_id,
+            "network_id": station.network_id if station is not None else None,
+            "status": status,
+            "error_code": error_code,
+            "at": _iso(at),
+        },
+    )
+
+
 @dataclass(frozen=True)
 class StatusRecorded:
     is_applied: bool
@@ -668,20 +695,8 @@ def connector_status_record(
                 "status_received_at",
             ]
         )
-    station = charge_point.station
-    publish_event_on_commit(
-        charge_point_groups(charge_point),
-        {
-            "kind": "connector.status",
-            "connector_pk": connector.pk if connector else None,
-            "connector_number": connector_number,
-            "charge_point_pk": charge_point.pk,
-            "station_id": charge_point.station_id,
-            "network_id": station.network_id if station is not None else None,
-            "status": status,
-            "error_code": error_code,
-            "at": _iso(at),
-        },
+    _connector_status_event(
+        charge_point, connector, connector_number, status, error_code, at
     )
     return StatusRecorded(True, connector.pk if connector else None)
 
@@ -804,21 +819,13 @@ def connector_statuses_record(*, items: list[StatusReport]) -> list[StatusRecord
     StatusChange.objects.bulk_create(history)
     update_rows(Connector, list(changed.values()), _CONNECTOR_STATUS_FIELDS)
     for connector, item, at in applied:
-        charge_point = connector.charge_point
-        station = charge_point.station
-        publish_event_on_commit(
-            charge_point_groups(charge_point),
-            {
-                "kind": "connector.status",
-                "connector_pk": connector.pk,
-                "connector_number": item.connector_number,
-                "charge_point_pk": charge_point.pk,
-                "station_id": charge_point.station_id,
-                "network_id": station.network_id if station is not None else None,
-                "status": item.status,
-                "error_code": item.error_code,
-                "at": _iso(at),
-            },
+        _connector_status_event(
+            connector.charge_point,
+            connector,
+            item.connector_number,
+            item.status,
+            item.error_code,
+            at,
         )
     for index in single:
         results[index] = _status_single(items[index])
