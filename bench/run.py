@@ -232,6 +232,8 @@ def start_cms(env: dict[str, str], count: int, server: str, log_dir: Path) -> Se
                 "raw",
                 "-o",
                 str(output),
+                # BENCH_PROFILE_GIL=1: only the thread holding the GIL (CPU in Python).
+                *(["--gil"] if os.environ.get("BENCH_PROFILE_GIL") else []),
                 "--",
                 *command,
             ]

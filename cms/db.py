@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 
 from django.db import connections, models, router
@@ -50,3 +51,64 @@ def update_rows(
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.rowcount
+
+
+def insert_rows(
+    model: type[models.Model],
+    fields: Sequence[str],
+    rows: Sequence[Sequence[object]],
+) -> int:
+    """Insert ``rows`` (plain values in ``fields`` order) without reading ids back.
+
+    PostgreSQL: one ``COPY ... FROM STDIN`` (psycopg encodes the rows in C and
+    streams them in one round trip), several times cheaper in CPU than a
+    multi-row INSERT, for which Django builds a model instance per row and
+    psycopg quotes every value in Python. Other databases: ``bulk_create``.
+    Values are given as the database takes them: foreign keys by id (the field
+    name is accepted for the ``_id`` column), aware datetimes, JSON as Python
+    data (encoded with the field's encoder). Returns the number of rows.
+    """
+    if not rows:
+        return 0
+    connection = connections[router.db_for_write(model)]
+    meta = model._meta
+    columns = [meta.get_field(name) for name in fields]
+    if connection.vendor != "postgresql":
+        model.objects.bulk_create(  # type: ignore[attr-defined]
+            [
+                model(
+                    **{
+                        field.attname: value
+                        for field, value in zip(columns, row, strict=True)
+                    }
+                )
+                for row in rows
+            ],
+            batch_size=1000,
+        )
+        return len(rows)
+    encoders = [
+        (index, field.encoder)
+        for index, field in enumerate(columns)
+        if isinstance(field, models.JSONField)
+    ]
+    quote = connection.ops.quote_name
+    sql = "COPY {} ({}) FROM STDIN".format(
+        quote(meta.db_table), ", ".join(quote(field.column) for field in columns)
+    )
+    with (
+        connection.cursor() as cursor,
+        connection.wrap_database_errors,
+        cursor.cursor.copy(sql) as copy,
+    ):
+        if encoders:
+            for row in rows:
+                values = list(row)
+                for index, encoder in encoders:
+                    if values[index] is not None:
+                        values[index] = json.dumps(values[index], cls=encoder)
+                copy.write_row(values)
+        else:
+            for row in rows:
+                copy.write_row(row)
+    return len(rows)

@@ -22,7 +22,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from accounts.services import audit_record, model_snapshot
-from cms.db import update_rows
+from cms.db import insert_rows, update_rows
 from sessions_app import metering
 from sessions_app.events import session_started_on_commit, session_stopped_on_commit
 from sessions_app.models import (
@@ -434,6 +434,23 @@ def session_stop_from_ocpp(
     return auth
 
 
+SAMPLE_FIELDS = (
+    "charge_point",
+    "session",
+    "connector_number",
+    "timestamp",
+    "measurand",
+    "phase",
+    "location",
+    "unit",
+    "context",
+    "value_format",
+    "raw_value",
+    "value",
+    "received_at",
+)
+
+
 def _sample_rows(
     *,
     charge_point_id: int,
@@ -441,22 +458,24 @@ def _sample_rows(
     connector_number: int,
     samples: list[metering.Sample],
     received_at: datetime,
-) -> list[MeterValue]:
+) -> list[tuple[object, ...]]:
+    """MeterValue rows in ``SAMPLE_FIELDS`` order (``cms.db.insert_rows``)."""
+    session_id = session.pk if session is not None else None
     return [
-        MeterValue(
-            charge_point_id=charge_point_id,
-            session_id=session.pk if session is not None else None,
-            connector_number=connector_number,
-            timestamp=sample.timestamp,
-            measurand=sample.measurand,
-            phase=sample.phase,
-            location=sample.location,
-            unit=sample.unit,
-            context=sample.context,
-            value_format=sample.value_format,
-            raw_value=sample.raw_value,
-            value=sample.value,
-            received_at=received_at,
+        (
+            charge_point_id,
+            session_id,
+            connector_number,
+            sample.timestamp,
+            sample.measurand,
+            sample.phase,
+            sample.location,
+            sample.unit,
+            sample.context,
+            sample.value_format,
+            sample.raw_value,
+            sample.value,
+            received_at,
         )
         for sample in samples
     ]
@@ -471,7 +490,9 @@ def _store_samples(
     samples: list[metering.Sample],
     received_at: datetime,
 ) -> None:
-    MeterValue.objects.bulk_create(
+    insert_rows(
+        MeterValue,
+        SAMPLE_FIELDS,
         _sample_rows(
             charge_point_id=charge_point.pk
             if charge_point is not None
@@ -481,7 +502,6 @@ def _store_samples(
             samples=samples,
             received_at=received_at,
         ),
-        batch_size=500,
     )
 
 
@@ -672,7 +692,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
             .filter(pk__in=wanted)
             .order_by("pk")
         }
-    rows: list[MeterValue] = []
+    rows: list[tuple[object, ...]] = []
     moved: dict[int, ChargingSession] = {}
     for report, samples in parsed:
         session = sessions.get(report.transaction_id)  # type: ignore[arg-type]
@@ -702,7 +722,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
             and _apply_samples(session, samples)
         ):
             moved[session.pk] = session
-    MeterValue.objects.bulk_create(rows, batch_size=1000)
+    insert_rows(MeterValue, SAMPLE_FIELDS, rows)
     if not moved:
         return
     now = timezone.now()

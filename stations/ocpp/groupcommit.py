@@ -28,7 +28,7 @@ from typing import Any, Generic, TypeVar
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.conf import settings
-from django.db import close_old_connections
+from django.db import close_old_connections, transaction
 
 from stations import services
 from stations.events import LIVE_EVENT_TYPE, hooks_deferred
@@ -127,6 +127,19 @@ _hook_thread = _HookThread()
 Outcome = tuple[BaseException | None, Any]  # (error, result)
 
 
+def _write_round(
+    *,
+    batch_service: Callable[..., list[Any] | None],
+    items: list[Any],
+    log_entries: list[LogEntry],
+) -> list[Any] | None:
+    """The buffered message-log rows and one batch, in one transaction (one commit)."""
+    with transaction.atomic():
+        if log_entries:
+            write_entries(entries=log_entries)
+        return batch_service(items=items)
+
+
 def _run_batch(
     name: str,
     batch_service: Callable[..., list[Any] | None],
@@ -134,13 +147,15 @@ def _run_batch(
     items: list[Any],
     log_entries: list[LogEntry],
 ) -> tuple[list[Outcome], list[services.LiveEvent]]:
-    if log_entries:
-        try:
-            run_service(write_entries, {"entries": log_entries})
-        except Exception:  # the log is best effort; never fail a charger
-            logger.exception("could not write %d OCPP log rows", len(log_entries))
     try:
-        results, events = run_service(batch_service, {"items": items})
+        results, events = run_service(
+            _write_round,
+            {
+                "batch_service": batch_service,
+                "items": items,
+                "log_entries": log_entries,
+            },
+        )
         if results is None:
             results = [None] * len(items)
         return [(None, result) for result in results], events
@@ -154,6 +169,11 @@ def _run_batch(
                 len(items),
                 exc_info=True,
             )
+    if log_entries:
+        try:
+            run_service(write_entries, {"entries": log_entries})
+        except Exception:  # the log is best effort; never fail a charger
+            logger.exception("could not write %d OCPP log rows", len(log_entries))
     outcomes: list[Outcome] = []
     events: list[services.LiveEvent] = []
     for item in items:

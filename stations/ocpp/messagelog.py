@@ -1,7 +1,7 @@
 """The OCPP message log writer: every frame in and out, written in batches.
 
 One INSERT per frame would double the database work of the gateway, so frames
-are buffered per process (per event loop) and written with ``bulk_create``
+are buffered per process (per event loop) and written with one COPY
 every ``FLUSH_INTERVAL_S`` or when ``MAX_BATCH`` frames are waiting. A
 consumer flushes on disconnect so the last frames of a session are never lost
 to a quiet period. A failed write is logged and dropped: the log is an audit
@@ -19,6 +19,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from cms.db import insert_rows
 from stations.models import OcppMessage
 
 logger = logging.getLogger(__name__)
@@ -41,26 +42,39 @@ class LogEntry:
     error_code: str = ""
     at: datetime = field(default_factory=timezone.now)
 
-    def to_model(self) -> OcppMessage:
-        return OcppMessage(
-            ocpp_id=self.ocpp_id[:48],
-            charge_point_id=self.charge_point_id,
-            direction=self.direction,
-            message_type=self.message_type,
-            unique_id=self.unique_id[:64],
-            action=self.action[:64],
-            payload=self.payload,
-            raw=self.raw[:RAW_MAX_CHARS],
-            error_code=self.error_code[:40],
-            at=self.at,
+    def to_row(self) -> tuple[object, ...]:
+        """The row in ``LOG_FIELDS`` order."""
+        return (
+            self.ocpp_id[:48],
+            self.charge_point_id,
+            self.direction,
+            self.message_type,
+            self.unique_id[:64],
+            self.action[:64],
+            self.payload,
+            self.raw[:RAW_MAX_CHARS],
+            self.error_code[:40],
+            self.at,
         )
 
 
+LOG_FIELDS = (
+    "ocpp_id",
+    "charge_point",
+    "direction",
+    "message_type",
+    "unique_id",
+    "action",
+    "payload",
+    "raw",
+    "error_code",
+    "at",
+)
+
+
 def write_entries(*, entries: list[LogEntry]) -> None:
-    """Insert log rows (one multi-row INSERT per 500)."""
-    OcppMessage.objects.bulk_create(
-        [entry.to_model() for entry in entries], batch_size=MAX_BATCH
-    )
+    """Insert log rows (one COPY on PostgreSQL, ``cms.db.insert_rows``)."""
+    insert_rows(OcppMessage, LOG_FIELDS, [entry.to_row() for entry in entries])
 
 
 class MessageLogWriter:
