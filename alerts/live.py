@@ -1,6 +1,6 @@
 """``/ws/alerts/``: pushes alert changes and the inbox badge count to a browser.
 
-The consumer joins the live group of every network the user may see (and the
+The consumer subscribes to the live group of every network the user may see (and the
 unassigned group when the role sees unassigned chargers), forwards only
 ``alert.changed`` events and adds the user's fresh badge count, so the inbox
 and the badge update without polling.
@@ -8,6 +8,7 @@ and the badge update without polling.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -16,6 +17,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from alerts.selectors import alert_badge_count_for_user
 from alerts.services import ALERT_CHANGED
+from stations import livebus
 from stations.events import UNASSIGNED_GROUP, network_group
 from stations.selectors import can_see_unassigned, network_ids_for_user
 
@@ -46,23 +48,28 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
         if groups is None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.alert_groups = groups
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.alert_tasks: set[asyncio.Task[None]] = set()
+        self.alert_subscription = await livebus.subscribe(groups, self._deliver)
         await self.accept()
         await self.send_json({"kind": "alert.badge", "badge": await self._badge()})
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "alert_groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        livebus.unsubscribe(getattr(self, "alert_subscription", None))
+        for task in getattr(self, "alert_tasks", ()):
+            task.cancel()
 
     async def _badge(self) -> int:
         return await database_sync_to_async(alert_badge_count_for_user)(
             user=self.scope["user"]
         )
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        event = message.get("event") or {}
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """An event of the user's networks (called by the live bus on this loop)."""
         if event.get("kind") != ALERT_CHANGED:
             return
+        task = asyncio.get_running_loop().create_task(self._send_alert(event))
+        self.alert_tasks.add(task)
+        task.add_done_callback(self.alert_tasks.discard)
+
+    async def _send_alert(self, event: dict[str, Any]) -> None:
         await self.send_json({**event, "badge": await self._badge()})

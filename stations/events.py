@@ -1,10 +1,11 @@
-"""Live events: published to channel-layer groups after the transaction commits.
+"""Live events: published to browser groups after the transaction commits.
 
 Every state change the portal shows (connector status, connection, sessions,
 meter values, command results, alerts) is announced here, after commit, so a
-browser never sees a state that was rolled back. Browsers join these groups
-through ``stations.live.LiveConsumer``; the payload is small JSON and the
-consumer decides what to re-render for its user.
+browser never sees a state that was rolled back. Events travel on the live bus
+(``stations.livebus``: one Redis pub/sub message per batch, fanned out in each
+process); browser sockets (``stations.live.LiveConsumer``) subscribe to these
+groups; the payload is small JSON and the consumer decides what to re-render.
 
 Group names are ASCII and at most 100 characters (channel-layer rule).
 """
@@ -19,13 +20,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 logger = logging.getLogger(__name__)
-
-LIVE_EVENT_TYPE = "live.event"
 
 
 def network_group(network_id: int) -> str:
@@ -69,16 +66,10 @@ def groups_for(
 
 
 def publish_now(groups: list[str], event: dict[str, Any]) -> None:
-    """Send ``event`` to every group; a channel-layer failure is logged, never raised."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    message = {"type": LIVE_EVENT_TYPE, "event": event}
-    for group in groups:
-        try:
-            async_to_sync(layer.group_send)(group, message)
-        except Exception:  # the live view is best effort; the database holds the truth
-            logger.warning("live event to %s failed", group, exc_info=True)
+    """Send ``event`` to the browsers of ``groups`` now; failures are logged, never raised."""
+    from stations import livebus
+
+    livebus.publish_sync([(groups, event)])
 
 
 def publish_on_commit(groups: list[str], event: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from stations import livebus
 from stations.events import (
     UNASSIGNED_GROUP,
     charge_point_live_group,
@@ -55,6 +56,68 @@ CLOSE_FORBIDDEN = 4403
 OVERVIEW_DEBOUNCE_S = 0.3
 # Events arriving within this window are rendered in one go (one query for all rows).
 RENDER_BATCH_S = 0.05
+# The board and station pages show one row per connector: under a burst of events
+# they are re-rendered at most this often (each row shows its latest state).
+ROWS_BATCH_S = 0.25
+
+
+class _SharedRender:
+    """One render for the sockets of one user that flush the same events together.
+
+    Several browsers of one user (a wall of screens, tabs) receive the same
+    events at the same instant and would each run the same query and templates.
+    A render is shared only if it started after the newest event of the
+    caller's batch arrived, so nobody gets rows older than its events.
+    """
+
+    def __init__(self) -> None:
+        self._renders: dict[tuple[Any, ...], tuple[float, asyncio.Future[str]]] = {}
+
+    async def render(
+        self,
+        key: tuple[Any, ...],
+        received_at: float,
+        start: Any,
+    ) -> str:
+        loop = asyncio.get_running_loop()
+        known = self._renders.get(key)
+        if known is not None and known[0] >= received_at:
+            return await asyncio.shield(known[1])
+        future: asyncio.Future[str] = asyncio.ensure_future(start())
+        self._renders[key] = (loop.time(), future)
+        future.add_done_callback(
+            lambda _: loop.call_later(ROWS_BATCH_S, self._forget, key, future)
+        )
+        return await asyncio.shield(future)
+
+    def _forget(self, key: tuple[Any, ...], future: asyncio.Future[str]) -> None:
+        known = self._renders.get(key)
+        if known is not None and known[1] is future:
+            del self._renders[key]
+
+
+_shared_renders: dict[asyncio.AbstractEventLoop, _SharedRender] = {}
+
+
+def _shared_render() -> _SharedRender:
+    loop = asyncio.get_running_loop()
+    shared = _shared_renders.get(loop)
+    if shared is None:
+        for stale in [known for known in _shared_renders if known.is_closed()]:
+            del _shared_renders[stale]
+        shared = _shared_renders[loop] = _SharedRender()
+    return shared
+
+
+def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        event.get("kind"),
+        event.get("connector_pk"),
+        event.get("charge_point_pk"),
+        event.get("connector_number"),
+    )
+
+
 # Events that change every connector row of a charger (online/offline, reboot).
 ROW_EVENTS = frozenset({"charge_point.connection", "charge_point.boot"})
 
@@ -88,8 +151,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.overview_task: asyncio.Task[None] | None = None
         self.render_task: asyncio.Task[None] | None = None
         self.pending_events: list[dict[str, Any]] = []
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        self.last_event_at = 0.0
+        self.live_subscription = await livebus.subscribe(groups, self._deliver)
         await self.accept()
 
     def _authorize(
@@ -127,8 +190,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return groups, network_ids
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "live_groups", []):
-            await self.channel_layer.group_discard(group, self.channel_name)
+        livebus.unsubscribe(getattr(self, "live_subscription", None))
         for name in ("overview_task", "render_task"):
             task = getattr(self, name, None)
             if task is not None:
@@ -137,36 +199,62 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         """The page does not talk back; anything it sends is ignored."""
 
-    async def live_event(self, message: dict[str, Any]) -> None:
-        event = message.get("event") or {}
-        if self.view == "overview":
-            await self.send_json({"event": event})
-            self._schedule_overview()
-            return
-        # Events that arrive together are rendered together: one query for all
-        # their rows, each row once, whatever the rate of status changes.
+    def _deliver(self, event: dict[str, Any]) -> None:
+        """An event of this socket's groups (called by the live bus on this loop).
+
+        Events that arrive together are sent and rendered together: one query
+        for all their rows, each row once, whatever the rate of status changes.
+        """
         self.pending_events.append(event)
+        self.last_event_at = asyncio.get_running_loop().time()
         if self.render_task is None or self.render_task.done():
-            self.render_task = asyncio.create_task(self._push_fragments())
+            self.render_task = asyncio.get_running_loop().create_task(
+                self._push_fragments()
+            )
 
     async def _push_fragments(self) -> None:
-        await asyncio.sleep(RENDER_BATCH_S)
+        rows_only = self.view in ("board", "station")
+        await asyncio.sleep(ROWS_BATCH_S if rows_only else RENDER_BATCH_S)
         while self.pending_events:
             events, self.pending_events = self.pending_events, []
+            received_at = self.last_event_at
+            if self.view == "overview":
+                for event in events:
+                    await self.send_json({"event": event})
+                self._schedule_overview()
+                continue
             try:
                 # Read-only rendering runs off the process's ORM thread, so
                 # browsers never queue behind the chargers' writes (or slow them).
-                html = await database_sync_to_async(
-                    self._render_fragments, thread_sensitive=False
-                )(events)
+                key = (
+                    self.scope["user"].pk,
+                    self.view,
+                    tuple(sorted(set(map(_event_key, events)), key=repr)),
+                )
+                html = await _shared_render().render(
+                    key,
+                    received_at,
+                    functools.partial(
+                        database_sync_to_async(
+                            self._render_fragments, thread_sensitive=False
+                        ),
+                        events,
+                    ),
+                )
             except (Http404, PermissionDenied):
                 html = ""
-            for event in events[:-1]:
-                await self.send_json({"event": event})
+            # The board shows rows only: the fragments and the last event are
+            # enough. Station and charge point pages also feed charts and
+            # command lists from every event.
+            if self.view != "board":
+                for event in events[:-1]:
+                    await self.send_json({"event": event})
             payload: dict[str, Any] = {"event": events[-1]}
             if html:
                 payload["html"] = html
             await self.send_json(payload)
+            if rows_only and self.pending_events:
+                await asyncio.sleep(ROWS_BATCH_S)
 
     # --- rendering (a worker thread, read-only) -------------------------------------
 

@@ -26,12 +26,11 @@ from collections.abc import Callable
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import close_old_connections, transaction
 
-from stations import services
-from stations.events import LIVE_EVENT_TYPE, hooks_deferred
+from stations import livebus, services
+from stations.events import hooks_deferred
 from stations.ocpp.messagelog import LogEntry, get_writer, write_entries
 
 logger = logging.getLogger(__name__)
@@ -261,30 +260,18 @@ class GroupCommit(Generic[Item]):
                 publish(events)
 
 
-# Strong references: the event loop keeps only weak ones to running tasks.
-_sending: set[asyncio.Task[None]] = set()
-
-
 def publish(events: list[services.LiveEvent]) -> None:
-    """Send the gateway's live events in the background; a charger never waits."""
-    if not events:
-        return
-    task = asyncio.get_running_loop().create_task(send_now(events))
-    _sending.add(task)
-    task.add_done_callback(_sending.discard)
+    """Send the gateway's live events in the background; a charger never waits.
+
+    Events of all chargers queued while the previous message was on its way go
+    together in one live-bus message (``stations.livebus``).
+    """
+    livebus.publish(events)
 
 
 async def send_now(events: list[services.LiveEvent]) -> None:
-    """Send live events to their groups now; a failing send is logged, never raised."""
-    layer = get_channel_layer()
-    if layer is None:
-        return
-    for groups, event in events:
-        for group in groups:
-            try:
-                await layer.group_send(group, {"type": LIVE_EVENT_TYPE, "event": event})
-            except Exception:
-                logger.warning("live event to %s failed", group, exc_info=True)
+    """Queue live events on the bus (kept async for callers that await it)."""
+    livebus.publish(events)
 
 
 # --- the gateway's batched writes ---------------------------------------------------

@@ -115,6 +115,47 @@ async def test_operator_receives_the_rerendered_row_of_a_status_change(
     await socket.disconnect()
 
 
+async def test_screens_of_one_user_share_one_render_and_a_later_change_is_rendered_anew(
+    cookies, connector_a, monkeypatch
+) -> None:
+    from stations.live import LiveConsumer
+
+    renders = []
+    original = LiveConsumer._render_fragments
+
+    def counting(self, events):
+        renders.append(len(events))
+        return original(self, events)
+
+    monkeypatch.setattr(LiveConsumer, "_render_fragments", counting)
+    screens = [
+        communicator("/ws/live/?view=board", cookies["operator"]) for _ in range(3)
+    ]
+    for screen in screens:
+        assert (await screen.connect())[0]
+    await set_status(connector_a, "Faulted")
+
+    await sync_to_async(publish_now)(
+        groups_of(connector_a), status_event(connector_a, "Faulted")
+    )
+    for screen in screens:
+        message = await screen.receive_json_from(timeout=5)
+        assert "status-Faulted" in message["html"]
+    assert len(renders) == 1
+
+    # The same row changes again: nobody may be served the earlier render.
+    await set_status(connector_a, "Available")
+    await sync_to_async(publish_now)(
+        groups_of(connector_a), status_event(connector_a, "Available")
+    )
+    for screen in screens:
+        message = await screen.receive_json_from(timeout=5)
+        assert "status-Available" in message["html"]
+    assert len(renders) == 2
+    for screen in screens:
+        await screen.disconnect()
+
+
 async def test_outsider_does_not_hear_events_of_another_network(
     cookies, connector_a
 ) -> None:
