@@ -56,6 +56,12 @@ class LoadConfig:
     call_timeout_s: float = 30.0
     connect_timeout_s: float = 60.0
     id_tag_prefix: str = "BT"
+    # steady: MeterValues per session (at 10-60 s apart in the field, a 20-60 min
+    # session sends 20-360; the bench compresses time to one call per second).
+    session_meter_values: tuple[int, int] = (20, 60)
+    # steady: chargers whose random phase falls inside a session start it before
+    # the window opens (a fleet in steady state is mostly mid-session).
+    warm_sessions: bool = True
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -341,8 +347,17 @@ class Charger:
                 await asyncio.wait_for(self.ws.close(), 5)
 
 
-async def _session_cycle(charger: Charger, interval_s: float, deadline: float) -> None:
-    """steady: idle with heartbeats, then a session with meter values, repeat."""
+async def _session_cycle(
+    charger: Charger,
+    interval_s: float,
+    deadline: float,
+    meter_values: tuple[int, int],
+    ongoing: int | None = None,
+) -> None:
+    """steady: idle with heartbeats, then a session with meter values, repeat.
+
+    ``ongoing``: the charger is mid-session; send that many MeterValues first.
+    """
     loop = asyncio.get_running_loop()
 
     async def pause() -> bool:
@@ -352,6 +367,20 @@ async def _session_cycle(charger: Charger, interval_s: float, deadline: float) -
         await asyncio.sleep(wait)
         return True
 
+    async def charge(count: int) -> bool:
+        for _ in range(count):
+            # At the deadline a charging session stays open, as in a fleet that
+            # keeps charging after the window (no artificial wave of stops).
+            if not await pause():
+                return False
+            await charger.meter_values()
+        await charger.stop_session()
+        await charger.status("Finishing")
+        await charger.status("Available")
+        return True
+
+    if ongoing is not None and not await charge(ongoing):
+        return
     while loop.time() < deadline:
         for _ in range(random.randint(0, 2)):
             if not await pause():
@@ -362,14 +391,20 @@ async def _session_cycle(charger: Charger, interval_s: float, deadline: float) -
         await charger.status("Preparing")
         await charger.start_session()
         await charger.status("Charging")
-        for _ in range(random.randint(3, 10)):
-            if not await pause():
-                await charger.stop_session()
-                return
-            await charger.meter_values()
-        await charger.stop_session()
-        await charger.status("Finishing")
-        await charger.status("Available")
+        if not await charge(random.randint(*meter_values)):
+            return
+
+
+async def _warm_session(charger: Charger, meter_values: tuple[int, int]) -> int | None:
+    """Before the window: start a session if the charger's random phase is inside one."""
+    low, high = meter_values
+    charging = (low + high) / 2
+    if random.random() >= charging / (charging + 2.0):  # ~2 idle steps per cycle
+        return None
+    await charger.status("Preparing")
+    await charger.start_session()
+    await charger.status("Charging")
+    return random.randint(1, high)
 
 
 async def _closed_loop(charger: Charger, deadline: float) -> None:
@@ -411,10 +446,17 @@ async def _run_charger(
         if config.mode == "storm":
             await asyncio.sleep(max(0.0, deadline - loop.time()))
             return
+        meter_values = (
+            int(config.session_meter_values[0]),
+            int(config.session_meter_values[1]),
+        )
+        ongoing = None
+        if config.mode == "steady" and config.warm_sessions:
+            ongoing = await _warm_session(charger, meter_values)
         await asyncio.sleep(max(0.0, ready_at - loop.time()))
         if config.mode == "steady":
             interval = config.count / max(config.rate, 0.1)
-            await _session_cycle(charger, interval, deadline)
+            await _session_cycle(charger, interval, deadline, meter_values, ongoing)
         elif config.mode == "throughput":
             await _closed_loop(charger, deadline)
         else:
@@ -441,7 +483,9 @@ async def _worker_main(config: LoadConfig, worker: int) -> WorkerStats:
         )
         start_times.append(start_at)
     ramp_s = 0.0 if config.mode == "storm" else config.count / config.connect_rate
-    ready_at = start + ramp_s + 2.0
+    # Steady fleets start their ongoing sessions before the window: more settling.
+    settle_s = 8.0 if config.mode == "steady" and config.warm_sessions else 2.0
+    ready_at = start + ramp_s + settle_s
     deadline = ready_at + config.duration_s
     stats.window_start, stats.window_end = ready_at, deadline
     if config.mode == "storm":

@@ -383,9 +383,9 @@ def scenario_throughput(ctx: Context) -> dict[str, Any]:
     return out
 
 
-def scenario_steady(ctx: Context) -> dict[str, Any]:
+def scenario_steady(ctx: Context, *, churn: bool = False) -> dict[str, Any]:
     count = 1000 if ctx.quick else 2000
-    config = {
+    config: dict[str, Any] = {
         "mode": "steady",
         "count": count,
         "rate": 1000.0,
@@ -393,19 +393,27 @@ def scenario_steady(ctx: Context) -> dict[str, Any]:
         "connect_rate": 500,
         "duration_s": 20 if ctx.quick else 40,
     }
+    if churn:
+        # Short sessions back to back: a start-heavy stress of the session path.
+        config.update(session_meter_values=(3, 10), warm_sessions=False)
     out: dict[str, Any] = {}
     for name, servers in ctx.all_servers():
         probe = None
-        if name == "cms":
+        viewers = int(os.environ.get("BENCH_LIVE_VIEWERS", "10"))
+        if name == "cms" and viewers > 0:
             # Portal browsers on the live board while the chargers load the CMS.
             session_key, network_id = live_session_cookie("Bench network")
             bases = [url.split("/ocpp/")[0] for url in servers.urls]
-            probe = LiveProbe(bases, session_key, network_id, viewers=10)
+            probe = LiveProbe(bases, session_key, network_id, viewers=viewers)
             probe.start()
         out[name] = drive(servers, config, check_log=name == "cms")
         if probe is not None:
             out[name]["live_view"] = probe.stop()
     return out
+
+
+def scenario_churn(ctx: Context) -> dict[str, Any]:
+    return scenario_steady(ctx, churn=True)
 
 
 def scenario_connections(ctx: Context) -> dict[str, Any]:
@@ -540,6 +548,7 @@ def scenario_commands(ctx: Context) -> dict[str, Any]:
 SCENARIOS = {
     "throughput": scenario_throughput,
     "steady": scenario_steady,
+    "churn": scenario_churn,
     "connections": scenario_connections,
     "storm": scenario_storm,
     "commands": scenario_commands,
@@ -640,7 +649,7 @@ def render(report: dict[str, Any]) -> str:
         "",
     ]
     results = report["results"]
-    for name in ("throughput", "steady"):
+    for name in ("throughput", "steady", "churn"):
         if name not in results:
             continue
         data = results[name]
