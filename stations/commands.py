@@ -24,12 +24,7 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as v16_call
 from ocpp.v16.enums import Action
@@ -37,6 +32,7 @@ from ocpp.v16.enums import Action
 from accounts.services import audit_record
 from stations.events import charge_point_group
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
+from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.protocol import CALL
 from stations.ocpp.validation import validate
 from stations.services import charge_point_groups, publish_event_on_commit

@@ -18,12 +18,7 @@ from types import ModuleType
 from typing import Any
 
 from django.utils import timezone
-from ocpp.charge_point import (
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
 from ocpp.messages import CallError, CallResult
 from ocpp.routing import on
@@ -33,6 +28,7 @@ from ocpp.v16.enums import Action
 
 from stations import services
 from stations.models import OcppMessage
+from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.groupcommit import get_batcher, orm_service
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
