@@ -32,7 +32,7 @@ from stations.events import charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp import groupcommit
 from stations.ocpp.auth import charger_password_matches
-from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service
+from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service, side_call
 from stations.ocpp.handlers import CentralSystem
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import (
@@ -450,8 +450,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         # Shielded: once the claim commits the command counts as sent, so a close
         # arriving mid-claim must still leave it with an outcome (offline).
+        # The claim is one conditional UPDATE of the command's own row: it runs
+        # beside the ORM thread, not behind the other chargers' batches.
         claim = asyncio.ensure_future(
-            orm_call(
+            side_call(
                 commands.command_claim,
                 command_id=command_id,
                 charge_point_id=self.charge_point_id,

@@ -23,12 +23,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, transaction
+from django.db import close_old_connections, connection, transaction
 
+from cms import taskbatch
 from stations import livebus, services
 from stations.events import hooks_deferred
 from stations.ocpp.messagelog import LogEntry, get_writer, write_entries
@@ -85,6 +87,36 @@ async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
     return result
 
 
+SIDE_THREADS = 2
+_side_pool: ThreadPoolExecutor | None = None
+_side_pool_lock = threading.Lock()
+
+
+async def side_call(service: Callable[..., Any], **kwargs: Any) -> Any:
+    """A short, self-contained statement that must not wait behind the chargers' batches.
+
+    For work that touches only its own rows with one atomic statement (a command
+    claim: a conditional UPDATE), so it cannot race the ORM thread's writes:
+    on PostgreSQL it runs on a small pool of its own database threads; on
+    SQLite (one writer) on the ORM thread like everything else.
+    """
+    global _side_pool
+    if connection.vendor != "postgresql":
+        return await orm_call(service, **kwargs)
+    with _side_pool_lock:
+        if _side_pool is None:
+            _side_pool = ThreadPoolExecutor(
+                max_workers=SIDE_THREADS, thread_name_prefix="cms-side-db"
+            )
+    result, _ = await sync_to_async(
+        run_service, thread_sensitive=False, executor=_side_pool
+    )(service, kwargs)
+    return result
+
+
+HOOKS_PER_ROUND = 500
+
+
 class _HookThread:
     """One thread per process that runs the gateway's deferred domain hooks in order."""
 
@@ -108,16 +140,29 @@ class _HookThread:
     def _run(self) -> None:
         upkeep_at = float("-inf")
         while True:
-            hook = self._queue.get()
+            hooks = [self._queue.get()]
+            while len(hooks) < HOOKS_PER_ROUND:
+                try:
+                    hooks.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
             now = time.monotonic()
             if now - upkeep_at >= CONNECTION_UPKEEP_INTERVAL_S:
                 close_old_connections()  # hooks may read (e.g. a session's site)
                 upkeep_at = now
+            # The task calls of every hook of the round leave in one message
+            # (per chunk), not one broker publish per call (cms.taskbatch).
+            with taskbatch.collecting() as calls:
+                for hook in hooks:
+                    try:
+                        hook()
+                    except Exception:
+                        logger.exception("domain hook %r failed", hook)
+                        close_old_connections()
             try:
-                hook()
+                taskbatch.publish(calls)
             except Exception:
-                logger.exception("domain hook %r failed", hook)
-                close_old_connections()
+                logger.exception("%d domain hook tasks not published", len(calls))
 
 
 _hook_thread = _HookThread()
