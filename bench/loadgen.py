@@ -452,6 +452,10 @@ async def _run_charger(
         )
         ongoing = None
         if config.mode == "steady" and config.warm_sessions:
+            # Ongoing sessions began at different times in a real fleet: their
+            # starts are spread over the settling time, not sent all at once.
+            spread = max(0.0, ready_at - loop.time() - 1.0)
+            await asyncio.sleep(random.uniform(0.0, spread))
             ongoing = await _warm_session(charger, meter_values)
         await asyncio.sleep(max(0.0, ready_at - loop.time()))
         if config.mode == "steady":
@@ -484,7 +488,7 @@ async def _worker_main(config: LoadConfig, worker: int) -> WorkerStats:
         start_times.append(start_at)
     ramp_s = 0.0 if config.mode == "storm" else config.count / config.connect_rate
     # Steady fleets start their ongoing sessions before the window: more settling.
-    settle_s = 8.0 if config.mode == "steady" and config.warm_sessions else 2.0
+    settle_s = 15.0 if config.mode == "steady" and config.warm_sessions else 2.0
     ready_at = start + ramp_s + settle_s
     deadline = ready_at + config.duration_s
     stats.window_start, stats.window_end = ready_at, deadline

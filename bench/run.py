@@ -353,10 +353,33 @@ def summarize(result: LoadResult, metrics: dict[str, float]) -> dict[str, Any]:
     }
 
 
+def close_open_sessions(prefix: str) -> int:
+    """Complete the sessions an earlier run left open on the bench chargers.
+
+    A run ends with chargers mid-session (no artificial wave of stops at the
+    deadline); the next run must not start on a fleet whose every connector has
+    a stale open session to supersede, which a fleet in steady state has not.
+    """
+    from django.utils import timezone
+
+    from sessions_app.models import ChargingSession, SessionStatus
+
+    return ChargingSession.objects.filter(
+        charge_point__ocpp_id__startswith=prefix, stopped_at__isnull=True
+    ).update(
+        stopped_at=timezone.now(),
+        status=SessionStatus.COMPLETED,
+        stop_reason="bench-reset",
+        power_w=None,
+    )
+
+
 def drive(
     servers: Servers, config_kwargs: dict[str, Any], *, check_log: bool = False
 ) -> dict[str, Any]:
     config = LoadConfig(urls=tuple(servers.urls), **config_kwargs)
+    if check_log:  # the CMS: its database holds the sessions
+        close_open_sessions(config.prefix)
     since = datetime.now(UTC) - timedelta(seconds=1)
     baseline_rss = sum(rss_kb(pid) for pid in servers.pids)
     sampler = Sampler(servers.pids)
