@@ -49,12 +49,14 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.alert_tasks: set[asyncio.Task[None]] = set()
+        self.alert_closed = False
         self.alert_subscription = await livebus.subscribe(groups, self._deliver)
         await self.accept()
         await self.send_json({"kind": "alert.badge", "badge": await self._badge()})
 
     async def disconnect(self, code: int) -> None:
         livebus.unsubscribe(getattr(self, "alert_subscription", None))
+        self.alert_closed = True  # events already on their way are dropped
         for task in getattr(self, "alert_tasks", ()):
             task.cancel()
 
@@ -65,7 +67,7 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """An event of the user's networks (called by the live bus on this loop)."""
-        if event.get("kind") != ALERT_CHANGED:
+        if event.get("kind") != ALERT_CHANGED or self.alert_closed:
             return
         task = asyncio.get_running_loop().create_task(self._send_alert(event))
         self.alert_tasks.add(task)

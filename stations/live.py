@@ -152,6 +152,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.render_task: asyncio.Task[None] | None = None
         self.pending_events: list[dict[str, Any]] = []
         self.last_event_at = 0.0
+        self.live_closed = False
         self.live_subscription = await livebus.subscribe(groups, self._deliver)
         await self.accept()
 
@@ -191,6 +192,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         livebus.unsubscribe(getattr(self, "live_subscription", None))
+        self.live_closed = True  # events already on their way are dropped
         for name in ("overview_task", "render_task"):
             task = getattr(self, name, None)
             if task is not None:
@@ -205,6 +207,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         Events that arrive together are sent and rendered together: one query
         for all their rows, each row once, whatever the rate of status changes.
         """
+        if self.live_closed:
+            return
         self.pending_events.append(event)
         self.last_event_at = asyncio.get_running_loop().time()
         if self.render_task is None or self.render_task.done():
