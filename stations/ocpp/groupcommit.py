@@ -87,16 +87,17 @@ async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
     return result
 
 
-SIDE_THREADS = 2
+SIDE_THREADS = 3
 _side_pool: ThreadPoolExecutor | None = None
 _side_pool_lock = threading.Lock()
 
 
 async def side_call(service: Callable[..., Any], **kwargs: Any) -> Any:
-    """A short, self-contained statement that must not wait behind the chargers' batches.
+    """Short work that must not wait behind the chargers' batches.
 
-    For work that touches only its own rows with one atomic statement (a command
-    claim: a conditional UPDATE), so it cannot race the ORM thread's writes:
+    For reads (Authorize) and for work that touches only its own rows with one
+    atomic statement (a command claim: a conditional UPDATE), so it cannot race
+    the ORM thread's writes:
     on PostgreSQL it runs on a small pool of its own database threads; on
     SQLite (one writer) on the ORM thread like everything else.
     """

@@ -29,7 +29,7 @@ from ocpp.v16.enums import Action
 from stations import services
 from stations.models import OcppMessage
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
-from stations.ocpp.groupcommit import get_batcher, orm_service
+from stations.ocpp.groupcommit import get_batcher, orm_service, side_call
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
@@ -343,7 +343,9 @@ class CentralSystem(V16ChargePoint):
 
     @on(Action.authorize)
     async def on_authorize(self, id_tag: str, **_: Any) -> call_result.Authorize:
-        auth = await self.call_service(
+        # Read-only (token, charger, open sessions): it runs beside the ORM
+        # thread instead of queueing behind the other chargers' writes.
+        auth = await side_call(
             _sessions().id_tag_authorize,
             charge_point_id=self.charge_point_id,
             id_tag=id_tag,
