@@ -8,6 +8,8 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 
+from cms import taskbatch
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings")
 
 
@@ -18,8 +20,6 @@ class CmsTask(DjangoTask):
     def apply_async(  # type: ignore[override]
         self, args: Any = None, kwargs: Any = None, **options: Any
     ) -> Any:
-        from cms import taskbatch
-
         sink = taskbatch.current_sink()
         if sink is not None and not options and not self.app.conf.task_always_eager:
             sink.append((self.name, list(args or ()), dict(kwargs or {})))

@@ -22,6 +22,8 @@ from typing import Any
 
 from django.db import transaction
 
+from stations import livebus
+
 logger = logging.getLogger(__name__)
 
 
@@ -67,8 +69,6 @@ def groups_for(
 
 def publish_now(groups: list[str], event: dict[str, Any]) -> None:
     """Send ``event`` to the browsers of ``groups`` now; failures are logged, never raised."""
-    from stations import livebus
-
     livebus.publish_sync([(groups, event)])
 
 

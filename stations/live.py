@@ -13,6 +13,7 @@ import asyncio
 import functools
 import logging
 import operator
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -23,6 +24,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from cms.loops import loop_local
 from stations import livebus
 from stations.events import (
     UNASSIGNED_GROUP,
@@ -77,7 +79,7 @@ class _SharedRender:
         self,
         key: tuple[Any, ...],
         received_at: float,
-        start: Any,
+        start: Callable[[], Awaitable[str]],
     ) -> str:
         loop = asyncio.get_running_loop()
         known = self._renders.get(key)
@@ -100,13 +102,7 @@ _shared_renders: dict[asyncio.AbstractEventLoop, _SharedRender] = {}
 
 
 def _shared_render() -> _SharedRender:
-    loop = asyncio.get_running_loop()
-    shared = _shared_renders.get(loop)
-    if shared is None:
-        for stale in [known for known in _shared_renders if known.is_closed()]:
-            del _shared_renders[stale]
-        shared = _shared_renders[loop] = _SharedRender()
-    return shared
+    return loop_local(_shared_renders, lambda _: _SharedRender())
 
 
 def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -146,7 +142,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.view = view if view in VIEWS else "board"
-        self.live_groups = groups
         self.network_ids = network_ids
         self.overview_task: asyncio.Task[None] | None = None
         self.render_task: asyncio.Task[None] | None = None

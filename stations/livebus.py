@@ -32,6 +32,8 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from cms.loops import loop_local
+
 logger = logging.getLogger(__name__)
 
 LIVE_CHANNEL = "cms.live"
@@ -149,7 +151,6 @@ class _LoopBus:
         self._client: Any = None
         self._client_url: str | None = None
         self.ready = asyncio.Event()
-        self.sent_messages = 0
 
     # --- publishing ----------------------------------------------------------
 
@@ -168,7 +169,6 @@ class _LoopBus:
                 continue
             try:
                 await self._redis(url).publish(LIVE_CHANNEL, encode(events))
-                self.sent_messages += 1
             except (
                 Exception
             ):  # the live view is best effort; the database holds the truth
@@ -237,18 +237,10 @@ class _LoopBus:
 
 
 _buses: dict[asyncio.AbstractEventLoop, _LoopBus] = {}
-_buses_lock = threading.Lock()
 
 
 def _bus() -> _LoopBus:
-    loop = asyncio.get_running_loop()
-    with _buses_lock:
-        bus = _buses.get(loop)
-        if bus is None:
-            for stale in [known for known in _buses if known.is_closed()]:
-                del _buses[stale]
-            bus = _buses[loop] = _LoopBus(loop)
-    return bus
+    return loop_local(_buses, _LoopBus)
 
 
 # --- the API ----------------------------------------------------------------------

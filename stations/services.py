@@ -24,6 +24,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from cms.db import update_rows
+from stations import livebus
 from stations.events import domain_event_on_commit, groups_for, publish_on_commit
 from stations.models import (
     ChargePoint,
@@ -37,7 +38,7 @@ from stations.models import (
 
 logger = logging.getLogger(__name__)
 
-LiveEvent = tuple[list[str], dict[str, Any]]
+LiveEvent = livebus.LiveEvent
 
 _collector = threading.local()
 

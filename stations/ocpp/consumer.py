@@ -27,10 +27,9 @@ from django.conf import settings
 from django.utils import timezone
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
-from stations import commands, services
+from stations import commands, livebus, services
 from stations.events import charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
-from stations.ocpp import groupcommit
 from stations.ocpp.auth import charger_password_matches
 from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service, side_call
 from stations.ocpp.handlers import CentralSystem
@@ -247,7 +246,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             _ConsumerConnection(self),
             charge_point_id=opened.charge_point_id,
             writer=self._writer,
-            publish=self.publish_events,
+            publish=livebus.publish,
             response_timeout=settings.OCPP_COMMAND_TIMEOUT,
         )
         self._spawn(self._serve(), self._tasks)
@@ -419,11 +418,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         except Exception:
             logger.warning("%s: group rejoin failed", self.ocpp_id, exc_info=True)
-
-    def publish_events(self, events: list[services.LiveEvent]) -> None:
-        """Send live events in the background; the channel layer never blocks a charger."""
-        if events:
-            groupcommit.publish(events)
 
     # --- group messages --------------------------------------------------------
 
@@ -603,7 +597,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.exception("%s: could not record disconnect", self.ocpp_id)
             events = []
-        await groupcommit.send_now(events)
+        livebus.publish(events)
         try:
             await self.channel_layer.group_discard(
                 charge_point_group(self.ocpp_id), self.channel_name

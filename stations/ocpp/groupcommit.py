@@ -31,6 +31,7 @@ from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
 from cms import taskbatch
+from cms.loops import loop_local
 from stations import livebus, services
 from stations.events import hooks_deferred
 from stations.ocpp.messagelog import LogEntry, get_writer, write_entries
@@ -302,22 +303,9 @@ class GroupCommit(Generic[Item]):
                     future.set_result(result)
                 else:
                     future.set_exception(error)
-            if events:
-                publish(events)
-
-
-def publish(events: list[services.LiveEvent]) -> None:
-    """Send the gateway's live events in the background; a charger never waits.
-
-    Events of all chargers queued while the previous message was on its way go
-    together in one live-bus message (``stations.livebus``).
-    """
-    livebus.publish(events)
-
-
-async def send_now(events: list[services.LiveEvent]) -> None:
-    """Queue live events on the bus (kept async for callers that await it)."""
-    livebus.publish(events)
+            # Live events leave in the background (one live-bus message for
+            # everything queued meanwhile); a charger never waits for them.
+            livebus.publish(events)
 
 
 # --- the gateway's batched writes ---------------------------------------------------
@@ -382,7 +370,6 @@ def _status_single(*, item: Any) -> Any:
     return services.connector_statuses_record(items=[item])
 
 
-_batchers: dict[tuple[str, asyncio.AbstractEventLoop], GroupCommit[Any]] = {}
 _FACTORIES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "meter_values": (_meter_values_batch, _meter_values_single),
     "seen": (_seen_batch, _seen_single),
@@ -390,17 +377,17 @@ _FACTORIES: dict[str, tuple[Callable[..., Any], Callable[..., Any]]] = {
     "boot": (_boot_batch, _boot_single),
     "status": (_status_batch, _status_single),
 }
+_batchers: dict[str, dict[asyncio.AbstractEventLoop, GroupCommit[Any]]] = {
+    name: {} for name in _FACTORIES
+}
 
 
 def get_batcher(name: str) -> GroupCommit[Any]:
     """The batcher ``name`` (meter_values, seen, connect, boot, status) of this event loop."""
-    loop = asyncio.get_running_loop()
-    batcher = _batchers.get((name, loop))
-    if batcher is None:
-        for stale in [key for key in _batchers if key[1].is_closed()]:
-            del _batchers[stale]
-        batch_service, single_service = _FACTORIES[name]
-        batcher = _batchers[(name, loop)] = GroupCommit(
+    batch_service, single_service = _FACTORIES[name]
+    return loop_local(
+        _batchers[name],
+        lambda _: GroupCommit(
             name, batch_service=batch_service, single_service=single_service
-        )
-    return batcher
+        ),
+    )

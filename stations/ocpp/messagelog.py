@@ -20,6 +20,7 @@ from typing import Any
 from django.utils import timezone
 
 from cms.db import insert_rows
+from cms.loops import loop_local
 from stations.models import OcppMessage
 
 logger = logging.getLogger(__name__)
@@ -122,10 +123,4 @@ _writers: dict[asyncio.AbstractEventLoop, MessageLogWriter] = {}
 
 def get_writer() -> MessageLogWriter:
     """The writer of the running event loop (one per process in practice)."""
-    loop = asyncio.get_running_loop()
-    writer = _writers.get(loop)
-    if writer is None:
-        for stale in [known for known in _writers if known.is_closed()]:
-            del _writers[stale]
-        writer = _writers[loop] = MessageLogWriter()
-    return writer
+    return loop_local(_writers, lambda _: MessageLogWriter())
