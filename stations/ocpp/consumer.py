@@ -542,14 +542,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except asyncio.CancelledError:
             await asyncio.wait([record])
             if not record.cancelled() and record.exception() is None:
-                self.publish_events(record.result()[1])
+                livebus.publish(record.result()[1])
             raise
         except Exception:
             logger.exception(
                 "%s: could not record command %s", self.ocpp_id, command_id
             )
             return
-        self.publish_events(events)
+        livebus.publish(events)
 
     def _answer_outcome(self, action: str, unique_id: str) -> dict[str, Any]:
         payload = self.cp.responses.get(unique_id) if self.cp is not None else None
