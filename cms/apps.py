@@ -1,3 +1,5 @@
+import functools
+
 from django.apps import AppConfig
 
 
@@ -10,6 +12,8 @@ class CmsConfig(AppConfig):
 
         from cms import checks  # noqa: F401  (registers the system checks)
 
+        _cache_redis_version_lookup()
+
         if getattr(settings, "CLEAR_CONTENT_TYPE_CACHE_PER_REQUEST", False):
             from django.contrib.contenttypes.models import ContentType
             from django.core.signals import request_started
@@ -17,3 +21,21 @@ class CmsConfig(AppConfig):
             request_started.connect(
                 lambda **_: ContentType.objects.clear_cache(), weak=False
             )
+
+
+def _cache_redis_version_lookup() -> None:
+    """Look redis-py's own version up once per process, not once per connection.
+
+    redis-py 6+ reads its version from the installed package metadata (a scan
+    of site-packages, ~4 ms of CPU) every time it opens a connection; a
+    reconnect storm grows the channel layer's pool by hundreds at once, and a
+    py-spy profile of one showed ~9 % of the gateway's CPU there. The version
+    cannot change while the process runs.
+    """
+    try:
+        from redis import utils
+    except ImportError:  # Redis is optional in the embedded mode
+        return
+    lookup = getattr(utils, "get_lib_version", None)
+    if lookup is not None and not hasattr(lookup, "cache_info"):
+        utils.get_lib_version = functools.cache(lookup)

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
@@ -260,21 +260,29 @@ def session_start_from_ocpp(
         connector, _created = Connector.objects.get_or_create(
             charge_point=charge_point, connector_id=connector_id
         )
-    # get_or_create under the session_unique_start constraint: a concurrent
-    # duplicate INSERT fails and the existing row is fetched instead.
-    session, created = ChargingSession.objects.get_or_create(
-        **identity,
-        defaults={
-            "connector": connector,
-            "id_token": token,
-            "auth_status": auth.status,
-            "status": SessionStatus.ACTIVE
-            if auth.is_accepted
-            else SessionStatus.REJECTED,
-            "reservation_id": reservation_id,
-        },
-    )
-    if not created:
+    # The resend check above found no row; a concurrent duplicate (the same
+    # StartTransaction on another connection) fails the session_unique_start
+    # constraint here and is answered from the row that won.
+    try:
+        with transaction.atomic():
+            session = ChargingSession.objects.create(
+                **identity,
+                connector=connector,
+                id_token=token,
+                auth_status=auth.status,
+                status=SessionStatus.ACTIVE
+                if auth.is_accepted
+                else SessionStatus.REJECTED,
+                reservation_id=reservation_id,
+            )
+    except IntegrityError:
+        session = (
+            ChargingSession.objects.select_related("id_token__parent")
+            .filter(**identity)
+            .first()
+        )
+        if session is None:  # not the duplicate start: a real error
+            raise
         return session.pk, _stored_authorization(session)
 
     _supersede_open_sessions(session=session, charge_point=charge_point)

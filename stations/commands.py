@@ -2,7 +2,7 @@
 
 ``command_send`` records a ``ChargePointCommand`` and, after commit, asks the
 consumer holding the charger's socket (in whatever process) to run it through
-the channel-layer group ``charge_point_group(ocpp_id)``. The consumer claims
+the channel layer, on that connection's channel (``ChargePoint.connection_channel``). The consumer claims
 the row (``command_claim``), awaits the OCPP CALL in its own task and records
 the answer with ``command_finish``. An unconnected charger finishes as
 ``offline`` at once. Any OCPP 1.6 action works: the payload (camelCase or
@@ -30,7 +30,6 @@ from ocpp.v16 import call as v16_call
 from ocpp.v16.enums import Action
 
 from accounts.services import audit_record
-from stations.events import charge_point_group
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.protocol import CALL
@@ -181,30 +180,30 @@ def command_send(
                 "connector_number": connector_number,
             },
         )
-        is_connected = (
+        is_connected, channel = (
             ChargePoint.objects.filter(pk=charge_point.pk)
-            .values_list("is_connected", flat=True)
+            .values_list("is_connected", "connection_channel")
             .first()
-        )
+        ) or (False, "")
         if not is_connected:
             command_finish(
                 command_id=command.pk,
                 status=CommandStatus.OFFLINE,
                 error_description="The charger is not connected.",
             )
-        else:
-            ocpp_id, command_id = charge_point.ocpp_id, command.pk
-            transaction.on_commit(lambda: _dispatch(ocpp_id, command_id))
+        elif channel:
+            command_id = command.pk
+            transaction.on_commit(lambda: _dispatch(channel, command_id))
     command.refresh_from_db()
     return command
 
 
-def _dispatch(ocpp_id: str, command_id: int) -> None:
+def _dispatch(channel: str, command_id: int) -> None:
+    """Hand the command to the consumer that held the charger's socket at commit."""
     layer = get_channel_layer()
     try:
-        async_to_sync(layer.group_send)(
-            charge_point_group(ocpp_id),
-            {"type": COMMAND_MESSAGE_TYPE, "command_id": command_id},
+        async_to_sync(layer.send)(
+            channel, {"type": COMMAND_MESSAGE_TYPE, "command_id": command_id}
         )
     except Exception as error:  # e.g. Redis down: say so on the row, never hang
         logger.warning("command %s could not be dispatched", command_id, exc_info=True)

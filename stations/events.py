@@ -13,7 +13,6 @@ Group names are ASCII and at most 100 characters (channel-layer rule).
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
@@ -41,15 +40,6 @@ def charge_point_live_group(charge_point_pk: int) -> str:
 
 
 UNASSIGNED_GROUP = "live.unassigned"
-
-
-def charge_point_group(ocpp_id: str) -> str:
-    """The group the consumer holding a charger's socket joins (commands go here).
-
-    OCPP ids may hold characters a group name cannot, so they are hashed.
-    """
-    digest = hashlib.sha1(ocpp_id.encode(), usedforsecurity=False).hexdigest()
-    return f"ocpp.cp.{digest}"
 
 
 def groups_for(

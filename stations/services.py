@@ -153,8 +153,9 @@ class ConnectionOpened:
     charge_point_id: int
     registration_status: str
     is_new: bool
-    # Another connection was live (on any process): it must be told to close.
-    replaces_live: bool = False
+    # The channel of another connection that was live (on any process) with this
+    # identity: it must be told to close. Empty when there was none.
+    replaced_channel: str = ""
 
 
 def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
@@ -204,9 +205,10 @@ def charge_point_connection_open(
                 ocpp_id,
                 charge_point.registration_status,
             )
-    previous_channel = charge_point.connection_channel
-    replaces_live = bool(previous_channel and charge_point.is_connected)
-    if replaces_live:
+    replaced_channel = (
+        charge_point.connection_channel if charge_point.is_connected else ""
+    )
+    if replaced_channel:
         ConnectionEvent.objects.create(
             charge_point=charge_point,
             kind=ConnectionEvent.Kind.TAKEN_OVER,
@@ -236,7 +238,7 @@ def charge_point_connection_open(
     )
     _connection_event(charge_point)
     return ConnectionOpened(
-        charge_point.pk, charge_point.registration_status, is_new, replaces_live
+        charge_point.pk, charge_point.registration_status, is_new, replaced_channel
     )
 
 
@@ -294,10 +296,10 @@ def charge_point_connections_open(
                 )
             )
             continue
-        replaces_live = bool(
-            charge_point.connection_channel and charge_point.is_connected
+        replaced_channel = (
+            charge_point.connection_channel if charge_point.is_connected else ""
         )
-        if replaces_live:
+        if replaced_channel:
             history.append(
                 ConnectionEvent(
                     charge_point=charge_point,
@@ -322,7 +324,10 @@ def charge_point_connections_open(
         opened[charge_point.pk] = charge_point
         results.append(
             ConnectionOpened(
-                charge_point.pk, charge_point.registration_status, False, replaces_live
+                charge_point.pk,
+                charge_point.registration_status,
+                False,
+                replaced_channel,
             )
         )
     update_rows(ChargePoint, list(opened.values()), _CONNECTION_FIELDS)

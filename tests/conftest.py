@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from accounts.models import Role, User
@@ -16,6 +19,21 @@ from tests.factories import (
 )
 
 PASSWORD = "pw-test-1234"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Remove the SQLite test database's WAL sidecars (Django deletes only the file).
+
+    A server subprocess that had the test database open leaves ``-wal``/``-shm``
+    behind when it is stopped; on PostgreSQL there is nothing to remove.
+    """
+    from django.conf import settings
+
+    name = settings.DATABASES["default"].get("TEST", {}).get("NAME")
+    if not name or not str(name).endswith(f"test_{os.getpid()}.sqlite3"):
+        return
+    for suffix in ("-wal", "-shm", "-journal"):
+        Path(f"{name}{suffix}").unlink(missing_ok=True)
 
 
 @pytest.fixture

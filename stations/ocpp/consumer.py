@@ -2,8 +2,9 @@
 
 Subprotocol negotiation, charger authentication (OCPP security profile 1: HTTP
 Basic auth with the charger's own password), the one-live-connection rule, the
-inbox queue feeding python-ocpp's receive loop, and channel-layer group
-membership so commands reach this socket from any process. Everything about
+inbox queue feeding python-ocpp's receive loop, and the channel-layer channel
+(named in the database) through which commands reach this socket from any
+process. Everything about
 the meaning of messages lives in ``handlers.py`` and the services.
 """
 
@@ -28,7 +29,6 @@ from django.utils import timezone
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
 from stations import commands, livebus, services
-from stations.events import charge_point_group
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp.auth import charger_password_matches
 from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service, side_call
@@ -48,8 +48,6 @@ TAKEOVER_MESSAGE_TYPE = "ocpp.takeover"
 TAKEOVER_CLOSE_CODE = 4000
 # last_seen_at is written at most this often per charger (the sweep's scale is minutes).
 LAST_SEEN_WRITE_INTERVAL_S = 5.0
-# channels-redis drops group membership after ``group_expiry`` (a day); rejoin hourly.
-GROUP_REJOIN_INTERVAL_S = 3600.0
 _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
 # A failing channel-layer receive (Redis restart, "Timeout reading") is retried
 # with a capped, jittered backoff instead of ending the consumer and its socket.
@@ -206,7 +204,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._command_tasks: set[asyncio.Task[Any]] = set()
         self._last_seen_write = time.monotonic()
-        self._last_group_join = time.monotonic()
         self._writer = get_writer()
 
         offered = list(self.scope.get("subprotocols") or [])
@@ -239,7 +236,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._refuse("unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)")
             return
         self.charge_point_id = opened.charge_point_id
-        await self._join_group_and_take_over(opened.replaces_live)
+        if opened.replaced_channel:
+            await self._take_over(opened.replaced_channel)
         await self.accept(subprotocol=SUBPROTOCOL)
         self.cp = CentralSystem(
             self.ocpp_id,
@@ -262,7 +260,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     async def _authenticate(self) -> str:
         """Return why the handshake is refused, or "" when the charger may connect."""
-        credentials = await orm_call(
+        # A read of one row: beside the ORM thread, not queued behind batches.
+        credentials = await side_call(
             services.charge_point_credentials, ocpp_id=self.ocpp_id
         )
         if credentials is None:
@@ -306,27 +305,25 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("could not record refused connection of %s", self.ocpp_id)
         await self.close()
 
-    async def _join_group_and_take_over(self, replaces_live: bool) -> None:
-        """Join the charger's group and tell an older connection (any process) to go.
+    async def _take_over(self, replaced_channel: str) -> None:
+        """Tell the older connection of this identity (any process) to close.
 
-        The database says whether another connection was live; when none was
-        (a reconnect storm after a restart) the takeover message is not sent.
-        A channel-layer failure is logged: the charger still connects, it only
-        misses commands until the next rejoin.
+        Commands reach a connection by its channel name, which the database
+        keeps (``ChargePoint.connection_channel``): no per-charger channel
+        group to join, refresh or leave behind after a mass disconnect. A
+        channel-layer failure is logged; the charger still connects and its
+        commands come here (the database names this channel now); the older
+        socket lives on only until its WebSocket ping times out.
         """
-        group = charge_point_group(self.ocpp_id)
         try:
-            await self.channel_layer.group_add(group, self.channel_name)
-            if replaces_live:
-                await self.channel_layer.group_send(
-                    group,
-                    {"type": TAKEOVER_MESSAGE_TYPE, "channel_name": self.channel_name},
-                )
+            await self.channel_layer.send(
+                replaced_channel,
+                {"type": TAKEOVER_MESSAGE_TYPE, "channel_name": self.channel_name},
+            )
         except Exception:
             logger.warning(
                 "channel layer unavailable for %s", self.ocpp_id, exc_info=True
             )
-        self._last_group_join = time.monotonic()
 
     async def _serve(self) -> None:
         if self.cp is None:
@@ -396,9 +393,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         self._last_seen_write = now
         self._spawn(self._record_seen(), self._tasks)
-        if now - self._last_group_join >= GROUP_REJOIN_INTERVAL_S:
-            self._last_group_join = now
-            self._spawn(self._rejoin_group(), self._tasks)
 
     async def _record_seen(self) -> None:
         if self.charge_point_id is None:
@@ -411,15 +405,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.warning("%s: last-seen update failed", self.ocpp_id, exc_info=True)
 
-    async def _rejoin_group(self) -> None:
-        try:
-            await self.channel_layer.group_add(
-                charge_point_group(self.ocpp_id), self.channel_name
-            )
-        except Exception:
-            logger.warning("%s: group rejoin failed", self.ocpp_id, exc_info=True)
-
-    # --- group messages --------------------------------------------------------
+    # --- channel messages --------------------------------------------------------
 
     async def ocpp_takeover(self, event: dict[str, Any]) -> None:
         if event.get("channel_name") == self.channel_name or self.cp is None:
@@ -598,12 +584,6 @@ class OcppConsumer(AsyncWebsocketConsumer):
             logger.exception("%s: could not record disconnect", self.ocpp_id)
             events = []
         livebus.publish(events)
-        try:
-            await self.channel_layer.group_discard(
-                charge_point_group(self.ocpp_id), self.channel_name
-            )
-        except Exception:
-            logger.warning("%s: group discard failed", self.ocpp_id, exc_info=True)
         logger.info("%s disconnected (code %s)", self.ocpp_id, code)
 
 
