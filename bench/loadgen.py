@@ -62,6 +62,12 @@ class LoadConfig:
     # steady: chargers whose random phase falls inside a session start it before
     # the window opens (a fleet in steady state is mostly mid-session).
     warm_sessions: bool = True
+    # steady: sessions already open in the CMS, as (charger index, transaction id):
+    # those chargers continue them (MeterValues, then StopTransaction) instead of
+    # starting one before the window, as a fleet does after a gateway restart.
+    # When given, it replaces warm_sessions (the soak: 50,000 starts would be a
+    # storm of StartTransactions no fleet sends).
+    open_transactions: tuple[tuple[int, int], ...] = ()
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -242,8 +248,8 @@ class Charger:
             if self.stats.window_start <= now <= self.stats.window_end:
                 self.stats.window_answered += 1
                 self.stats.window_latencies_ms.append(elapsed_ms)
-            if action == "Heartbeat":
-                self.stats.heartbeat_ms.append(elapsed_ms)
+                if action == "Heartbeat":  # held connections, not the connect ramp
+                    self.stats.heartbeat_ms.append(elapsed_ms)
             if not future.done():
                 future.set_result(message[2])
         else:
@@ -431,6 +437,19 @@ async def _heartbeats(charger: Charger, interval_s: float, deadline: float) -> N
         await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
 
 
+_OPEN_TRANSACTIONS: dict[int, int] | None = None
+
+
+def _open_transaction(config: LoadConfig, index: int) -> int | None:
+    """The transaction id of the session already open on charger ``index``, if any."""
+    global _OPEN_TRANSACTIONS
+    if not config.open_transactions:
+        return None
+    if _OPEN_TRANSACTIONS is None:  # one worker process runs one config
+        _OPEN_TRANSACTIONS = dict(config.open_transactions)
+    return _OPEN_TRANSACTIONS.get(index)
+
+
 async def _run_charger(
     charger: Charger, start_at: float, ready_at: float, deadline: float
 ) -> None:
@@ -442,7 +461,10 @@ async def _run_charger(
     try:
         if not await charger.boot():
             return
-        await charger.status("Available")
+        open_transaction = _open_transaction(config, charger.index)
+        if open_transaction is not None:
+            charger.transaction_id = open_transaction
+        await charger.status("Available" if open_transaction is None else "Charging")
         if config.mode == "storm":
             await asyncio.sleep(max(0.0, deadline - loop.time()))
             return
@@ -451,7 +473,11 @@ async def _run_charger(
             int(config.session_meter_values[1]),
         )
         ongoing = None
-        if config.mode == "steady" and config.warm_sessions:
+        if open_transaction is not None:
+            ongoing = random.randint(1, meter_values[1])
+        elif config.mode == "steady" and config.open_transactions:
+            pass  # the open sessions were given: this charger is idle
+        elif config.mode == "steady" and config.warm_sessions:
             # Ongoing sessions began at different times in a real fleet: their
             # starts are spread over the settling time, not sent all at once.
             spread = max(0.0, ready_at - loop.time() - 1.0)
@@ -488,7 +514,12 @@ async def _worker_main(config: LoadConfig, worker: int) -> WorkerStats:
         start_times.append(start_at)
     ramp_s = 0.0 if config.mode == "storm" else config.count / config.connect_rate
     # Steady fleets start their ongoing sessions before the window: more settling.
-    settle_s = 15.0 if config.mode == "steady" and config.warm_sessions else 2.0
+    warm_starts = (
+        config.mode == "steady"
+        and config.warm_sessions
+        and not config.open_transactions
+    )
+    settle_s = 15.0 if warm_starts else 2.0
     ready_at = start + ramp_s + settle_s
     deadline = ready_at + config.duration_s
     stats.window_start, stats.window_end = ready_at, deadline

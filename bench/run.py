@@ -19,6 +19,7 @@ runs each CMS process under ``py-spy record`` (raw collapsed stacks per process)
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import platform
@@ -344,6 +345,7 @@ def summarize(result: LoadResult, metrics: dict[str, float]) -> dict[str, Any]:
         "call_errors": stats.call_errors,
         "lost": stats.lost,
         "window_msgs_per_s": round(stats.window_answered / window, 1),
+        "window_s": window,
         "latency_ms": latency_summary(stats.window_latencies_ms),
         "heartbeat_ms": latency_summary(stats.heartbeat_ms),
         "boot_all_s": round(max(stats.boot_done_s), 2) if stats.boot_done_s else None,
@@ -374,12 +376,64 @@ def close_open_sessions(prefix: str) -> int:
     )
 
 
+def open_sessions_seed(
+    count: int, share: float, prefix: str = "BENCH-", tag_prefix: str = "BT"
+) -> tuple[tuple[int, int], ...]:
+    """Open a session on ``share`` of the first ``count`` bench chargers.
+
+    A fleet is mostly mid-session at any moment; after a gateway restart its
+    chargers carry on with MeterValues for transactions the CMS already holds.
+    Returns (charger index, transaction id) for ``LoadConfig.open_transactions``.
+    """
+    from django.utils import timezone
+
+    from sessions_app.models import ChargingSession, IdToken, SessionStatus
+    from stations.models import ChargePoint
+
+    rng = random.Random(20261123)
+    chosen = [index for index in range(count) if rng.random() < share]
+    ocpp_ids = {f"{prefix}{index + 1:05d}": index for index in chosen}
+    charge_points = dict(
+        ChargePoint.objects.filter(ocpp_id__in=ocpp_ids).values_list("ocpp_id", "pk")
+    )
+    tags = {f"{tag_prefix}{index + 1:05d}" for index in chosen}
+    tokens = dict(IdToken.objects.filter(token__in=tags).values_list("token", "pk"))
+    started = timezone.now() - timedelta(minutes=10)
+    sessions = ChargingSession.objects.bulk_create(
+        [
+            ChargingSession(
+                charge_point_id=charge_points[ocpp_id],
+                connector_number=1,
+                id_token_id=tokens.get(f"{tag_prefix}{index + 1:05d}"),
+                id_tag=f"{tag_prefix}{index + 1:05d}",
+                status=SessionStatus.ACTIVE,
+                meter_start_wh=0,
+                started_at=started,
+            )
+            for ocpp_id, index in ocpp_ids.items()
+        ],
+        batch_size=2000,
+    )
+    return tuple(
+        (ocpp_ids[ocpp_id], session.pk)
+        for ocpp_id, session in zip(ocpp_ids, sessions, strict=True)
+    )
+
+
 def drive(
-    servers: Servers, config_kwargs: dict[str, Any], *, check_log: bool = False
+    servers: Servers,
+    config_kwargs: dict[str, Any],
+    *,
+    check_log: bool = False,
+    open_share: float = 0.0,
 ) -> dict[str, Any]:
     config = LoadConfig(urls=tuple(servers.urls), **config_kwargs)
     if check_log:  # the CMS: its database holds the sessions
         close_open_sessions(config.prefix)
+    if open_share:
+        config = dataclasses.replace(
+            config, open_transactions=open_sessions_seed(config.count, open_share)
+        )
     since = datetime.now(UTC) - timedelta(seconds=1)
     baseline_rss = sum(rss_kb(pid) for pid in servers.pids)
     sampler = Sampler(servers.pids)
@@ -440,13 +494,19 @@ def scenario_churn(ctx: Context) -> dict[str, Any]:
 
 
 def scenario_connections(ctx: Context) -> dict[str, Any]:
-    """N idle heartbeating chargers on ONE server process of each kind."""
+    """N idle heartbeating chargers on ONE server process of each kind.
+
+    Connections are paced at what one CMS process absorbs while it answers the
+    heartbeats of those already held (~150 handshakes + BootNotification +
+    StatusNotification per second); the burst case is the storm scenario.
+    Heartbeat latency counts the measuring window only (after the ramp).
+    """
     count = 2000 if ctx.quick else 10_000
     config = {
         "mode": "idle",
         "count": count,
         "processes": 2,
-        "connect_rate": 500,
+        "connect_rate": 150,
         "heartbeat_s": 30.0,
         "duration_s": 30 if ctx.quick else 60,
     }
@@ -568,6 +628,39 @@ def scenario_commands(ctx: Context) -> dict[str, Any]:
     }
 
 
+SOAK_PROCESSES = 4
+
+
+def scenario_soak(ctx: Context) -> dict[str, Any]:
+    """50,000 chargers on this machine for 10 minutes: a call every 30-60 s each.
+
+    Each charger idles with heartbeats, then charges: Authorize,
+    StartTransaction, 40-120 MeterValues 30-60 s apart, StopTransaction and
+    the status changes around it; most start mid-session (sessions already
+    open in the CMS, as after a gateway restart). The CMS runs as
+    ``SOAK_PROCESSES`` processes because one process may hold at most
+    ``RLIMIT_NOFILE`` (20,000 here, not raisable without privileges) sockets;
+    the load generator likewise uses one worker per 12,500 chargers.
+    """
+    count = 5000 if ctx.quick else 50_000
+    seed(count)
+    mean_interval_s = 45.0
+    config = {
+        "mode": "steady",
+        "count": count,
+        "rate": count / mean_interval_s,
+        "processes": SOAK_PROCESSES,
+        "connect_rate": 400,
+        "duration_s": 60 if ctx.quick else 600,
+        "session_meter_values": (40, 120),
+        "call_timeout_s": 60.0,
+    }
+    servers = ctx._start("cms", SOAK_PROCESSES)
+    summary = drive(servers, config, check_log=True, open_share=80 / 82)
+    summary["offered_msgs_per_s"] = round(count / mean_interval_s, 1)
+    return {"cms": summary}
+
+
 SCENARIOS = {
     "throughput": scenario_throughput,
     "steady": scenario_steady,
@@ -575,6 +668,7 @@ SCENARIOS = {
     "connections": scenario_connections,
     "storm": scenario_storm,
     "commands": scenario_commands,
+    "soak": scenario_soak,
 }
 
 
@@ -726,6 +820,24 @@ def render(report: dict[str, Any]) -> str:
             f"**{item['boot_all_s']} s**; call latency p50/p99/max "
             f"{latency['p50']}/{latency['p99']}/{latency['max']} ms; server CPU "
             f"{item['cpu_percent']} %, peak RSS {item['peak_rss_mb']} MB.",
+            "",
+        ]
+    if "soak" in results:
+        item = results["soak"]["cms"]
+        latency = item["latency_ms"]
+        lines += [
+            "#### soak (every charger a call every 30-60 s, sessions with meter values)",
+            "",
+            f"{item['chargers']} chargers on {item['server_processes']} CMS processes "
+            f"for {item['window_s']} s: connected {item['connected']}, refused "
+            f"{item['refused']}, **dropped by the server {item['dropped']}**, lost calls "
+            f"{item['lost']}, CALLERRORs {item['call_errors']}; "
+            f"{item['window_msgs_per_s']} msg/s answered (offered "
+            f"{item['offered_msgs_per_s']}); latency p50/p95/p99/max "
+            f"**{latency['p50']}/{latency['p95']}/{latency['p99']}/{latency['max']} ms**; "
+            f"calls sent {item['sent']}, in the message log {item.get('logged_calls')} "
+            f"(unlogged {item.get('unlogged_calls')}); server CPU {item['cpu_percent']} %, "
+            f"peak RSS {item['peak_rss_mb']} MB.",
             "",
         ]
     if "commands" in results:
