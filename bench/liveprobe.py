@@ -2,7 +2,8 @@
 
 Opens ``viewers`` authenticated portal WebSockets (``/ws/live/?view=board``,
 the live status board of the bench network, session cookie of a bench operator)
-spread over the CMS processes, and measures for every ``connector.status``
+spread over the CMS processes, each showing one page of 50 connector rows (as
+the board does; viewer N watches page N), and measures for every ``connector.status``
 event the time from the charger's StatusNotification timestamp (the load
 generator stamps each one when it sends it) to the moment the board update
 reaches the browser (the rows of events arriving together are rendered
@@ -19,6 +20,18 @@ from datetime import datetime
 from typing import Any
 
 from bench.loadgen import latency_summary
+
+
+def board_pages(prefix: str, page_size: int = 50) -> list[list[int]]:
+    """Connector pks of the bench chargers, in pages of the board's size."""
+    from stations.models import Connector
+
+    pks = list(
+        Connector.objects.filter(charge_point__ocpp_id__startswith=prefix)
+        .order_by("charge_point__ocpp_id", "connector_id")
+        .values_list("pk", flat=True)
+    )
+    return [pks[start : start + page_size] for start in range(0, len(pks), page_size)]
 
 
 def live_session_cookie(network_name: str) -> tuple[str, int]:
@@ -41,13 +54,19 @@ def live_session_cookie(network_name: str) -> tuple[str, int]:
 
 class LiveProbe:
     def __init__(
-        self, http_urls: list[str], session_key: str, network_id: int, viewers: int
+        self,
+        http_urls: list[str],
+        session_key: str,
+        network_id: int,
+        viewers: int,
+        pages: list[list[int]] | None = None,
     ) -> None:
         self.urls = [
             url.replace("http://", "ws://").rstrip("/")
             + f"/ws/live/?view=board&network={network_id}"
             for url in http_urls
         ]
+        self.pages = pages or []
         self.session_key = session_key
         self.viewers = viewers
         self.latencies_ms: list[float] = []
@@ -79,7 +98,7 @@ class LiveProbe:
 
     async def _main(self) -> None:
         tasks = [
-            asyncio.create_task(self._viewer(self.urls[index % len(self.urls)]))
+            asyncio.create_task(self._viewer(self._url(index)))
             for index in range(self.viewers)
         ]
         await asyncio.sleep(1.0)
@@ -88,6 +107,13 @@ class LiveProbe:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _url(self, index: int) -> str:
+        url = self.urls[index % len(self.urls)]
+        if not self.pages:
+            return url
+        page = self.pages[index % len(self.pages)]
+        return url + "&rows=" + ",".join(map(str, page))
 
     async def _viewer(self, url: str) -> None:
         import websockets

@@ -43,7 +43,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.liveprobe import LiveProbe, live_session_cookie  # noqa: E402
+from bench.liveprobe import (  # noqa: E402
+    LiveProbe,
+    board_pages,
+    live_session_cookie,
+)
 from bench.loadgen import (  # noqa: E402
     LoadConfig,
     LoadResult,
@@ -286,7 +290,7 @@ def setup_django(env: dict[str, str]) -> None:
 def seed(count: int, prefix: str = "BENCH-", tag_prefix: str = "BT") -> None:
     """Create the bench network, one station, ``count`` chargers and id tags."""
     from sessions_app.models import IdToken
-    from stations.models import ChargePoint, Network, Station
+    from stations.models import ChargePoint, Connector, Network, Station
 
     network, _ = Network.objects.get_or_create(name="Bench network")
     station, _ = Station.objects.get_or_create(network=network, name="Bench station")
@@ -298,6 +302,16 @@ def seed(count: int, prefix: str = "BENCH-", tag_prefix: str = "BT") -> None:
                 registration_status="Accepted",
             )
             for index in range(1, count + 1)
+        ],
+        ignore_conflicts=True,
+        batch_size=2000,
+    )
+    Connector.objects.bulk_create(
+        [
+            Connector(charge_point=charge_point, connector_id=1)
+            for charge_point in ChargePoint.objects.filter(
+                ocpp_id__startswith=prefix
+            ).only("pk")
         ],
         ignore_conflicts=True,
         batch_size=2000,
@@ -481,7 +495,13 @@ def scenario_steady(ctx: Context, *, churn: bool = False) -> dict[str, Any]:
             # Portal browsers on the live board while the chargers load the CMS.
             session_key, network_id = live_session_cookie("Bench network")
             bases = [url.split("/ocpp/")[0] for url in servers.urls]
-            probe = LiveProbe(bases, session_key, network_id, viewers=viewers)
+            probe = LiveProbe(
+                bases,
+                session_key,
+                network_id,
+                viewers=viewers,
+                pages=board_pages("BENCH-")[:viewers],
+            )
             probe.start()
         out[name] = drive(servers, config, check_log=name == "cms")
         if probe is not None:
@@ -866,6 +886,8 @@ def render(report: dict[str, Any]) -> str:
         for key, samples in errors.items():
             lines += [f"{key}: {sample}" for sample in samples[:3]]
         lines += ["```", ""]
+    for failure in report.get("failed", []):
+        lines += [f"Scenario failed in this run: `{failure}`", ""]
     lines.append(END_MARK)
     return "\n".join(lines)
 
@@ -918,12 +940,17 @@ def main() -> int:
         baselines=not args.no_baselines,
     )
     results: dict[str, Any] = {}
+    failed: list[str] = []
     try:
         ctx.cms = start_cms(env, args.processes, args.server, log_dir)
         ctx.started.append(ctx.cms)
         for name in names:
             sys.stderr.write(f"[bench] {name} ...\n")
-            results[name] = SCENARIOS[name](ctx)
+            try:
+                results[name] = SCENARIOS[name](ctx)
+            except Exception as error:  # the other scenarios' figures still count
+                sys.stderr.write(f"[bench] {name} FAILED: {error!r}\n")
+                failed.append(f"{name}: {error!r}")
             ctx.stop_extra()
             sys.stderr.write(f"[bench] {name}: {json.dumps(results[name])[:2000]}\n")
     finally:
@@ -937,13 +964,14 @@ def main() -> int:
         "command": "python bench/run.py " + " ".join(sys.argv[1:]),
         "machine": machine(),
         "results": results,
+        "failed": failed,
     }
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     (log_dir / f"results-{stamp}.json").write_text(json.dumps(report, indent=2))
     if not args.no_doc:
         write_doc(report)
     print(json.dumps(report, indent=2))
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ import functools
 import logging
 import operator
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs
 
@@ -118,6 +119,52 @@ def _event_key(event: dict[str, Any]) -> tuple[Any, ...]:
 ROW_EVENTS = frozenset({"charge_point.connection", "charge_point.boot"})
 
 
+# A page names at most this many rows it shows (the board pages by 50).
+MAX_VISIBLE_ROWS = 500
+
+
+@dataclass(frozen=True)
+class _VisibleRows:
+    """The connector rows a page shows (``?rows=pk,pk,...``), within the user's scope.
+
+    A paginated board shows 50 of possibly thousands of connectors; events of
+    other rows are dropped before any rendering, so a large network costs each
+    browser only the rows on its screen.
+    """
+
+    connector_pks: frozenset[int]
+    connectors: frozenset[tuple[int, int]]  # (charge point pk, connector number)
+    charge_points: frozenset[int]
+
+    def shows(self, event: dict[str, Any]) -> bool:
+        kind = event.get("kind")
+        charge_point_pk = event.get("charge_point_pk")
+        if kind == "connector.status":
+            return event.get("connector_pk") in self.connector_pks
+        if kind == "session.updated":
+            return (charge_point_pk, event.get("connector_number")) in self.connectors
+        if kind in ROW_EVENTS:
+            return charge_point_pk in self.charge_points
+        return False  # a page of rows only: nothing else to patch
+
+
+def _visible_rows(user: Any, params: dict[str, list[str]]) -> _VisibleRows | None:
+    values = params.get("rows")
+    if values is None:
+        return None  # the page did not say: every row of the scope
+    pks = [int(part) for part in values[0].split(",") if part.strip().isdigit()]
+    rows = list(
+        connector_list_for_user(user=user)
+        .filter(pk__in=pks[:MAX_VISIBLE_ROWS])
+        .values_list("pk", "charge_point_id", "connector_id")
+    )
+    return _VisibleRows(
+        connector_pks=frozenset(pk for pk, _, _ in rows),
+        connectors=frozenset((cp, number) for _, cp, number in rows),
+        charge_points=frozenset(cp for _, cp, _ in rows),
+    )
+
+
 def _int(params: dict[str, list[str]], name: str) -> int | None:
     values = params.get(name) or [""]
     return int(values[0]) if values[0].isdigit() else None
@@ -131,7 +178,10 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        params = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        params = parse_qs(
+            self.scope.get("query_string", b"").decode("latin-1"),
+            keep_blank_values=True,
+        )
         view = (params.get("view") or ["board"])[0]
         try:
             groups, network_ids = await database_sync_to_async(self._authorize)(
@@ -143,6 +193,11 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             return
         self.view = view if view in VIEWS else "board"
         self.network_ids = network_ids
+        self.visible_rows: _VisibleRows | None = None
+        if self.view in ("board", "station") and "rows" in params:
+            self.visible_rows = await database_sync_to_async(_visible_rows)(
+                user, params
+            )
         self.overview_task: asyncio.Task[None] | None = None
         self.render_task: asyncio.Task[None] | None = None
         self.pending_events: list[dict[str, Any]] = []
@@ -203,6 +258,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         for all their rows, each row once, whatever the rate of status changes.
         """
         if self.live_closed:
+            return
+        if self.visible_rows is not None and not self.visible_rows.shows(event):
             return
         self.pending_events.append(event)
         self.last_event_at = asyncio.get_running_loop().time()

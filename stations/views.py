@@ -7,6 +7,7 @@ user's networks, 403 without the role permission), write through
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.contrib import messages
@@ -113,8 +114,18 @@ def _save_or_errors(form: BaseForm, save: Any) -> Any:
         return None
 
 
-def _live_path(view: str, **params: int | None) -> str:
-    query = "&".join(f"{k}={v}" for k, v in params.items() if v is not None)
+def _live_path(
+    view: str, *, rows: Iterable[int] | None = None, **params: int | None
+) -> str:
+    """The live socket of a page; ``rows``: the connector rows the page shows.
+
+    A paginated board lists 50 of possibly thousands of connectors: the socket
+    then renders and sends only those rows, not every row of the network.
+    """
+    pairs = [f"{k}={v}" for k, v in params.items() if v is not None]
+    if rows is not None:
+        pairs.append("rows=" + ",".join(str(pk) for pk in rows))
+    query = "&".join(pairs)
     return f"/ws/live/?view={view}" + (f"&{query}" if query else "")
 
 
@@ -201,7 +212,10 @@ def live_board(request: HttpRequest) -> HttpResponse:
             "connector_types": ConnectorType.choices,
             "board_columns": True,
             "live_path": _live_path(
-                "board", network=filters["network"], station=filters["station"]
+                "board",
+                network=filters["network"],
+                station=filters["station"],
+                rows=[connector.pk for connector in page.object_list],
             ),
         },
     )

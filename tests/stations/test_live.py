@@ -13,7 +13,11 @@ from django.test import Client
 from cms.routing import websocket_application
 from stations.events import groups_for, publish_now
 from stations.models import ChargePoint, Connector, RegistrationStatus
-from tests.factories import ChargePointFactory, ChargingSessionFactory
+from tests.factories import (
+    ChargePointFactory,
+    ChargingSessionFactory,
+    ConnectorFactory,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -112,6 +116,49 @@ async def test_operator_receives_the_rerendered_row_of_a_status_change(
     assert message["html"].startswith(f'<tr id="connector-{connector_a.pk}"')
     assert "status-Faulted" in message["html"]
     assert "City Mall" in message["html"]  # the board shows the station column
+    await socket.disconnect()
+
+
+async def test_a_board_page_gets_only_the_rows_it_shows(cookies, connector_a) -> None:
+    other = await sync_to_async(ConnectorFactory)(
+        charge_point=connector_a.charge_point, connector_id=2
+    )
+    socket = communicator(
+        f"/ws/live/?view=board&rows={connector_a.pk}", cookies["operator"]
+    )
+    connected, _ = await socket.connect()
+    assert connected
+    await set_status(other, "Faulted")
+
+    await sync_to_async(publish_now)(groups_of(other), status_event(other, "Faulted"))
+    assert await socket.receive_nothing(timeout=0.5)  # not on this page
+
+    await set_status(connector_a, "Faulted")
+    await sync_to_async(publish_now)(
+        groups_of(connector_a), status_event(connector_a, "Faulted")
+    )
+    message = await socket.receive_json_from(timeout=5)
+    assert message["html"].startswith(f'<tr id="connector-{connector_a.pk}"')
+    assert f'id="connector-{other.pk}"' not in message["html"]
+    await socket.disconnect()
+
+
+async def test_a_page_cannot_name_rows_outside_the_users_scope(
+    cookies, connector_a, charge_point_b
+) -> None:
+    foreign = await sync_to_async(ConnectorFactory)(
+        charge_point=charge_point_b, connector_id=1
+    )
+    socket = communicator(
+        f"/ws/live/?view=board&rows={foreign.pk},{connector_a.pk}", cookies["operator"]
+    )
+    connected, _ = await socket.connect()
+    assert connected
+
+    await sync_to_async(publish_now)(
+        groups_of(foreign), status_event(foreign, "Faulted")
+    )
+    assert await socket.receive_nothing(timeout=0.5)
     await socket.disconnect()
 
 

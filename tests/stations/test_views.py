@@ -777,6 +777,24 @@ def test_live_board_filters_by_status_including_offline(
     assert f'id="connector-{faulted.pk}"' in html
 
 
+def test_live_board_socket_names_only_the_rows_of_its_page(
+    client, operator, station_a
+) -> None:
+    charge_point = ChargePointFactory(station=station_a, ocpp_id="PAGED-1")
+    connectors = [
+        ConnectorFactory(charge_point=charge_point, connector_id=number)
+        for number in range(1, 56)
+    ]
+    _login(client, operator)
+    first = client.get(reverse("stations:live_board")).context["live_path"]
+    second = client.get(reverse("stations:live_board") + "?page=2").context["live_path"]
+    first_rows = {int(pk) for pk in first.split("rows=")[1].split(",")}
+    second_rows = {int(pk) for pk in second.split("rows=")[1].split(",")}
+    assert len(first_rows) == 50
+    assert len(second_rows) == 5
+    assert first_rows | second_rows == {connector.pk for connector in connectors}
+
+
 def test_live_board_of_another_network_is_not_found(
     client, operator, network_b
 ) -> None:
