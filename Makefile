@@ -70,11 +70,11 @@ run-distributed: install
 	$(BIN)/python bench/distributed.py
 
 .PHONY: bench bench-full
-# The benchmark suite, quick sizes (~7 min); writes docs/benchmarks.md.
+# The benchmark suite, quick sizes (~15 min); writes docs/benchmarks.md.
 bench: install
 	$(BIN)/python bench/run.py --scenario all --quick
 
-# Full sizes (10,000 chargers for connections and the storm).
+# Full sizes (10,000 chargers for connections and the storm, 50,000 for the 10-minute soak; ~40 min).
 bench-full: install
 	$(BIN)/python bench/run.py --scenario all
 
