@@ -58,6 +58,9 @@ GC_FREEZE_DELAY_S = 2.0
 GC_FREEZE_INTERVAL_S = 300.0
 # Frozen objects are never cycle-collected: unfreeze and collect once this often.
 GC_FULL_COLLECT_INTERVAL_S = 3600.0
+# During a long connect ramp (tens of thousands of chargers at a paced rate) the
+# burst never settles: freeze after every this many new connections as well.
+GC_FREEZE_EVERY_CONNECTIONS = 1000
 
 
 class _GcFreezer:
@@ -75,9 +78,11 @@ class _GcFreezer:
         self._burst_at = 0.0
         self._last_full = time.monotonic()
         self.open_sockets = 0
+        self._connected_since_freeze = 0
 
     def connected(self) -> None:
         self.open_sockets += 1
+        self._connected_since_freeze += 1
         self._burst_at = time.monotonic()
         if self._task is None or self._task.done():
             self._task = asyncio.get_running_loop().create_task(self._run())
@@ -93,7 +98,12 @@ class _GcFreezer:
             burst_settled = self._burst_at > last_freeze and (
                 now - self._burst_at >= GC_FREEZE_DELAY_S
             )
-            if not burst_settled and now - last_freeze < GC_FREEZE_INTERVAL_S:
+            ramp = self._connected_since_freeze >= GC_FREEZE_EVERY_CONNECTIONS
+            if (
+                not burst_settled
+                and not ramp
+                and now - last_freeze < GC_FREEZE_INTERVAL_S
+            ):
                 continue
             if now - self._last_full >= GC_FULL_COLLECT_INTERVAL_S:
                 gc.unfreeze()
@@ -102,6 +112,7 @@ class _GcFreezer:
             else:
                 gc.collect(1)
             gc.freeze()
+            self._connected_since_freeze = 0
             last_freeze = time.monotonic()
 
 
