@@ -671,7 +671,7 @@ def scenario_soak(ctx: Context) -> dict[str, Any]:
     ``RLIMIT_NOFILE`` (20,000 here, not raisable without privileges) sockets;
     the load generator likewise uses one worker per 12,500 chargers.
     """
-    count = 5000 if ctx.quick else 50_000
+    count = int(os.environ.get("BENCH_SOAK_CHARGERS", 5000 if ctx.quick else 50_000))
     seed(count)
     mean_interval_s = 45.0
     config = {
@@ -682,7 +682,9 @@ def scenario_soak(ctx: Context) -> dict[str, Any]:
         # What 4 processes on 2 cores absorb beside the load generator's own
         # handshakes (the 03:02 run at 400/s timed 8,275 handshakes out).
         "connect_rate": 250,
-        "duration_s": 60 if ctx.quick else 600,
+        "duration_s": float(
+            os.environ.get("BENCH_SOAK_SECONDS", 60 if ctx.quick else 600)
+        ),
         "session_meter_values": (40, 120),
         "call_timeout_s": 60.0,
     }
