@@ -4,8 +4,8 @@ Subprotocol negotiation, charger authentication (OCPP security profile 1: HTTP
 Basic auth with the charger's own password), the one-live-connection rule, the
 inbox queue feeding python-ocpp's receive loop, and the channel-layer channel
 (named in the database) through which commands reach this socket from any
-process. Everything about
-the meaning of messages lives in ``handlers.py`` and the services.
+process. Everything about the meaning of messages lives in ``handlers.py`` and
+the services.
 """
 
 from __future__ import annotations
