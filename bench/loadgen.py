@@ -403,14 +403,22 @@ async def _session_cycle(
 
 async def _warm_session(charger: Charger, meter_values: tuple[int, int]) -> int | None:
     """Before the window: start a session if the charger's random phase is inside one."""
-    low, high = meter_values
-    charging = (low + high) / 2
-    if random.random() >= charging / (charging + 2.0):  # ~2 idle steps per cycle
+    if random.random() >= mid_session_share(meter_values):
         return None
     await charger.status("Preparing")
     await charger.start_session()
     await charger.status("Charging")
-    return random.randint(1, high)
+    return random.randint(1, meter_values[1])
+
+
+def mid_session_share(meter_values: tuple[int, int]) -> float:
+    """The share of a steady fleet's chargers inside a session at any moment.
+
+    A cycle is 0-2 heartbeats (~1 step idle), a start (~1 step) and on average
+    ``mean(meter_values)`` MeterValues, all at the same pace.
+    """
+    charging = sum(meter_values) / 2
+    return charging / (charging + 2.0)
 
 
 async def _closed_loop(charger: Charger, deadline: float) -> None:
@@ -437,19 +445,6 @@ async def _heartbeats(charger: Charger, interval_s: float, deadline: float) -> N
         await asyncio.sleep(interval_s * random.uniform(0.9, 1.1))
 
 
-_OPEN_TRANSACTIONS: dict[int, int] | None = None
-
-
-def _open_transaction(config: LoadConfig, index: int) -> int | None:
-    """The transaction id of the session already open on charger ``index``, if any."""
-    global _OPEN_TRANSACTIONS
-    if not config.open_transactions:
-        return None
-    if _OPEN_TRANSACTIONS is None:  # one worker process runs one config
-        _OPEN_TRANSACTIONS = dict(config.open_transactions)
-    return _OPEN_TRANSACTIONS.get(index)
-
-
 async def _run_charger(
     charger: Charger, start_at: float, ready_at: float, deadline: float
 ) -> None:
@@ -461,9 +456,8 @@ async def _run_charger(
     try:
         if not await charger.boot():
             return
-        open_transaction = _open_transaction(config, charger.index)
-        if open_transaction is not None:
-            charger.transaction_id = open_transaction
+        # Set by the worker from ``config.open_transactions``: mid-session already.
+        open_transaction = charger.transaction_id
         await charger.status("Available" if open_transaction is None else "Charging")
         if config.mode == "storm":
             await asyncio.sleep(max(0.0, deadline - loop.time()))
@@ -504,9 +498,11 @@ async def _worker_main(config: LoadConfig, worker: int) -> WorkerStats:
     start = loop.time()
     chargers = []
     start_times = []
+    open_transactions = dict(config.open_transactions)
     for position, index in enumerate(indexes):
         url = config.urls[index % len(config.urls)]
         charger = Charger(config, index, url, stats, t0)
+        charger.transaction_id = open_transactions.get(index)
         chargers.append(charger)
         start_at = (
             start if config.mode == "storm" else start + position / per_worker_rate

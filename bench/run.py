@@ -52,7 +52,10 @@ from bench.loadgen import (  # noqa: E402
     LoadConfig,
     LoadResult,
     LoadRun,
+    charger_id,
+    id_tag,
     latency_summary,
+    mid_session_share,
 )
 
 DOC = ROOT / "docs" / "benchmarks.md"
@@ -392,10 +395,8 @@ def close_open_sessions(prefix: str) -> int:
     )
 
 
-def open_sessions_seed(
-    count: int, share: float, prefix: str = "BENCH-", tag_prefix: str = "BT"
-) -> tuple[tuple[int, int], ...]:
-    """Open a session on ``share`` of the first ``count`` bench chargers.
+def open_sessions_seed(config: LoadConfig) -> tuple[tuple[int, int], ...]:
+    """Open a session on the mid-session share of the run's chargers.
 
     A fleet is mostly mid-session at any moment; after a gateway restart its
     chargers carry on with MeterValues for transactions the CMS already holds.
@@ -407,32 +408,36 @@ def open_sessions_seed(
     from stations.models import ChargePoint
 
     rng = random.Random(20261123)
-    chosen = [index for index in range(count) if rng.random() < share]
-    ocpp_ids = {f"{prefix}{index + 1:05d}": index for index in chosen}
+    share = mid_session_share(config.session_meter_values)
+    chosen = [index for index in range(config.count) if rng.random() < share]
     charge_points = dict(
-        ChargePoint.objects.filter(ocpp_id__in=ocpp_ids).values_list("ocpp_id", "pk")
+        ChargePoint.objects.filter(
+            ocpp_id__in=[charger_id(config, index) for index in chosen]
+        ).values_list("ocpp_id", "pk")
     )
-    tags = {f"{tag_prefix}{index + 1:05d}" for index in chosen}
-    tokens = dict(IdToken.objects.filter(token__in=tags).values_list("token", "pk"))
+    tokens = dict(
+        IdToken.objects.filter(
+            token__in=[id_tag(config, index) for index in chosen]
+        ).values_list("token", "pk")
+    )
     started = timezone.now() - timedelta(minutes=10)
     sessions = ChargingSession.objects.bulk_create(
         [
             ChargingSession(
-                charge_point_id=charge_points[ocpp_id],
+                charge_point_id=charge_points[charger_id(config, index)],
                 connector_number=1,
-                id_token_id=tokens.get(f"{tag_prefix}{index + 1:05d}"),
-                id_tag=f"{tag_prefix}{index + 1:05d}",
+                id_token_id=tokens.get(id_tag(config, index)),
+                id_tag=id_tag(config, index),
                 status=SessionStatus.ACTIVE,
                 meter_start_wh=0,
                 started_at=started,
             )
-            for ocpp_id, index in ocpp_ids.items()
+            for index in chosen
         ],
         batch_size=2000,
     )
     return tuple(
-        (ocpp_ids[ocpp_id], session.pk)
-        for ocpp_id, session in zip(ocpp_ids, sessions, strict=True)
+        (index, session.pk) for index, session in zip(chosen, sessions, strict=True)
     )
 
 
@@ -441,14 +446,14 @@ def drive(
     config_kwargs: dict[str, Any],
     *,
     check_log: bool = False,
-    open_share: float = 0.0,
+    mid_session: bool = False,
 ) -> dict[str, Any]:
     config = LoadConfig(urls=tuple(servers.urls), **config_kwargs)
-    if check_log or open_share:  # the CMS database holds the sessions
+    if check_log or mid_session:  # the CMS database holds the sessions
         close_open_sessions(config.prefix)
-    if open_share:
+    if mid_session:
         config = dataclasses.replace(
-            config, open_transactions=open_sessions_seed(config.count, open_share)
+            config, open_transactions=open_sessions_seed(config)
         )
     since = datetime.now(UTC) - timedelta(seconds=1)
     baseline_rss = sum(rss_kb(pid) for pid in servers.pids)
@@ -486,14 +491,12 @@ def scenario_steady(ctx: Context, *, churn: bool = False) -> dict[str, Any]:
         "connect_rate": 500,
         "duration_s": 20 if ctx.quick else 40,
     }
-    # A fleet in steady state is mostly mid-session: ~95 % of the chargers (40
-    # MeterValues per session on average, ~2 idle steps between sessions) carry
+    # A fleet in steady state is mostly mid-session: ~95 % of the chargers carry
     # on with sessions the CMS already holds, the others start theirs in the window.
-    open_share = 40 / 42
+    mid_session = not churn
     if churn:
         # Short sessions back to back: a start-heavy stress of the session path.
         config.update(session_meter_values=(3, 10), warm_sessions=False)
-        open_share = 0.0
     out: dict[str, Any] = {}
     for name, servers in ctx.all_servers():
         probe = None
@@ -511,7 +514,7 @@ def scenario_steady(ctx: Context, *, churn: bool = False) -> dict[str, Any]:
             )
             probe.start()
         out[name] = drive(
-            servers, config, check_log=name == "cms", open_share=open_share
+            servers, config, check_log=name == "cms", mid_session=mid_session
         )
         if probe is not None:
             out[name]["live_view"] = probe.stop()
@@ -689,7 +692,7 @@ def scenario_soak(ctx: Context) -> dict[str, Any]:
         "call_timeout_s": 60.0,
     }
     servers = ctx._start("cms", SOAK_PROCESSES)
-    summary = drive(servers, config, check_log=True, open_share=80 / 82)
+    summary = drive(servers, config, check_log=True, mid_session=True)
     summary["offered_msgs_per_s"] = round(count / mean_interval_s, 1)
     return {"cms": summary}
 
@@ -928,7 +931,6 @@ def merged(report: dict[str, Any]) -> dict[str, Any]:
         "command": f"{previous['command']}; then {report['command']}",
         "results": {**previous["results"], **report["results"]},
         "scenario_runs": {**runs, **report["scenario_runs"]},
-        "failed": report.get("failed", []),
     }
 
 
