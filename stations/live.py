@@ -33,6 +33,7 @@ from stations.events import (
     network_group,
     station_group,
 )
+from stations.portal_rows import connector_row_html
 from stations.portal_selectors import (
     connector_rows,
     network_overview,
@@ -133,8 +134,9 @@ class _VisibleRows:
     """
 
     connector_pks: frozenset[int]
-    connectors: frozenset[tuple[int, int]]  # (charge point pk, connector number)
-    charge_points: frozenset[int]
+    # (charge point pk, connector number) -> connector pk
+    connectors: dict[tuple[int, int], int]
+    charge_points: dict[int, frozenset[int]]  # charge point pk -> its rows' pks
 
     def shows(self, event: dict[str, Any]) -> bool:
         kind = event.get("kind")
@@ -147,6 +149,26 @@ class _VisibleRows:
             return charge_point_pk in self.charge_points
         return False  # a page of rows only: nothing else to patch
 
+    def rows_of(self, events: list[dict[str, Any]]) -> set[int]:
+        """The pks of this page's rows the events change."""
+        pks: set[int] = set()
+        for event in events:
+            kind = event.get("kind")
+            charge_point_pk = event.get("charge_point_pk")
+            if kind == "connector.status":
+                pk = event.get("connector_pk")
+                if pk in self.connector_pks:
+                    pks.add(pk)
+            elif kind == "session.updated":
+                pk = self.connectors.get(
+                    (charge_point_pk, event.get("connector_number"))  # type: ignore[arg-type]
+                )
+                if pk is not None:
+                    pks.add(pk)
+            elif kind in ROW_EVENTS:
+                pks.update(self.charge_points.get(charge_point_pk, ()))  # type: ignore[arg-type]
+        return pks
+
 
 def _visible_rows(user: Any, params: dict[str, list[str]]) -> _VisibleRows | None:
     values = params.get("rows")
@@ -158,10 +180,13 @@ def _visible_rows(user: Any, params: dict[str, list[str]]) -> _VisibleRows | Non
         .filter(pk__in=pks[:MAX_VISIBLE_ROWS])
         .values_list("pk", "charge_point_id", "connector_id")
     )
+    by_charge_point: dict[int, set[int]] = {}
+    for pk, charge_point_pk, _ in rows:
+        by_charge_point.setdefault(charge_point_pk, set()).add(pk)
     return _VisibleRows(
         connector_pks=frozenset(pk for pk, _, _ in rows),
-        connectors=frozenset((cp, number) for _, cp, number in rows),
-        charge_points=frozenset(cp for _, cp, _ in rows),
+        connectors={(cp, number): pk for pk, cp, number in rows},
+        charge_points={cp: frozenset(pks) for cp, pks in by_charge_point.items()},
     )
 
 
@@ -331,22 +356,25 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
 
     def _render_fragments(self, events: list[dict[str, Any]]) -> str:
         user = self.scope["user"]
-        wanted = [rows for rows in map(self._rows_of, events) if rows is not None]
+        wanted: Q | None = None
+        if self.visible_rows is not None:
+            pks = self.visible_rows.rows_of(events)
+            wanted = Q(pk__in=sorted(pks)) if pks else None
+        else:
+            per_event = [rows for rows in map(self._rows_of, events) if rows]
+            wanted = functools.reduce(operator.or_, per_event) if per_event else None
         parts: list[str] = []
-        if wanted:
+        if wanted is not None:
             connectors = with_effective_status(
                 connector_list_for_user(user=user).select_related(
                     "charge_point", "charge_point__station"
                 )
-            ).filter(functools.reduce(operator.or_, wanted))
+            ).filter(wanted)
             rows = connector_rows(
                 connectors.order_by("charge_point_id", "connector_id")
             )
             parts = [
-                render_to_string(
-                    "stations/includes/connector_row.html",
-                    {"row": row, "board_columns": self.view == "board"},
-                )
+                connector_row_html(row, board_columns=self.view == "board")
                 for row in rows
             ]
         if self.view == "charge_point":

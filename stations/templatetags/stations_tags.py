@@ -59,3 +59,11 @@ def query_with(context: template.Context, key: str, value: Any) -> str:
     else:
         params[key] = value
     return "?" + urlencode(sorted(params.lists()), doseq=True)
+
+
+@register.simple_tag
+def connector_row(row: Any, board_columns: bool = False) -> str:
+    """The connector row (``stations.portal_rows``), as the live socket renders it."""
+    from stations.portal_rows import connector_row_html  # it uses this module's filters
+
+    return connector_row_html(row, board_columns=bool(board_columns))
