@@ -13,7 +13,7 @@ import functools
 
 from django.urls import get_script_prefix, reverse
 from django.utils.formats import localize
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
 from stations.portal_selectors import ConnectorRow
@@ -22,6 +22,7 @@ from stations.templatetags.stations_tags import kw_from_w, kwh_from_wh, local_ti
 # Stands in for the primary key while a URL pattern is reversed once.
 _PK_PLACEHOLDER = 987654321
 _MUTED_DASH = mark_safe('<span class="muted">—</span>')
+_UNASSIGNED_CELL = mark_safe('<td><span class="muted">Unassigned</span></td>')
 
 
 @functools.lru_cache(maxsize=64)
@@ -41,7 +42,7 @@ def _url(name: str, pk: int) -> str:
 def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
     """``<tr id="connector-PK">`` with the row's cells; the board adds charger and station."""
     connector = row.connector
-    cells: list[str] = []
+    cells: list[SafeString] = []
     if board_columns:
         charge_point = connector.charge_point
         name = (
@@ -65,7 +66,7 @@ def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
                 station.name,
             )
             if station is not None
-            else '<td><span class="muted">Unassigned</span></td>'
+            else _UNASSIGNED_CELL
         )
     error = (
         format_html(' <span class="muted">{}</span>', connector.error_code)
@@ -106,5 +107,5 @@ def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
         '<tr id="connector-{}" data-status="{}">{}</tr>',
         row.pk,
         row.status,
-        mark_safe("".join(cells)),  # each cell escaped above
+        format_html_join("", "{}", ((cell,) for cell in cells)),
     )

@@ -66,7 +66,7 @@ def test_board_row_shows_charger_station_session_and_figures(
     assert f'<a href="{reverse("charging:session_detail", args=[session.pk])}">' in html
     # Times in the station's zone (Europe/Berlin, summer time).
     assert "since 2026-07-01 14:30:05 CEST" in html
-    assert "12.35 kWh" in html and "11.00 kW" in html
+    assert '<td class="num">11.00 kW</td><td class="num">12.35 kWh</td>' in html
     assert "NoError" not in html
 
 
