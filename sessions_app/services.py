@@ -231,14 +231,6 @@ def session_start_from_ocpp(
         "started_at": started_at,
         "meter_start_wh": meter_start_wh,
     }
-    existing = (
-        ChargingSession.objects.select_related("id_token__parent")
-        .filter(**identity)
-        .first()
-    )
-    if existing is not None:  # resent: answer as the first time, change nothing
-        return existing.pk, _stored_authorization(existing)
-
     token = _token(id_tag, for_update=True)
     auth = _authorization_for(
         token,
@@ -260,9 +252,10 @@ def session_start_from_ocpp(
         connector, _created = Connector.objects.get_or_create(
             charge_point=charge_point, connector_id=connector_id
         )
-    # The resend check above found no row; a concurrent duplicate (the same
-    # StartTransaction on another connection) fails the session_unique_start
-    # constraint here and is answered from the row that won.
+    # A resent StartTransaction (or the same one on another connection at
+    # once) fails the session_unique_start constraint here and is answered as
+    # the first time from the stored row, changing nothing: no read before the
+    # insert for the common case of a new session.
     try:
         with transaction.atomic():
             session = ChargingSession.objects.create(
@@ -281,7 +274,7 @@ def session_start_from_ocpp(
             .filter(**identity)
             .first()
         )
-        if session is None:  # not the duplicate start: a real error
+        if session is None:  # not a resend: a real error
             raise
         return session.pk, _stored_authorization(session)
 

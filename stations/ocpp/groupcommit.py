@@ -34,7 +34,12 @@ from cms import taskbatch
 from cms.loops import loop_local
 from stations import livebus, services
 from stations.events import hooks_deferred
-from stations.ocpp.messagelog import LogEntry, get_writer, write_entries
+from stations.ocpp.messagelog import (
+    LogEntry,
+    MessageLogWriter,
+    get_writer,
+    write_entries,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -273,10 +278,18 @@ class GroupCommit(Generic[Item]):
         return await asyncio.shield(future)
 
     async def _run(self) -> None:
+        writer = get_writer()
+        writer.rounds_in_flight += 1
+        try:
+            await self._write_queued(writer)
+        finally:
+            writer.rounds_in_flight -= 1
+
+    async def _write_queued(self, writer: MessageLogWriter) -> None:
         while self._queue:
             batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
             items = [item for item, _ in batch]
-            log_entries = get_writer().take()
+            log_entries = writer.take()
             try:
                 outcomes, events = await sync_to_async(
                     _run_batch, thread_sensitive=True
