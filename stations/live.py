@@ -10,6 +10,7 @@ browser swaps fragments by element id, so rows are patched, never the page.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import operator
@@ -294,6 +295,12 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def _push_fragments(self) -> None:
+        try:
+            await self._push_pending()
+        except OSError:  # the browser left while its rows were on their way
+            self.live_closed = True
+
+    async def _push_pending(self) -> None:
         rows_only = self.view in ("board", "station")
         await asyncio.sleep(ROWS_BATCH_S if rows_only else RENDER_BATCH_S)
         while self.pending_events:
@@ -432,4 +439,5 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         html = await database_sync_to_async(
             self._render_overview, thread_sensitive=False
         )()
-        await self.send_json({"html": html})
+        with contextlib.suppress(OSError):  # the browser left meanwhile
+            await self.send_json({"html": html})

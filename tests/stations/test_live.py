@@ -326,3 +326,32 @@ async def test_overview_gets_fresh_figures_after_an_event(cookies, connector_a) 
     assert figures["html"].startswith('<section id="overview-kpis"')
     assert 'data-testid="count-Faulted">1<' in figures["html"]
     await socket.disconnect()
+
+
+async def test_a_browser_that_leaves_while_its_rows_render_ends_the_push_quietly(
+    operator, connector_a
+) -> None:
+    """uvicorn raises ClientDisconnected on a send to a closed socket: no task error."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    from stations.live import LiveConsumer
+
+    sent: list[dict[str, Any]] = []
+
+    async def closed_socket(message: dict[str, Any]) -> None:
+        sent.append(message)
+        raise ClientDisconnected
+
+    consumer = LiveConsumer()
+    consumer.scope = {"type": "websocket", "user": operator}
+    consumer.base_send = closed_socket
+    consumer.view, consumer.visible_rows = "board", None
+    consumer.live_closed, consumer.last_event_at = False, 0.0
+    consumer.pending_events = [status_event(connector_a, "Faulted")]
+
+    await consumer._push_fragments()  # returns instead of raising
+
+    assert len(sent) == 1  # it tried once, then stopped
+    assert consumer.live_closed
+    consumer._deliver(status_event(connector_a, "Available"))
+    assert consumer.pending_events == []  # a closed socket takes no more events
