@@ -13,7 +13,6 @@ import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from alerts.selectors import alert_badge_count_for_user
 from alerts.services import ALERT_CHANGED
@@ -36,7 +35,7 @@ def _groups_for_user(user: Any) -> list[str] | None:
     return groups
 
 
-class AlertsConsumer(AsyncJsonWebsocketConsumer):
+class AlertsConsumer(livebus.PushConsumer):
     """One browser's live alert feed, within the user's network scope."""
 
     async def connect(self) -> None:
@@ -49,14 +48,12 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.alert_tasks: set[asyncio.Task[None]] = set()
-        self.alert_closed = False
-        self.alert_subscription = await livebus.subscribe(groups, self._deliver)
+        await self.live_subscribe(groups, self._deliver)
         await self.accept()
         await self.send_json({"kind": "alert.badge", "badge": await self._badge()})
 
     async def disconnect(self, code: int) -> None:
-        livebus.unsubscribe(getattr(self, "alert_subscription", None))
-        self.alert_closed = True  # events already on their way are dropped
+        self.live_stop()  # events already on their way are dropped
         for task in getattr(self, "alert_tasks", ()):
             task.cancel()
 
@@ -67,11 +64,11 @@ class AlertsConsumer(AsyncJsonWebsocketConsumer):
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """An event of the user's networks (called by the live bus on this loop)."""
-        if event.get("kind") != ALERT_CHANGED or self.alert_closed:
+        if event.get("kind") != ALERT_CHANGED or self.push_closed:
             return
         task = asyncio.get_running_loop().create_task(self._send_alert(event))
         self.alert_tasks.add(task)
         task.add_done_callback(self.alert_tasks.discard)
 
     async def _send_alert(self, event: dict[str, Any]) -> None:
-        await self.send_json({**event, "badge": await self._badge()})
+        await self.push_json({**event, "badge": await self._badge()})

@@ -10,7 +10,6 @@ browser swaps fragments by element id, so rows are patched, never the page.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 import operator
@@ -20,7 +19,6 @@ from typing import Any
 from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
-from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
@@ -140,15 +138,7 @@ class _VisibleRows:
     charge_points: dict[int, frozenset[int]]  # charge point pk -> its rows' pks
 
     def shows(self, event: dict[str, Any]) -> bool:
-        kind = event.get("kind")
-        charge_point_pk = event.get("charge_point_pk")
-        if kind == "connector.status":
-            return event.get("connector_pk") in self.connector_pks
-        if kind == "session.updated":
-            return (charge_point_pk, event.get("connector_number")) in self.connectors
-        if kind in ROW_EVENTS:
-            return charge_point_pk in self.charge_points
-        return False  # a page of rows only: nothing else to patch
+        return bool(self.rows_of([event]))  # a page of rows only: nothing else to patch
 
     def rows_of(self, events: list[dict[str, Any]]) -> set[int]:
         """The pks of this page's rows the events change."""
@@ -196,7 +186,7 @@ def _int(params: dict[str, list[str]], name: str) -> int | None:
     return int(values[0]) if values[0].isdigit() else None
 
 
-class LiveConsumer(AsyncJsonWebsocketConsumer):
+class LiveConsumer(livebus.PushConsumer):
     """Pushes live fragments to one portal page, within the user's scope."""
 
     async def connect(self) -> None:
@@ -228,8 +218,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         self.render_task: asyncio.Task[None] | None = None
         self.pending_events: list[dict[str, Any]] = []
         self.last_event_at = 0.0
-        self.live_closed = False
-        self.live_subscription = await livebus.subscribe(groups, self._deliver)
+        await self.live_subscribe(groups, self._deliver)
         await self.accept()
 
     def _authorize(
@@ -267,8 +256,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         return groups, network_ids
 
     async def disconnect(self, code: int) -> None:
-        livebus.unsubscribe(getattr(self, "live_subscription", None))
-        self.live_closed = True  # events already on their way are dropped
+        self.live_stop()  # events already on their way are dropped
         for name in ("overview_task", "render_task"):
             task = getattr(self, name, None)
             if task is not None:
@@ -283,7 +271,7 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         Events that arrive together are sent and rendered together: one query
         for all their rows, each row once, whatever the rate of status changes.
         """
-        if self.live_closed:
+        if self.push_closed:
             return
         if self.visible_rows is not None and not self.visible_rows.shows(event):
             return
@@ -295,12 +283,6 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             )
 
     async def _push_fragments(self) -> None:
-        try:
-            await self._push_pending()
-        except OSError:  # the browser left while its rows were on their way
-            self.live_closed = True
-
-    async def _push_pending(self) -> None:
         rows_only = self.view in ("board", "station")
         await asyncio.sleep(ROWS_BATCH_S if rows_only else RENDER_BATCH_S)
         while self.pending_events:
@@ -308,7 +290,8 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             received_at = self.last_event_at
             if self.view == "overview":
                 for event in events:
-                    await self.send_json({"event": event})
+                    if not await self.push_json({"event": event}):
+                        return
                 self._schedule_overview()
                 continue
             try:
@@ -336,11 +319,13 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
             # command lists from every event.
             if self.view != "board":
                 for event in events[:-1]:
-                    await self.send_json({"event": event})
+                    if not await self.push_json({"event": event}):
+                        return
             payload: dict[str, Any] = {"event": events[-1]}
             if html:
                 payload["html"] = html
-            await self.send_json(payload)
+            if not await self.push_json(payload):
+                return
             if rows_only and self.pending_events:
                 await asyncio.sleep(ROWS_BATCH_S)
 
@@ -439,5 +424,4 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
         html = await database_sync_to_async(
             self._render_overview, thread_sensitive=False
         )()
-        with contextlib.suppress(OSError):  # the browser left meanwhile
-            await self.send_json({"html": html})
+        await self.push_json({"html": html})

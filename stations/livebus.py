@@ -29,6 +29,7 @@ import threading
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
@@ -296,3 +297,37 @@ def publish_sync(events: list[LiveEvent]) -> None:
         client.publish(LIVE_CHANNEL, encode(events))
     except Exception:  # the live view is best effort; the database holds the truth
         logger.warning("%d live events not published", len(events), exc_info=True)
+
+
+class PushConsumer(AsyncJsonWebsocketConsumer):
+    """A browser socket the live bus feeds: the server pushes to it from tasks.
+
+    ``live_subscribe`` in ``connect``, ``live_stop`` in ``disconnect``; pushes
+    go through ``push_json``, which drops what arrives after the browser left
+    (events already on their way, renders still running) instead of raising
+    the server's disconnect error (uvicorn's ``ClientDisconnected``) in a task
+    nobody awaits.
+    """
+
+    push_closed = False
+    _live_subscription: _Subscription | None = None
+
+    async def live_subscribe(self, groups: list[str], deliver: Deliver) -> None:
+        self.push_closed = False
+        self._live_subscription = await subscribe(groups, deliver)
+
+    def live_stop(self) -> None:
+        unsubscribe(self._live_subscription)
+        self._live_subscription = None
+        self.push_closed = True
+
+    async def push_json(self, content: Any) -> bool:
+        """Send ``content``; False (and nothing more is pushed) once the browser left."""
+        if self.push_closed:
+            return False
+        try:
+            await self.send_json(content)
+        except OSError:
+            self.push_closed = True
+            return False
+        return True

@@ -368,3 +368,27 @@ async def test_live_socket_of_another_network_hears_nothing_of_network_a(
 
     assert await communicator.receive_nothing(timeout=0.5)
     await communicator.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_live_socket_of_a_browser_that_left_drops_the_alert_quietly(operator):
+    """uvicorn raises ClientDisconnected on a send to a closed socket: no task error."""
+    from uvicorn.protocols.utils import ClientDisconnected
+
+    sent: list[dict] = []
+
+    async def closed_socket(message: dict) -> None:
+        sent.append(message)
+        raise ClientDisconnected
+
+    consumer = AlertsConsumer()
+    consumer.scope = {"type": "websocket", "user": operator}
+    consumer.base_send = closed_socket
+    consumer.alert_tasks = set()
+
+    await consumer._send_alert({"kind": "alert.changed", "id": 1})  # returns
+
+    assert len(sent) == 1
+    assert consumer.push_closed
+    consumer._deliver({"kind": "alert.changed", "id": 2})
+    assert consumer.alert_tasks == set()  # a closed socket starts no more pushes

@@ -346,12 +346,12 @@ async def test_a_browser_that_leaves_while_its_rows_render_ends_the_push_quietly
     consumer.scope = {"type": "websocket", "user": operator}
     consumer.base_send = closed_socket
     consumer.view, consumer.visible_rows = "board", None
-    consumer.live_closed, consumer.last_event_at = False, 0.0
+    consumer.push_closed, consumer.last_event_at = False, 0.0
     consumer.pending_events = [status_event(connector_a, "Faulted")]
 
     await consumer._push_fragments()  # returns instead of raising
 
     assert len(sent) == 1  # it tried once, then stopped
-    assert consumer.live_closed
+    assert consumer.push_closed
     consumer._deliver(status_event(connector_a, "Available"))
     assert consumer.pending_events == []  # a closed socket takes no more events
