@@ -44,7 +44,7 @@ class AlertsConfig(AppConfig):
             SESSION_STARTED_HANDLERS,
             SESSION_STOPPED_HANDLERS,
         )
-        from stations.events import DOMAIN_EVENT_HANDLERS
+        from stations.live.events import DOMAIN_EVENT_HANDLERS
 
         for handlers, handler in (
             (DOMAIN_EVENT_HANDLERS, evaluate_on_charger_event),

@@ -16,8 +16,8 @@ from channels.db import database_sync_to_async
 
 from alerts.selectors import alert_badge_count_for_user
 from alerts.services import ALERT_CHANGED
-from stations import livebus
-from stations.events import UNASSIGNED_GROUP, network_group
+from stations.live import bus as livebus
+from stations.live.events import UNASSIGNED_GROUP, network_group
 from stations.selectors import can_see_unassigned, network_ids_for_user
 
 logger = logging.getLogger(__name__)

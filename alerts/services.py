@@ -44,7 +44,7 @@ from alerts.models import (
 )
 from alerts.rules import Finding
 from sessions_app.models import ChargingSession, SessionStatus
-from stations.events import groups_for, publish_on_commit
+from stations.live.events import groups_for, publish_on_commit
 from stations.models import ChargePoint, Connector, ConnectorStatus
 
 logger = logging.getLogger(__name__)
@@ -880,9 +880,9 @@ def _meter_regression_reconcile(
 
 
 def _command_send() -> Any:
-    """``stations.commands.command_send`` when the command transport is installed."""
+    """``stations.remote.dispatch.command_send`` when the command transport is installed."""
     try:
-        from stations import commands
+        from stations.remote import dispatch as commands
     except ImportError:
         return None
     return getattr(commands, "command_send", None)
@@ -936,7 +936,7 @@ def _send_command(
             actor=actor,
             message=(
                 f"{action} could not be sent: this installation has no remote "
-                "command transport (stations.commands.command_send)."
+                "command transport (stations.remote.dispatch.command_send)."
             ),
         )
     command = send(

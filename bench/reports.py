@@ -15,7 +15,7 @@ periods), connection events (disconnects, silent periods) and one billing CDR
 per session. Data already there with the same sizes is reused.
 
 It then builds the roll-ups with the production service
-(``stations.report_tasks.report_rollups_update``; timed: the first backfill)
+(``stations.reports.tasks.report_rollups_update``; timed: the first backfill)
 and times every report the portal and API serve, as the functions the views
 call, for one whole network over the last 30 days and the last 12 months.
 Figures go to ``docs/benchmarks.md`` between ``bench:reports`` markers.
@@ -532,12 +532,12 @@ def bench_user(network_name: str) -> Any:
 def backfill(*, rebuild: bool) -> dict[str, Any]:
     """The first build with the production service; timed."""
     from stations.models import Connector
-    from stations.report_models import (
+    from stations.reports.models import (
         ConnectorDailyRollup,
         ConnectorHourlyRollup,
         ReportRollupState,
     )
-    from stations.report_tasks import report_rollups_update
+    from stations.reports.tasks import report_rollups_update
 
     state = ReportRollupState.objects.filter(key="hourly").first()
     if state and state.complete_until and not rebuild:
@@ -747,7 +747,7 @@ def load_before() -> tuple[Any, Any] | None:
         except (subprocess.CalledProcessError, FileNotFoundError):
             return None
         source = source.replace(
-            "from stations.reports import", "from stations_before.reports import"
+            "from stations.reports.core import", "from stations_before.reports import"
         )
         (target / f"{name}.py").write_text(source)
     sys.path.insert(0, str(target.parent))
@@ -859,7 +859,7 @@ def render(
         "local day, grouped in SQL by connector, station, day or month), further "
         "closed hours from `ConnectorHourlyRollup`, the current hour from the raw "
         "history loaded for all connectors in one batch of queries "
-        "(`stations.report_history.ConnectorsHistory`); the heatmap reads only "
+        "(`stations.reports.history.ConnectorsHistory`); the heatmap reads only "
         "the busy hours (partial index `rollup_busy_hours`); distributions and "
         "revenue aggregate sessions and CDRs in SQL. Raw meter values are never "
         "scanned by a report over closed hours.",
@@ -905,8 +905,9 @@ def main() -> int:
 
     from django.utils import timezone
 
-    from stations import report_more, reports
     from stations.models import Network, Station
+    from stations.reports import core as reports
+    from stations.reports import extra as report_more
 
     network = Network.objects.order_by("pk").first()
     station = Station.objects.filter(network=network).order_by("pk").first()

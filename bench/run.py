@@ -570,8 +570,8 @@ def scenario_storm(ctx: Context) -> dict[str, Any]:
 
 def scenario_commands(ctx: Context) -> dict[str, Any]:
     """Commands from this process reach chargers held by the server processes."""
-    from stations.commands import command_send
     from stations.models import ChargePoint, ChargePointCommand
+    from stations.remote.dispatch import command_send
 
     count = 1000
     duration = 60.0

@@ -31,7 +31,7 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from sessions_app.events import SESSION_STOPPED_HANDLERS
-        from stations.events import DOMAIN_EVENT_HANDLERS
+        from stations.live.events import DOMAIN_EVENT_HANDLERS
 
         if rate_session_on_stop not in SESSION_STOPPED_HANDLERS:
             SESSION_STOPPED_HANDLERS.append(rate_session_on_stop)

@@ -25,7 +25,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from stations.commands import CommandPayloadError
+from stations.remote.dispatch import CommandPayloadError
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__", "detail"}
 

@@ -8,7 +8,7 @@ from channels.security.websocket import AllowedHostsOriginValidator
 from django.urls import path, re_path
 
 from alerts.live import AlertsConsumer
-from stations.live import LiveConsumer
+from stations.live.sockets import LiveConsumer
 from stations.ocpp.consumer import OcppConsumer
 
 websocket_urlpatterns: list = [

@@ -197,30 +197,30 @@ PERIODIC_TASKS: dict[str, dict[str, object]] = {
 }
 PERIODIC_TASKS["remote-operations-sweep"] = {
     # Command results, remote start handles, reservations, firmware progress and
-    # configuration reads after boot (stations.remote_services).
-    "task": "stations.tasks_remote.remote_operations_sweep_task",
+    # configuration reads after boot (stations.remote.services).
+    "task": "stations.remote.tasks.remote_operations_sweep_task",
     "every_seconds": env_int("REMOTE_OPERATIONS_SWEEP_SECONDS", 2, minimum=1),
 }
 PERIODIC_TASKS["smart-charging-sweep"] = {
     # Re-plan load-managed sites: signals expiring, schedules, retries, EVs drawing
-    # less than allocated (stations.smart_services).
-    "task": "stations.smart_tasks.smart_charging_sweep_task",
+    # less than allocated (stations.smart.services).
+    "task": "stations.smart.tasks.smart_charging_sweep_task",
     "every_seconds": env_int("SMART_CHARGING_SWEEP_SECONDS", 10, minimum=1),
 }
 PERIODIC_TASKS["smart-charging-history-purge"] = {
-    "task": "stations.smart_tasks.allocation_history_purge_task",
+    "task": "stations.smart.tasks.allocation_history_purge_task",
     "every_seconds": 3600,
 }
 SMART_CHARGING_HISTORY_DAYS = env_int("SMART_CHARGING_HISTORY_DAYS", 7, minimum=1)
 PERIODIC_TASKS["report-rollups"] = {
-    # Hourly per-connector roll-ups behind the reports (stations.report_tasks).
-    "task": "stations.report_tasks.report_rollups_update_task",
+    # Hourly per-connector roll-ups behind the reports (stations.reports.tasks).
+    "task": "stations.reports.tasks.report_rollups_update_task",
     "every_seconds": env_int("REPORT_ROLLUP_SECONDS", 300, minimum=30),
 }
 REPORT_ROLLUP_BACKFILL_DAYS = env_int("REPORT_ROLLUP_BACKFILL_DAYS", 400, minimum=1)
 PERIODIC_TASKS["meter-value-retention"] = {
-    # Raw meter values past METER_VALUE_RETENTION_DAYS (stations.report_tasks).
-    "task": "stations.report_tasks.meter_values_purge_task",
+    # Raw meter values past METER_VALUE_RETENTION_DAYS (stations.reports.tasks).
+    "task": "stations.reports.tasks.meter_values_purge_task",
     "every_seconds": 3600,
 }
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
@@ -348,7 +348,7 @@ SPECTACULAR_SETTINGS.update(
             "RegistrationStatusEnum": "stations.models.RegistrationStatus",
             "ConnectorStatusEnum": "stations.models.ConnectorStatus",
             "AlertStatusEnum": "alerts.models.AlertStatus",
-            "RemoteStartStatusEnum": "stations.remote_models.RemoteStartStatus",
+            "RemoteStartStatusEnum": "stations.remote.models.RemoteStartStatus",
         },
     }
 )

@@ -2,7 +2,8 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from cms import views
-from stations import report_urls, smart_urls
+from stations.reports import urls as report_urls
+from stations.smart import urls as smart_urls
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
@@ -25,8 +26,8 @@ urlpatterns = [
     path("charging/", include("sessions_app.urls")),
     path("billing/", include("billing.urls")),
     path("alerts/", include("alerts.urls")),
-    path("commands/", include("stations.command_urls")),
-    path("smart-charging/", include("stations.smart_urls")),
-    path("reports/", include("stations.report_urls")),
+    path("commands/", include("stations.remote.urls")),
+    path("smart-charging/", include("stations.smart.urls")),
+    path("reports/", include("stations.reports.urls")),
     path("", include("stations.urls")),
 ]

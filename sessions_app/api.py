@@ -39,8 +39,8 @@ from sessions_app.selectors import (
     session_meter_values,
 )
 from stations.models import Connector, RegistrationStatus
-from stations.remote_models import RemoteStartRequest, RemoteStartStatus
-from stations.remote_services import command_request, remote_start_request
+from stations.remote.models import RemoteStartRequest, RemoteStartStatus
+from stations.remote.services import command_request, remote_start_request
 
 SESSION_ORDERING = {
     "started_at": "started_at",

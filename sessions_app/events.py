@@ -4,7 +4,7 @@ Billing, alerts and remote operations append a callable
 ``handler(session_id: int) -> None`` to ``SESSION_STARTED_HANDLERS`` or
 ``SESSION_STOPPED_HANDLERS`` from their ``AppConfig.ready()``. Handlers should only
 dispatch work (e.g. ``task.delay``); they run in the thread that handled the
-charger's message, or in the gateway's hook thread (``stations.events.hooks_deferred``).
+charger's message, or in the gateway's hook thread (``stations.live.events.hooks_deferred``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 
-from stations.events import hook_on_commit
+from stations.live.events import hook_on_commit
 
 SessionHandler = Callable[[int], None]
 

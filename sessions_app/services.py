@@ -33,9 +33,9 @@ from sessions_app.models import (
     TokenStatus,
     UnmatchedStop,
 )
-from stations.events import groups_for
+from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, RegistrationStatus
-from stations.remote_services import reservation_allows
+from stations.remote.services import reservation_allows
 from stations.services import publish_live_on_commit
 
 logger = logging.getLogger(__name__)

@@ -28,8 +28,8 @@ from cms.api import (
     responses,
 )
 from sessions_app.models import IdToken
-from stations import management_services as services
-from stations.commands import CommandPayloadError
+from stations import inventory as services
+from stations.live.selectors import OFFLINE, effective_status
 from stations.models import (
     ChargePoint,
     ChargePointCommand,
@@ -40,8 +40,8 @@ from stations.models import (
     RegistrationStatus,
     Station,
 )
-from stations.portal_selectors import OFFLINE, effective_status
-from stations.remote_services import (
+from stations.remote.dispatch import CommandPayloadError
+from stations.remote.services import (
     ACTION_PERMISSIONS,
     command_request,
     permission_for_action,

@@ -351,7 +351,7 @@ class StatusChange(models.Model):
         indexes = [
             models.Index(fields=["connector", "at"]),
             models.Index(fields=["charge_point", "at"]),
-            # Fault-rate report: the moves into Faulted only (stations.report_more).
+            # Fault-rate report: the moves into Faulted only (stations.reports.extra).
             models.Index(
                 fields=["connector", "at"],
                 condition=Q(status="Faulted", is_applied=True),
@@ -517,6 +517,6 @@ class NetworkGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Network, on_delete=models.CASCADE)
 
 
-from stations.remote_models import *  # noqa: E402,F403  (remote-operation models)
-from stations.report_models import *  # noqa: E402,F403  (report roll-ups)
-from stations.smart_models import *  # noqa: E402,F403  (smart-charging models)
+from stations.remote.models import *  # noqa: E402,F403  (remote-operation models)
+from stations.reports.models import *  # noqa: E402,F403  (report roll-ups)
+from stations.smart.models import *  # noqa: E402,F403  (smart-charging models)

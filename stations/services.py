@@ -22,8 +22,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cms.db import update_rows
-from stations import livebus
-from stations.events import domain_event_on_commit, groups_for, publish_on_commit
+from stations.live import bus as livebus
+from stations.live.events import domain_event_on_commit, groups_for, publish_on_commit
 from stations.models import (
     ChargePoint,
     ConnectionEvent,

@@ -9,7 +9,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from stations.commands import commands_expire_stale
+from stations.remote.dispatch import commands_expire_stale
 from stations.services import charge_points_offline_sweep, ocpp_messages_purge
 
 

@@ -2,7 +2,7 @@
 
 Thin views: parse input, read through the scoped selectors (404 outside the
 user's networks, 403 without the role permission), write through
-``stations.management_services`` and render.
+``stations.inventory`` and render.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from sessions_app.models import ChargingSession, IdToken
-from stations import management_services as services
+from stations import inventory as services
 from stations.forms import (
     TIME_ZONES,
     ChargePointAssignForm,
@@ -36,6 +36,14 @@ from stations.forms import (
     NetworkForm,
     StationForm,
 )
+from stations.live.selectors import (
+    STATUS_CHOICES,
+    connector_rows,
+    network_overview,
+    session_chart_points,
+    station_utilization_today,
+    with_effective_status,
+)
 from stations.models import (
     ChargePoint,
     ConnectionEvent,
@@ -43,14 +51,6 @@ from stations.models import (
     ConnectorType,
     OcppMessage,
     RegistrationStatus,
-)
-from stations.portal_selectors import (
-    STATUS_CHOICES,
-    connector_rows,
-    network_overview,
-    session_chart_points,
-    station_utilization_today,
-    with_effective_status,
 )
 from stations.selectors import (
     can_see_unassigned,

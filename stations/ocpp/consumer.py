@@ -28,7 +28,8 @@ from django.conf import settings
 from django.utils import timezone
 from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 
-from stations import commands, livebus, services
+from stations import services
+from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp.auth import charger_password_matches
 from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service, side_call
@@ -41,6 +42,7 @@ from stations.ocpp.protocol import (
     UNKNOWN_UNIQUE_ID,
 )
 from stations.ocpp.validation import validate
+from stations.remote import dispatch as commands
 
 logger = logging.getLogger(__name__)
 

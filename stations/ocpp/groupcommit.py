@@ -32,8 +32,9 @@ from django.db import close_old_connections, connection, transaction
 
 from cms import taskbatch
 from cms.loops import loop_local
-from stations import livebus, services
-from stations.events import hooks_deferred
+from stations import services
+from stations.live import bus as livebus
+from stations.live.events import hooks_deferred
 from stations.ocpp.messagelog import (
     LogEntry,
     MessageLogWriter,

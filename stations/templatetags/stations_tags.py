@@ -10,7 +10,7 @@ from typing import Any
 from django import template
 from django.utils.http import urlencode
 
-from stations.portal_selectors import zone
+from stations.live.selectors import zone
 
 register = template.Library()
 
@@ -63,7 +63,7 @@ def query_with(context: template.Context, key: str, value: Any) -> str:
 
 @register.simple_tag
 def connector_row(row: Any, board_columns: bool = False) -> str:
-    """The connector row (``stations.portal_rows``), as the live socket renders it."""
-    from stations.portal_rows import connector_row_html  # it uses this module's filters
+    """The connector row (``stations.live.rows``), as the live socket renders it."""
+    from stations.live.rows import connector_row_html  # it uses this module's filters
 
     return connector_row_html(row, board_columns=bool(board_columns))

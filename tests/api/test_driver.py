@@ -10,7 +10,7 @@ from rest_framework.throttling import ScopedRateThrottle
 
 from sessions_app.models import SessionStatus
 from stations.models import ChargePointCommand, CommandStatus
-from stations.remote_models import RemoteStartRequest
+from stations.remote.models import RemoteStartRequest
 from tests.factories import (
     ChargePointFactory,
     ChargingSessionFactory,

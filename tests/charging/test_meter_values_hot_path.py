@@ -141,7 +141,7 @@ def test_inside_the_gateway_the_live_event_is_collected_not_sent(
 ):
     sent = []
     monkeypatch.setattr(
-        "stations.events.publish_now", lambda groups, event: sent.append(event)
+        "stations.live.events.publish_now", lambda groups, event: sent.append(event)
     )
     with django_capture_on_commit_callbacks(execute=True):
         _, events = stations_services.run_collecting_events(
@@ -297,7 +297,7 @@ def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings):
 
     from django.db import transaction
 
-    from stations import events
+    from stations.live import events
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     ran_on: list[str] = []
@@ -329,7 +329,7 @@ def test_in_embedded_mode_domain_hooks_run_after_commit_in_the_same_thread(
 
     from django.db import transaction
 
-    from stations import events
+    from stations.live import events
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     ran_on: list[str] = []

@@ -254,7 +254,8 @@ def test_start_publishes_a_live_session_event(
 ):
     published = []
     monkeypatch.setattr(
-        "stations.events.publish_now", lambda groups, event: published.append(event)
+        "stations.live.events.publish_now",
+        lambda groups, event: published.append(event),
     )
     with django_capture_on_commit_callbacks(execute=True):
         transaction_id, _ = _start(charge_point_a)

@@ -9,7 +9,7 @@ from alerts.models import Alert, Rule
 from billing.models import Cdr, RatingStatus, SessionTariff
 from sessions_app.services import session_start_from_ocpp, session_stop_from_ocpp
 from stations.models import ChargePointCommand
-from stations.remote_models import (
+from stations.remote.models import (
     RemoteStartRequest,
     RemoteStartStatus,
     Reservation,

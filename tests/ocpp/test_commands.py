@@ -10,8 +10,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from accounts.models import AuditLog
-from stations.commands import CommandPayloadError, command_send, command_wait
 from stations.models import ChargePointCommand, CommandStatus, OcppMessage
+from stations.remote.dispatch import CommandPayloadError, command_send, command_wait
 from tests.factories import ChargePointFactory
 from tests.ocpp.client import charger, wait_for
 

@@ -7,7 +7,6 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from stations.commands import command_finish, commands_expire_stale
 from stations.models import (
     ChargePoint,
     ChargePointCommand,
@@ -15,6 +14,7 @@ from stations.models import (
     ConnectionEvent,
     OcppMessage,
 )
+from stations.remote.dispatch import command_finish, commands_expire_stale
 from stations.services import (
     charge_point_connection_closed,
     charge_point_seen,

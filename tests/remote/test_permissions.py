@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from accounts.models import AuditLog
 from stations.models import ChargePointCommand, CommandStatus
-from stations.remote_models import Reservation
+from stations.remote.models import Reservation
 
 HTMX = {"HTTP_HX_REQUEST": "true"}
 SUPPORT_ACTIONS = {

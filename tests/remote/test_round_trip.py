@@ -8,16 +8,16 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from stations.commands import command_wait
 from stations.models import ChargePoint, CommandStatus
-from stations.remote_models import (
+from stations.remote.dispatch import command_wait
+from stations.remote.models import (
     ChargingProfile,
     ConfigurationKey,
     LocalAuthList,
     RemoteStartRequest,
     Reservation,
 )
-from stations.remote_services import (
+from stations.remote.services import (
     charging_profile_send,
     command_request,
     command_result_apply,

@@ -7,16 +7,16 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from stations.commands import command_finish
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus, OcppMessage
-from stations.remote_models import (
+from stations.remote.dispatch import command_finish
+from stations.remote.models import (
     ConfigurationKey,
     FirmwareUpdate,
     LocalAuthList,
     RemoteStartRequest,
     ReservationStatus,
 )
-from stations.remote_services import (
+from stations.remote.services import (
     batch_progress,
     command_batch_send,
     command_request,
@@ -132,7 +132,7 @@ def test_configuration_change_shows_the_charger_answer(
 def test_full_then_differential_local_list_tracks_tokens_and_version(
     charge_point_a, operator
 ):
-    from stations.remote_services import local_list_send
+    from stations.remote.services import local_list_send
     from tests.factories import IdTokenFactory
 
     first, second = IdTokenFactory(token="AAA1"), IdTokenFactory(token="BBB2")
@@ -290,7 +290,7 @@ def test_firmware_progress_comes_from_the_chargers_notifications(
             at=timezone.now(),
         )
 
-    from stations.remote_services import firmware_progress_sweep
+    from stations.remote.services import firmware_progress_sweep
 
     firmware_progress_sweep()
 

@@ -12,8 +12,8 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Cdr
-from stations.report_models import ConnectorHourlyRollup
-from stations.reports import local_range
+from stations.reports.core import local_range
+from stations.reports.models import ConnectorHourlyRollup
 from tests.factories import ChargePointFactory, ConnectorFactory
 from tests.reports.support import session, status
 
@@ -417,7 +417,7 @@ def test_cdr_without_station_counts_under_its_network(client, finance, connector
 
 
 def test_fault_downtime_is_the_same_from_rollups(client, operator, fault_history):
-    from stations.report_tasks import report_rollups_update
+    from stations.reports.tasks import report_rollups_update
 
     client.force_login(operator)
     raw = _page_and_csv(client, "faults")
@@ -438,8 +438,8 @@ def test_revenue_and_distributions_from_day_rollups_match_the_cdrs(
 ):
     from django.utils import timezone
 
-    from stations.report_models import StationDailyRevenue, StationDailySessions
-    from stations.report_tasks import report_rollups_update
+    from stations.reports.models import StationDailyRevenue, StationDailySessions
+    from stations.reports.tasks import report_rollups_update
 
     client.force_login(administrator)
     raw_revenue = _page_and_csv(client, "revenue")

@@ -7,9 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from stations.models import ConnectionEvent, Connector, Station
-from stations.report_models import ConnectorHourlyRollup
-from stations.report_tasks import report_rollups_update
-from stations.reports import (
+from stations.reports.core import (
     ReportFilters,
     availability_report,
     availability_windows,
@@ -20,6 +18,8 @@ from stations.reports import (
     peak_hours_report,
     utilization_report,
 )
+from stations.reports.models import ConnectorHourlyRollup
+from stations.reports.tasks import report_rollups_update
 from tests.factories import ConnectorFactory
 from tests.reports.support import connection, session, status
 

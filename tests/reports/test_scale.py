@@ -11,23 +11,23 @@ from django.urls import reverse
 from django.utils import timezone
 
 from sessions_app.models import MeterValue
-from stations import report_tasks
 from stations.models import Connector, StatusChange
-from stations.report_models import (
-    ConnectorDailyRollup,
-    ConnectorHourlyRollup,
-    ReportRollupState,
-)
-from stations.report_tasks import (
-    meter_values_purge,
-    report_rollups_update,
-    rollup_run_guard,
-)
-from stations.reports import (
+from stations.reports import tasks as report_tasks
+from stations.reports.core import (
     ReportFilters,
     availability_report,
     energy_report,
     range_totals,
+)
+from stations.reports.models import (
+    ConnectorDailyRollup,
+    ConnectorHourlyRollup,
+    ReportRollupState,
+)
+from stations.reports.tasks import (
+    meter_values_purge,
+    report_rollups_update,
+    rollup_run_guard,
 )
 from tests.factories import ConnectorFactory
 from tests.reports.support import connection as connection_event
@@ -394,7 +394,7 @@ def test_half_hour_zone_reads_hourly_rows_and_raw_edges(station_a, connector_a):
 
 
 def test_whole_months_come_from_the_monthly_rollups(operator, station_a, connector_a):
-    from stations.report_models import ConnectorMonthlyRollup
+    from stations.reports.models import ConnectorMonthlyRollup
 
     feb = datetime(2026, 1, 31, 23, 0, tzinfo=UTC)  # 1 February, 00:00 Berlin
     status(connector_a, feb - timedelta(days=10), "Available")

@@ -9,8 +9,8 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from stations.report_models import ConnectorHourlyRollup
-from stations.reports import local_range
+from stations.reports.core import local_range
+from stations.reports.models import ConnectorHourlyRollup
 from tests.factories import ConnectorFactory
 from tests.reports.support import session, status
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 from django.utils import timezone
 
 from sessions_app.models import ChargingSession, SessionStatus
-from stations.commands import command_finish
 from stations.models import ChargePointCommand, CommandStatus, Connector, Station
-from stations.smart_services import smart_profile_result_apply
+from stations.remote.dispatch import command_finish
+from stations.smart.services import smart_profile_result_apply
 from tests.factories import ChargePointFactory, ConnectorFactory
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stations.smart_charging import (
+from stations.smart.allocator import (
     Demand,
     ScheduleWindow,
     ac_current_a,

@@ -11,7 +11,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import AuditLog
-from stations.smart_models import AllocationPlan, SiteLimitSignal
+from stations.smart.models import AllocationPlan, SiteLimitSignal
 
 
 def _url(station) -> str:

@@ -17,7 +17,7 @@ from rest_framework.authtoken.models import Token
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.simulator.charger import SimulatedCharger
 from stations.simulator.hardware import spec_from_connectors
-from stations.smart_models import SmartProfileState, SmartProfileStatus
+from stations.smart.models import SmartProfileState, SmartProfileStatus
 from tests.factories import ChargePointFactory, ConnectorFactory, IdTokenFactory
 from tests.live_server import LiveServer
 from tests.simulator.support import fast_options

@@ -13,14 +13,14 @@ from accounts.models import AuditLog
 from alerts.models import Alert
 from sessions_app.models import SessionStatus
 from stations.models import ChargePointCommand, CommandStatus
-from stations.remote_models import ConfigurationKey
-from stations.smart_models import (
+from stations.remote.models import ConfigurationKey
+from stations.smart.models import (
     AllocationPlan,
     SiteLimitSignal,
     SmartProfileState,
     SmartProfileStatus,
 )
-from stations.smart_services import (
+from stations.smart.services import (
     ALERT_RULE_PROFILE_REJECTED,
     SmartChargingInputError,
     limit_signal_submit,
@@ -361,7 +361,7 @@ def test_removing_the_limit_clears_the_profiles(site, operator):
 
 
 def test_priority_token_sessions_are_served_first(site, operator):
-    from stations.smart_services import priority_token_set
+    from stations.smart.services import priority_token_set
     from tests.factories import IdTokenFactory
 
     fleet = IdTokenFactory(token="FLEET", network=site.network)

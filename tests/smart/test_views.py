@@ -9,7 +9,7 @@ from django.test import Client
 
 from accounts.models import AuditLog
 from stations.models import Station
-from stations.smart_models import (
+from stations.smart.models import (
     ConnectorSmartSettings,
     SiteLimitScheduleEntry,
     SiteLimitSignal,
@@ -137,7 +137,7 @@ def test_page_shows_the_limit_and_the_shares(station_a, support):
     connectors = site_connectors(station_a, chargers=1)
     for connector in connectors:
         start_session(connector)
-    from stations.smart_services import site_replan
+    from stations.smart.services import site_replan
 
     site_replan(station_id=station_a.pk, trigger="test")
     client = _login(support)

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.test import Client
 
 from cms.routing import websocket_application
-from stations.events import groups_for, publish_now
+from stations.live.events import groups_for, publish_now
 from stations.models import ChargePoint, Connector, RegistrationStatus
 from tests.factories import (
     ChargePointFactory,
@@ -165,7 +165,7 @@ async def test_a_page_cannot_name_rows_outside_the_users_scope(
 async def test_screens_of_one_user_share_one_render_and_a_later_change_is_rendered_anew(
     cookies, connector_a, monkeypatch
 ) -> None:
-    from stations.live import LiveConsumer
+    from stations.live.sockets import LiveConsumer
 
     renders = []
     original = LiveConsumer._render_fragments
@@ -334,7 +334,7 @@ async def test_a_browser_that_leaves_while_its_rows_render_ends_the_push_quietly
     """uvicorn raises ClientDisconnected on a send to a closed socket: no task error."""
     from uvicorn.protocols.utils import ClientDisconnected
 
-    from stations.live import LiveConsumer
+    from stations.live.sockets import LiveConsumer
 
     sent: list[dict[str, Any]] = []
 

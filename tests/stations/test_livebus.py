@@ -10,7 +10,7 @@ import pytest
 import redis
 from asgiref.sync import sync_to_async
 
-from stations import livebus
+from stations.live import bus as livebus
 
 
 def _event(n: int) -> dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.models import AuditLog
-from stations import management_services as services
+from stations import inventory as services
 from stations.models import ChargePoint, Connector, RegistrationStatus
 from tests.factories import ChargePointFactory
 

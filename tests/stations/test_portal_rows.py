@@ -8,9 +8,9 @@ from decimal import Decimal
 import pytest
 from django.urls import reverse, set_script_prefix
 
+from stations.live.rows import connector_row_html
+from stations.live.selectors import connector_rows, with_effective_status
 from stations.models import ChargePoint, Connector
-from stations.portal_rows import connector_row_html
-from stations.portal_selectors import connector_rows, with_effective_status
 from tests.factories import (
     ChargePointFactory,
     ChargingSessionFactory,

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from accounts.models import AuditLog
 from sessions_app.models import ChargingSession
+from stations.live.selectors import network_overview, station_utilization_today
 from stations.models import (
     ChargePoint,
     Connector,
@@ -25,7 +26,6 @@ from stations.models import (
     Station,
     StatusChange,
 )
-from stations.portal_selectors import network_overview, station_utilization_today
 from tests.factories import (
     ChargePointFactory,
     ChargingSessionFactory,

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from stations.report_tasks import (
+from stations.reports.tasks import (
     meter_values_purge,
     report_rollups_update,
     rollup_freshness,

@@ -14,9 +14,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from stations.commands import CommandPayloadError, command_wait
 from stations.models import ChargePoint, CommandStatus
-from stations.remote_services import command_request, command_result_apply
+from stations.remote.dispatch import CommandPayloadError, command_wait
+from stations.remote.services import command_request, command_result_apply
 
 EXIT_ACCEPTED = 0
 EXIT_REJECTED = 1  # Rejected or another non-accepting answer

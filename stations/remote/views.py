@@ -21,7 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from sessions_app.models import IdToken, TokenStatus
-from stations.command_forms import (
+from stations.models import ChargePoint, ChargePointCommand
+from stations.remote.dispatch import CommandPayloadError
+from stations.remote.forms import (
     ACTION_FORMS,
     AdvancedForm,
     BulkCommandForm,
@@ -31,9 +33,7 @@ from stations.command_forms import (
     SendLocalListForm,
     periods_from_formset,
 )
-from stations.commands import CommandPayloadError
-from stations.models import ChargePoint, ChargePointCommand
-from stations.remote_models import (
+from stations.remote.models import (
     ChargingProfile,
     CommandBatch,
     ConfigurationKey,
@@ -44,7 +44,7 @@ from stations.remote_models import (
     RemoteStartRequest,
     Reservation,
 )
-from stations.remote_services import (
+from stations.remote.services import (
     ACTION_PERMISSIONS,
     allowed_actions,
     batch_progress,

@@ -11,8 +11,8 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from stations.commands import CMS_ACTIONS
-from stations.remote_models import ProfileKind, ProfilePurpose
+from stations.remote.dispatch import CMS_ACTIONS
+from stations.remote.models import ProfileKind, ProfilePurpose
 
 _LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"})
 TRIGGER_MESSAGES = [

@@ -26,14 +26,14 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cms.api import IsStaffAccount, responses
-from stations.report_tasks import rollup_freshness
-from stations.report_views import EXTRA_KINDS, REPORTS
-from stations.reports import (
+from stations.reports.core import (
     ReportInputError,
     ReportRow,
     availability_windows,
     parse_filters,
 )
+from stations.reports.tasks import rollup_freshness
+from stations.reports.views import EXTRA_KINDS, REPORTS
 
 
 def _share(value: str) -> str | None:

@@ -25,7 +25,7 @@ lands on both station-local days. Reports read roll-ups for the closed part of
 the range (``ConnectorMonthlyRollup`` for whole local months,
 ``ConnectorDailyRollup`` for whole local days, ``ConnectorHourlyRollup`` for
 hours; see ``range_totals``) and the raw history, loaded for all connectors at
-once (``stations.report_history``), for the current hour and the edges; both
+once (``stations.reports.history``), for the current hour and the edges; both
 give the same numbers.
 """
 
@@ -44,7 +44,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from stations.models import Connector, Station
-from stations.report_history import (
+from stations.reports.history import (
     ENERGY_INDEX,
     EPOCH,
     OFFLINE,  # noqa: F401  (re-exported)
@@ -55,7 +55,7 @@ from stations.report_history import (
     ConnectorsHistory,
     from_us,
 )
-from stations.report_models import (
+from stations.reports.models import (
     ConnectorDailyRollup,
     ConnectorHourlyRollup,
     ConnectorMonthlyRollup,

@@ -15,7 +15,7 @@ from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
-from stations import smart_services
+from stations.smart import services as smart_services
 
 _STATUS_TRIGGERS = frozenset({"SuspendedEV", "Charging"})
 
@@ -96,7 +96,7 @@ def domain_event_hook(event: dict[str, Any]) -> None:
 def register_hooks() -> None:
     """Attach the smart-charging hooks (from ``StationsConfig.ready``); idempotent."""
     from sessions_app.events import SESSION_STARTED_HANDLERS, SESSION_STOPPED_HANDLERS
-    from stations.events import DOMAIN_EVENT_HANDLERS
+    from stations.live.events import DOMAIN_EVENT_HANDLERS
 
     for handlers in (SESSION_STARTED_HANDLERS, SESSION_STOPPED_HANDLERS):
         if session_changed_hook not in handlers:

@@ -49,7 +49,8 @@ from stations.models import (
     Station,
     StatusChange,
 )
-from stations.report_history import (
+from stations.reports.core import HOUR, _floor
+from stations.reports.history import (
     ENERGY_INDEX,
     SECONDS_FIELDS,
     SESSIONS_INDEX,
@@ -57,13 +58,12 @@ from stations.report_history import (
     ConnectorsHistory,
     from_us,
 )
-from stations.report_models import (
+from stations.reports.models import (
     ConnectorDailyRollup,
     ConnectorHourlyRollup,
     ConnectorMonthlyRollup,
     ReportRollupState,
 )
-from stations.reports import HOUR, _floor
 
 STATE_KEY = "hourly"
 CHUNK = 100  # connectors per batch (one set of history queries, one COPY)
@@ -563,7 +563,7 @@ def _local_day(moment: datetime, zone: str) -> Any:
 
 def _business_rollups_full(state: ReportRollupState, now: datetime) -> None:
     """First build of the revenue and session-distribution day rows."""
-    from stations.report_more import revenue_rollups_rebuild, sessions_rollups_rebuild
+    from stations.reports.extra import revenue_rollups_rebuild, sessions_rollups_rebuild
 
     cdr_max = Cdr.objects.aggregate(top=Max("id"))["top"] or 0
     stations = list(Station.objects.all())
@@ -583,7 +583,7 @@ def _business_rollups_full(state: ReportRollupState, now: datetime) -> None:
 
 def _business_rollups_update(state: ReportRollupState, since: datetime) -> None:
     """Day rows touched by CDRs issued and sessions updated since the last run."""
-    from stations.report_more import revenue_rollups_rebuild, sessions_rollups_rebuild
+    from stations.reports.extra import revenue_rollups_rebuild, sessions_rollups_rebuild
 
     stations = {station.pk: station for station in Station.objects.all()}
     networks = {network.pk: network for network in Network.objects.all()}

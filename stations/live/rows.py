@@ -16,7 +16,7 @@ from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
 
-from stations.portal_selectors import ConnectorRow
+from stations.live.selectors import ConnectorRow
 from stations.templatetags.stations_tags import kw_from_w, kwh_from_wh, local_time
 
 # Stands in for the primary key while a URL pattern is reversed once.

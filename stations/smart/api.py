@@ -20,8 +20,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from stations.selectors import station_get_for_user
-from stations.smart_models import SiteLimitSignal
-from stations.smart_services import (
+from stations.smart.models import SiteLimitSignal
+from stations.smart.services import (
     SmartChargingInputError,
     limit_signal_submit,
     site_limit,

@@ -2,7 +2,7 @@
 
 The effective limit of a site is the minimum of ``Station.power_limit_kw``, the
 schedule entry in force (local time of the station) and the unexpired external
-signal. ``stations.smart_charging`` divides it (pure); ``stations.smart_services``
+signal. ``stations.smart.allocator`` divides it (pure); ``stations.smart.services``
 stores each plan and sends it to chargers as OCPP 1.6 charging profiles.
 """
 

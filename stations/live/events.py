@@ -3,8 +3,8 @@
 Every state change the portal shows (connector status, connection, sessions,
 meter values, command results, alerts) is announced here, after commit, so a
 browser never sees a state that was rolled back. Events travel on the live bus
-(``stations.livebus``: one Redis pub/sub message per batch, fanned out in each
-process); browser sockets (``stations.live.LiveConsumer``) subscribe to these
+(``stations.live.bus``: one Redis pub/sub message per batch, fanned out in each
+process); browser sockets (``stations.live.sockets.LiveConsumer``) subscribe to these
 groups; the payload is small JSON and the consumer decides what to re-render.
 
 Group names are ASCII and at most 100 characters (channel-layer rule).
@@ -21,7 +21,7 @@ from typing import Any
 
 from django.db import transaction
 
-from stations import livebus
+from stations.live import bus as livebus
 
 logger = logging.getLogger(__name__)
 

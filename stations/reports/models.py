@@ -6,7 +6,7 @@ Hourly: one row per connector and closed UTC hour: seconds spent in each status
 delivered in that hour (hours with no known status and nothing else are not
 stored). Daily and monthly rows are their sums over station-local days and
 months. Rows are recomputed whole for a connector and range and replaced in one
-transaction by ``stations.report_tasks.report_rollups_update`` (idempotent);
+transaction by ``stations.reports.tasks.report_rollups_update`` (idempotent);
 reports read them for the part of a range before
 ``ReportRollupState.complete_until`` and the raw history after it. Roll-ups
 outlive the raw meter-value retention.
@@ -228,7 +228,7 @@ class StationDailySessions(models.Model):
     """Stopped sessions of a station per local start day: histogram counts and sums.
 
     ``values`` maps ``<distribution>_<bucket>_n`` / ``_sum`` (see
-    ``stations.report_more``) to numbers; the sessions report adds them up.
+    ``stations.reports.extra``) to numbers; the sessions report adds them up.
     """
 
     station = models.ForeignKey(

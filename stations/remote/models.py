@@ -2,7 +2,7 @@
 
 Each row links to the ``ChargePointCommand`` audit row that carried it, so the
 outcome the charger gave is always one click away. Results are applied by
-``stations.remote_services.command_result_apply`` (idempotent, once per command).
+``stations.remote.services.command_result_apply`` (idempotent, once per command).
 """
 
 from __future__ import annotations

@@ -312,7 +312,7 @@ def command_finish(
         },
     )
     # Imported here: the remote-operations domain builds on this module.
-    from stations.tasks_remote import command_result_apply_task
+    from stations.remote.tasks import command_result_apply_task
 
     # Configuration keys, reservations, local list versions, remote-start handles
     # follow the answer at once (the remote-operations sweep is the safety net).

@@ -2,7 +2,7 @@
 
 ``site_replan`` is the one place a site's power is divided: it reads the effective
 limit and the active sessions, runs the pure allocator
-(``stations.smart_charging.allocate``), records the plan and sends what changed
+(``stations.smart.allocator.allocate``), records the plan and sends what changed
 as OCPP 1.6 SetChargingProfile (a TxProfile per session, a TxDefaultProfile per
 connector as the fallback a charger keeps when it loses the CMS). Decreases are
 sent before increases, and increases wait until the chargers answered the
@@ -31,8 +31,7 @@ from django.utils import timezone
 from accounts.services import audit_record
 from alerts.models import Rule
 from sessions_app.models import ChargingSession, SessionStatus
-from stations import smart_charging as alloc
-from stations.events import publish_on_commit, station_group
+from stations.live.events import publish_on_commit, station_group
 from stations.models import (
     ChargePoint,
     ChargePointCommand,
@@ -41,13 +40,14 @@ from stations.models import (
     ConnectorType,
     Station,
 )
-from stations.remote_models import (
+from stations.remote.models import (
     ChargingProfile,
     ConfigurationKey,
     ProfileKind,
     ProfileStatus,
 )
-from stations.smart_models import (
+from stations.smart import allocator as alloc
+from stations.smart.models import (
     AllocationEntry,
     AllocationPlan,
     ConnectorSmartSettings,
@@ -160,7 +160,7 @@ def site_limit(*, station: Station, now: datetime) -> SiteLimit:
 
 
 def _replan_on_commit(station_id: int, trigger: str) -> None:
-    from stations.smart_tasks import site_replan_task
+    from stations.smart.tasks import site_replan_task
 
     site_replan_task.delay_on_commit(station_id=station_id, trigger=trigger)
 
@@ -898,7 +898,7 @@ def _profile_periods(limit: ProfileLimit) -> list[dict[str, Any]]:
 
 def _send_slot(slot: _Slot, planning: _Planning) -> None:
     """Store and send one profile; the answer arrives through the command hooks."""
-    from stations.remote_services import charging_profile_send
+    from stations.remote.services import charging_profile_send
 
     connector = slot.connector
     with transaction.atomic():
@@ -953,7 +953,7 @@ def _send_slot(slot: _Slot, planning: _Planning) -> None:
 
 def _release_site(planning: _Planning) -> None:
     """The site is no longer load-managed: clear the profiles it was given."""
-    from stations.remote_services import charging_profile_clear
+    from stations.remote.services import charging_profile_clear
 
     for state in planning.states.values():
         profile = state.profile

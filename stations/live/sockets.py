@@ -1,7 +1,7 @@
 """The browser side of live updates: ``/ws/live/``.
 
 ``LiveConsumer`` checks the user and the requested scope in ``connect()``, joins
-the live groups of ``stations.events`` the user may see, and turns each event into
+the live groups of ``stations.live.events`` the user may see, and turns each event into
 HTML fragments of the page that opened the socket (``?view=``): connector rows
 on the board, station and charge point pages; the figures on the overview. The
 browser swaps fragments by element id, so rows are patched, never the page.
@@ -25,15 +25,15 @@ from django.http import Http404
 from django.template.loader import render_to_string
 
 from cms.loops import loop_local
-from stations import livebus
-from stations.events import (
+from stations.live import bus as livebus
+from stations.live.events import (
     UNASSIGNED_GROUP,
     charge_point_live_group,
     network_group,
     station_group,
 )
-from stations.portal_rows import connector_row_html
-from stations.portal_selectors import (
+from stations.live.rows import connector_row_html
+from stations.live.selectors import (
     connector_rows,
     network_overview,
     with_effective_status,

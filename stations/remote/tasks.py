@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from stations.remote_services import command_result_apply, remote_operations_sweep
+from stations.remote.services import command_result_apply, remote_operations_sweep
 
 
 @shared_task(ignore_result=True)

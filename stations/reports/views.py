@@ -22,14 +22,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from stations.report_more import (
-    REVENUE_PERMISSION,
-    faults_report,
-    revenue_report,
-    sessions_distribution_report,
-)
-from stations.report_tasks import rollup_freshness
-from stations.reports import (
+from stations.reports.core import (
     REPORT_PERMISSION,
     ReportFilters,
     ReportInputError,
@@ -41,6 +34,13 @@ from stations.reports import (
     peak_hours_report,
     utilization_report,
 )
+from stations.reports.extra import (
+    REVENUE_PERMISSION,
+    faults_report,
+    revenue_report,
+    sessions_distribution_report,
+)
+from stations.reports.tasks import rollup_freshness
 from stations.selectors import network_list_for_user, station_list_for_user
 
 Columns = list[tuple[str, Callable[[ReportRow], Any]]]

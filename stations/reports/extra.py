@@ -1,6 +1,6 @@
 """Fault rates, session distributions and revenue reports (issue 8).
 
-Same scope, filters and row type as ``stations.reports``; the values of a row
+Same scope, filters and row type as ``stations.reports.core``; the values of a row
 live in ``ReportRow.extra`` under the names of the CSV columns.
 
 Fault rate: a *fault* is an applied status notification that moves a connector
@@ -55,12 +55,7 @@ from stations.models import (
     Station,
     StatusChange,
 )
-from stations.report_models import (
-    ReportRollupState,
-    StationDailyRevenue,
-    StationDailySessions,
-)
-from stations.reports import (
+from stations.reports.core import (
     ReportFilters,
     ReportRow,
     Tally,
@@ -70,6 +65,11 @@ from stations.reports import (
     range_totals,
     report_stations_for_user,
     rollups_complete_until,
+)
+from stations.reports.models import (
+    ReportRollupState,
+    StationDailyRevenue,
+    StationDailySessions,
 )
 from stations.selectors import network_get_for_user, network_ids_for_user
 

@@ -23,14 +23,14 @@ from django.views.decorators.http import require_GET, require_POST
 
 from stations.models import Connector, Station
 from stations.selectors import connector_get_for_user, station_get_for_user
-from stations.smart_models import (
+from stations.smart.models import (
     ConnectorSmartSettings,
     SiteLimitScheduleEntry,
     SiteLimitSignal,
     SmartPriorityToken,
     SmartProfileState,
 )
-from stations.smart_services import (
+from stations.smart.services import (
     SmartChargingInputError,
     connector_limits,
     connector_settings_update,

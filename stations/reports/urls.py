@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from stations import report_api, report_views
+from stations.reports import api as report_api
+from stations.reports import views as report_views
 
 app_name = "reports"
 

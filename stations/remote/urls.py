@@ -1,6 +1,6 @@
 from django.urls import path
 
-from stations import command_views as views
+from stations.remote import views
 
 app_name = "commands"
 

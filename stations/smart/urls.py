@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.urls import path
 
-from stations import smart_api, smart_views
+from stations.smart import api as smart_api
+from stations.smart import views as smart_views
 
 app_name = "smart"
 

@@ -1,6 +1,6 @@
 """Remote operations: every CMS -> charger OCPP 1.6 command with its domain.
 
-The transport (audit row, delivery, outcome) is ``stations.commands``. This
+The transport (audit row, delivery, outcome) is ``stations.remote.dispatch``. This
 module decides who may send what (``ACTION_PERMISSIONS``), creates the domain
 rows a command stands for (remote start handle, reservation, firmware update,
 charging profile...) and applies a finished command's answer to them
@@ -24,7 +24,6 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from sessions_app.models import ChargingSession, IdToken
-from stations.commands import CommandPayloadError, command_send, normalize_command
 from stations.models import (
     ChargePoint,
     ChargePointCommand,
@@ -32,7 +31,12 @@ from stations.models import (
     OcppMessage,
     RegistrationStatus,
 )
-from stations.remote_models import (
+from stations.remote.dispatch import (
+    CommandPayloadError,
+    command_send,
+    normalize_command,
+)
+from stations.remote.models import (
     ChargingProfile,
     CommandBatch,
     CommandResultApplication,
