@@ -21,7 +21,10 @@
     if (!message.html) { return; }
     var template = document.createElement("template");
     template.innerHTML = message.html.trim();
-    Array.prototype.forEach.call(template.content.children, function (node) {
+    // A copy: children is live and replaceWith() moves each node out of it, so
+    // walking it directly skips every other fragment (a pushed pair of rows
+    // applied only its first).
+    Array.from(template.content.children).forEach(function (node) {
       if (!node.id) { return; }
       var target = document.getElementById(node.id);
       if (target) { target.replaceWith(node); if (window.htmx) { window.htmx.process(node); } }

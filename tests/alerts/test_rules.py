@@ -29,6 +29,7 @@ from alerts.services import (
     alerts_on_rating_success,
     alerts_sweep,
 )
+from stations.models import ChargePointCommand, CommandStatus
 from tests.factories import ChargePointFactory, ChargingSessionFactory, ConnectorFactory
 
 pytestmark = pytest.mark.django_db
@@ -344,26 +345,56 @@ def test_zombie_session_without_meter_values_suggests_probe_and_resolves_on_stop
     assert open_alerts(Rule.ZOMBIE_SESSION) == []
 
 
-def test_zombie_auto_probe_records_the_command(connector_a, network_a):
-    AlertRuleConfig.objects.create(network=network_a, zombie_auto_probe=True)
-    now = timezone.now()
+def _zombie_with_auto_probe(connector, network, *, now):
+    """A 30-hour session on a network that probes zombies by itself."""
+    AlertRuleConfig.objects.create(network=network, zombie_auto_probe=True)
     ChargingSessionFactory(
-        charge_point=connector_a.charge_point,
-        connector=connector_a,
+        charge_point=connector.charge_point,
+        connector=connector,
         started_at=now - timedelta(hours=30),
         last_meter_at=now,
     )
 
+
+def test_zombie_auto_probe_sends_the_probe_and_records_the_command(
+    connector_a, network_a
+):
+    now = timezone.now()
+    _zombie_with_auto_probe(connector_a, network_a, now=now)
+
     alerts_sweep(now=now)
 
     (alert,) = open_alerts(Rule.ZOMBIE_SESSION)
-    event = alert.events.get(
+    (event,) = alert.events.filter(
         kind__in=[AlertEvent.Kind.PROBE, AlertEvent.Kind.ACTION_UNAVAILABLE]
     )
-    if event.kind == AlertEvent.Kind.PROBE:
-        # The charger is not connected: the command transport finishes it offline.
-        assert event.data["action"] == "TriggerMessage"
-        assert event.data["command_id"] is not None
+    assert event.kind == AlertEvent.Kind.PROBE
+    assert event.data["action"] == "TriggerMessage"
+    # The charger is not connected: the command transport finishes it offline.
+    command = ChargePointCommand.objects.get(pk=event.data["command_id"])
+    assert command.charge_point_id == connector_a.charge_point_id
+    assert command.action == "TriggerMessage"
+    assert command.status == CommandStatus.OFFLINE
+    assert event.data["command_status"] == CommandStatus.OFFLINE
+
+
+def test_zombie_auto_probe_without_a_command_transport_says_so_once(
+    connector_a, network_a, monkeypatch
+):
+    monkeypatch.setattr("alerts.services._command_send", lambda: None)
+    now = timezone.now()
+    _zombie_with_auto_probe(connector_a, network_a, now=now)
+
+    alerts_sweep(now=now)
+    alerts_sweep(now=now + timedelta(minutes=30))
+
+    (alert,) = open_alerts(Rule.ZOMBIE_SESSION)
+    (event,) = alert.events.filter(
+        kind__in=[AlertEvent.Kind.PROBE, AlertEvent.Kind.ACTION_UNAVAILABLE]
+    )
+    assert event.kind == AlertEvent.Kind.ACTION_UNAVAILABLE
+    assert "TriggerMessage could not be sent" in event.message
+    assert not ChargePointCommand.objects.exists()
 
 
 def test_boot_loop_fires_above_k_boots_and_clears_when_calm(charge_point_a):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
+from websockets.sync.client import ClientConnection
 
 from tests.live_server import LiveServer
 
@@ -87,3 +90,25 @@ def screenshot(page: Page, name: str) -> None:
         return
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+def charger_call(
+    socket: ClientConnection, unique_id: str, action: str, payload: dict[str, Any]
+) -> list[Any]:
+    """Send a CALL as the charger and return the CMS's CALLRESULT or CALLERROR."""
+    socket.send(json.dumps([2, unique_id, action, payload]))
+    while True:  # skip CALLs the CMS may send on its own (e.g. TriggerMessage)
+        frame = json.loads(socket.recv(timeout=10))
+        if frame[0] in (3, 4) and frame[1] == unique_id:
+            return frame
+
+
+def charger_boot(socket: ClientConnection) -> None:
+    """Boot as a charger does after connecting; the CMS accepts it."""
+    boot = charger_call(
+        socket,
+        "boot-1",
+        "BootNotification",
+        {"chargePointVendor": "ACME", "chargePointModel": "Wallbox 22"},
+    )
+    assert boot[2]["status"] == "Accepted"

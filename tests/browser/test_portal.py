@@ -13,7 +13,8 @@ from websockets.sync.client import connect
 
 from sessions_app.models import MeterValue
 from stations.models import ConnectionEvent, OcppMessage
-from tests.browser.conftest import log_in, screenshot
+from tests.browser.conftest import charger_boot, log_in, screenshot
+from tests.browser.conftest import charger_call as _call
 from tests.factories import (
     ChargePointFactory,
     ChargingSessionFactory,
@@ -84,14 +85,6 @@ def test_navigation_and_refusals_follow_each_role(
     context.close()
 
 
-def _call(socket, unique_id: str, action: str, payload: dict) -> list:
-    socket.send(json.dumps([2, unique_id, action, payload]))
-    while True:  # skip CALLs the CMS may send on its own (e.g. TriggerMessage)
-        frame = json.loads(socket.recv(timeout=10))
-        if frame[0] in (3, 4) and frame[1] == unique_id:
-            return frame
-
-
 def test_status_notification_appears_on_the_live_board_without_reload(
     page: Page, portal_server, operator, station_a
 ) -> None:
@@ -106,13 +99,7 @@ def test_status_notification_appears_on_the_live_board_without_reload(
     with connect(
         f"{portal_server.ws_url}/ocpp/{charge_point.ocpp_id}", subprotocols=["ocpp1.6"]
     ) as charger:
-        boot = _call(
-            charger,
-            "boot-1",
-            "BootNotification",
-            {"chargePointVendor": "ACME", "chargePointModel": "Wallbox 22"},
-        )
-        assert boot[2]["status"] == "Accepted"
+        charger_boot(charger)
         expect(status).to_have_text("Available")
 
         charger.send(
@@ -150,12 +137,7 @@ def test_a_session_started_by_the_charger_is_charted_live(
     with connect(
         f"{portal_server.ws_url}/ocpp/{charge_point.ocpp_id}", subprotocols=["ocpp1.6"]
     ) as charger:
-        _call(
-            charger,
-            "boot-1",
-            "BootNotification",
-            {"chargePointVendor": "ACME", "chargePointModel": "Wallbox 22"},
-        )
+        charger_boot(charger)
         started = timezone.now()
         start = _call(
             charger,
@@ -358,12 +340,7 @@ def test_support_resets_a_charger_and_sees_the_outcome_live(
     with connect(
         f"{portal_server.ws_url}/ocpp/{charge_point.ocpp_id}", subprotocols=["ocpp1.6"]
     ) as charger:
-        _call(
-            charger,
-            "boot-1",
-            "BootNotification",
-            {"chargePointVendor": "ACME", "chargePointModel": "Wallbox 22"},
-        )
+        charger_boot(charger)
         log_in(
             page, portal_server, support.username, f"/charge-points/{charge_point.pk}/"
         )

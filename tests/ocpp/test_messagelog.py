@@ -33,12 +33,21 @@ def _logged() -> list[str]:
     )
 
 
+async def _until_logged(unique_id: str) -> list[str]:
+    """The log once ``unique_id`` is in it, or as it is after 5 s."""
+    deadline = asyncio.get_running_loop().time() + 5.0
+    while True:
+        logged = await sync_to_async(_logged)()
+        if unique_id in logged or asyncio.get_running_loop().time() > deadline:
+            return logged
+        await asyncio.sleep(FLUSH_INTERVAL_S / 5)
+
+
 def test_a_quiet_gateway_writes_the_log_on_its_timer() -> None:
     async def scenario() -> list[str]:
         writer = MessageLogWriter()
         writer.add(_entry("quiet-1"))
-        await asyncio.sleep(FLUSH_INTERVAL_S * 4)
-        return await sync_to_async(_logged)()
+        return await _until_logged("quiet-1")
 
     assert asyncio.run(scenario()) == ["quiet-1"]
 
@@ -48,15 +57,16 @@ def test_while_batches_are_written_they_carry_the_log_and_the_timer_waits() -> N
         writer = MessageLogWriter()
         writer.rounds_in_flight = 1  # a group-commit round is under way
         writer.add(_entry("busy-1"))
-        await asyncio.sleep(FLUSH_INTERVAL_S * 3)
-        during = await sync_to_async(_logged)()
+        # A quiet writer started just after: once its timer has written its
+        # entry, the busy writer's timer has fired too, and held its entry back.
+        MessageLogWriter().add(_entry("quiet-1"))
+        during = await _until_logged("quiet-1")
         taken = [entry.unique_id for entry in writer.take()]  # the round takes them
         writer.add(_entry("busy-2"))
         writer.rounds_in_flight = 0  # the round ended: the timer writes the rest
-        await asyncio.sleep(FLUSH_INTERVAL_S * 4)
-        return during, taken, await sync_to_async(_logged)()
+        return during, taken, await _until_logged("busy-2")
 
     during, taken, after = asyncio.run(scenario())
-    assert during == []
+    assert during == ["quiet-1"]
     assert taken == ["busy-1"]
-    assert after == ["busy-2"]
+    assert after == ["quiet-1", "busy-2"]

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from ocpp.exceptions import OCPPError
 
 from stations.ocpp.protocol import (
+    CALL,
     TimestampError,
     format_ocpp_datetime,
     parse_ocpp_datetime,
@@ -52,21 +54,48 @@ def test_timestamps_are_sent_as_utc_with_z():
     )
 
 
-def test_charging_profile_limits_with_one_decimal_validate():
-    validate(
-        "SetChargingProfile",
-        2,
-        {
-            "connectorId": 1,
-            "csChargingProfiles": {
-                "chargingProfileId": 1,
-                "stackLevel": 0,
-                "chargingProfilePurpose": "TxDefaultProfile",
-                "chargingProfileKind": "Absolute",
-                "chargingSchedule": {
-                    "chargingRateUnit": "A",
-                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": 21.4}],
-                },
-            },
+def _profile(limit: float, purpose: str) -> dict:
+    return {
+        "chargingProfileId": 1,
+        "stackLevel": 0,
+        "chargingProfilePurpose": purpose,
+        "chargingProfileKind": "Absolute",
+        "chargingSchedule": {
+            "chargingRateUnit": "A",
+            "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit}],
         },
-    )
+    }
+
+
+def _set_charging_profile(limit: float) -> tuple[str, dict]:
+    return "SetChargingProfile", {
+        "connectorId": 1,
+        "csChargingProfiles": _profile(limit, "TxDefaultProfile"),
+    }
+
+
+def _remote_start(limit: float) -> tuple[str, dict]:
+    return "RemoteStartTransaction", {
+        "connectorId": 1,
+        "idTag": "TAG-1",
+        "chargingProfile": _profile(limit, "TxProfile"),
+    }
+
+
+@pytest.mark.parametrize("command", [_set_charging_profile, _remote_start])
+@pytest.mark.parametrize("limit", [21.4, 0.7, 16.1, 32])
+def test_charging_profile_limits_with_one_decimal_validate(command, limit):
+    """The schema's ``multipleOf: 0.1`` holds for 21.4 although 21.4 / 0.1 != 214."""
+    action, payload = command(limit)
+
+    assert validate(action, CALL, payload) is None
+
+
+@pytest.mark.parametrize("command", [_set_charging_profile, _remote_start])
+def test_charging_profile_limit_with_two_decimals_is_a_formation_violation(command):
+    action, payload = command(21.45)
+
+    with pytest.raises(OCPPError) as error:
+        validate(action, CALL, payload)
+
+    assert error.value.code == "FormationViolation"

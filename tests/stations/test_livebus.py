@@ -43,10 +43,12 @@ async def test_without_redis_events_reach_only_the_sockets_of_their_groups():
 
         livebus.unsubscribe(one)
         livebus.publish([(["live.network.1", "live.station.2"], _event(5))])
-        await _until(lambda: len(station_two) == 2)
-        await asyncio.sleep(0.05)
+        # Events are handed out in order: once the later event 6 has arrived,
+        # event 5 has reached every socket it was going to reach.
+        livebus.publish([(["live.station.2"], _event(6))])
+        await _until(lambda: len(station_two) == 3)
         assert [e["connector_pk"] for e in network_one] == [1, 4]
-        assert [e["connector_pk"] for e in station_two] == [2, 5]
+        assert [e["connector_pk"] for e in station_two] == [2, 5, 6]
     finally:
         livebus.unsubscribe(one)
         livebus.unsubscribe(two)
@@ -59,9 +61,10 @@ async def test_an_event_for_two_of_a_sockets_groups_arrives_once():
     )
     try:
         livebus.publish([(["live.network.1", "live.unassigned"], _event(1))])
-        await _until(lambda: bool(got))
-        await asyncio.sleep(0.05)
-        assert len(got) == 1
+        # A later event: when it has arrived, a second copy of event 1 would have too.
+        livebus.publish([(["live.unassigned"], _event(2))])
+        await _until(lambda: any(e["connector_pk"] == 2 for e in got))
+        assert [e["connector_pk"] for e in got] == [1, 2]
     finally:
         livebus.unsubscribe(subscription)
 
@@ -106,14 +109,21 @@ async def test_with_redis_a_burst_leaves_in_few_messages_and_loses_nothing(redis
         await _until(lambda: len(got) == 200)
         assert [e["connector_pk"] for e in got] == list(range(200))
 
+        # Redis hands a channel's messages out in order: count the burst's
+        # messages up to a marker published after every event had arrived.
+        marker = livebus.encode([(["live.marker"], {"kind": "marker"})])
+        await sync_to_async(redis_bus.publish)(livebus.LIVE_CHANNEL, marker)
         messages = 0
-        quiet_reads = 0
-        while quiet_reads < 3:  # None also stands for a skipped subscribe reply
+        deadline = asyncio.get_running_loop().time() + 3.0
+        while asyncio.get_running_loop().time() < deadline:
             message = await sync_to_async(watcher.get_message)(timeout=0.2)
-            if message is None:
-                quiet_reads += 1
-            else:
-                messages += 1
+            if message is None:  # no message yet, or the skipped subscribe reply
+                continue
+            if message["data"] == marker.encode():
+                break
+            messages += 1
+        else:
+            pytest.fail("the marker published after the burst never arrived")
         # Events queued while a message was on its way travel together.
         assert 1 <= messages < 20
     finally:
