@@ -412,7 +412,14 @@ def alert_clear(
         )
 
 
-def _session_place(session: ChargingSession) -> dict[str, int | None]:
+class SessionPlace(rules.ChargerPlace):
+    """Where a session ran, spread into ``alert_raise(**place)``."""
+
+    connector_id: int | None
+    session_id: int
+
+
+def _session_place(session: ChargingSession) -> SessionPlace:
     station = session.charge_point.station
     return {
         "network_id": station.network_id if station is not None else None,
