@@ -253,7 +253,7 @@ class TariffAssignment(models.Model):
         ordering = ["network", "-id"]
 
     def __str__(self) -> str:
-        parts = [self.station.name if self.station_id else "network default"]  # type: ignore[union-attr]
+        parts = [self.station.name if self.station is not None else "network default"]
         if self.connector_type:
             parts.append(self.connector_type)
         if self.min_power_kw is not None or self.max_power_kw is not None:
