@@ -8,7 +8,7 @@ SIMULATE ?= 6
 DEMO_PASSWORD ?= demo-charge-2026
 export DEMO_PASSWORD
 
-.PHONY: run test install lint migrations-check browser-deps clean services-stop run-distributed
+.PHONY: run test install lint typecheck migrations-check browser-deps clean services-stop run-distributed
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -39,10 +39,14 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy with the Django and DRF plugins; what it checks is set in pyproject.toml.
+typecheck: install
+	$(BIN)/mypy
+
 migrations-check: install
 	env -u DATABASE_URL -u REDIS_URL DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
-# Starts throwaway PostgreSQL + Redis, then checks migrations, lint and runs the
+# Starts throwaway PostgreSQL + Redis, then checks migrations, lint, types and runs the
 # whole suite against PostgreSQL (and the browser tests in Chromium).
 test: install browser-deps
 	@eval "$$(.ci/services.sh start)"; \
@@ -51,6 +55,7 @@ test: install browser-deps
 	  $(MAKE) --no-print-directory migrations-check; \
 	  $(BIN)/ruff check .; \
 	  $(BIN)/ruff format --check .; \
+	  $(BIN)/mypy; \
 	  $(DEPLOY_ENV) DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python manage.py check --deploy --fail-level WARNING; \
 	  DATABASE_URL=$$DATABASE_URL REDIS_URL=$$REDIS_URL $(BIN)/python -m pytest -q $(PYTEST_ARGS)
 

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.http import AuthenticatedRequest
 from accounts.scope import is_administrator
 from stations.selectors import network_list_for_user
 
@@ -39,8 +37,8 @@ class MeApi(APIView):
         networks = NetworkSerializer(many=True)
 
     @extend_schema(responses=OutputSerializer)
-    def get(self, request: Request) -> Response:
-        user: Any = request.user
+    def get(self, request: AuthenticatedRequest) -> Response:
+        user = request.user
         data = {
             "username": user.username,
             "email": user.email,

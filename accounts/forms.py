@@ -11,6 +11,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
+from cms.forms import form_field
 from stations.models import Network
 
 ROLE_HELP = (
@@ -94,7 +95,7 @@ class UserCreateForm(_PasswordPairMixin):
 
     def __init__(self, *args: Any, networks: QuerySet[Network], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["networks"].queryset = networks  # type: ignore[attr-defined]
+        form_field(self, "networks", forms.ModelChoiceField).queryset = networks
 
     def _password_user(self) -> User | None:
         # Lets UserAttributeSimilarityValidator compare with the new user's names.
@@ -157,7 +158,7 @@ class NetworkGrantForm(forms.Form):
 
     def __init__(self, *args: Any, networks: QuerySet[Network], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks  # type: ignore[attr-defined]
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
 
 
 class AuditLogFilterForm(forms.Form):
@@ -191,13 +192,13 @@ class AuditLogFilterForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks  # type: ignore[attr-defined]
-        self.fields["action"].choices = [("", "All actions")] + [  # type: ignore[attr-defined]
-            (action, action) for action in actions
-        ]
-        self.fields["object_type"].choices = [("", "All types")] + [  # type: ignore[attr-defined]
-            (object_type, object_type) for object_type in object_types
-        ]
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
+        form_field(self, "action", forms.ChoiceField).choices = [
+            ("", "All actions")
+        ] + [(action, action) for action in actions]
+        form_field(self, "object_type", forms.ChoiceField).choices = [
+            ("", "All types")
+        ] + [(object_type, object_type) for object_type in object_types]
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404
@@ -25,18 +25,22 @@ from stations.selectors import network_ids_for_user
 AUDIT_LOG_PERMISSION = "accounts.view_audit_log"
 
 
-def require_user_administration(*, user: Any, perm: str = "accounts.view_user") -> None:
+def require_user_administration(
+    *, user: User | AnonymousUser, perm: str = "accounts.view_user"
+) -> None:
     """Raise ``PermissionDenied`` unless ``user`` is an administrator holding ``perm``."""
     if not (is_administrator(user) and user.has_perm(perm)):
         raise PermissionDenied("Only administrators manage users.")
 
 
-def user_list_for_user(*, user: Any) -> QuerySet[User]:
+def user_list_for_user(*, user: User | AnonymousUser) -> QuerySet[User]:
     require_user_administration(user=user)
     return User.objects.prefetch_related("groups").order_by("username")
 
 
-def user_get_for_user(*, user: Any, pk: int, perm: str = "accounts.view_user") -> User:
+def user_get_for_user(
+    *, user: User | AnonymousUser, pk: int, perm: str = "accounts.view_user"
+) -> User:
     require_user_administration(user=user, perm=perm)
     target = User.objects.prefetch_related("groups").filter(pk=pk).first()
     if target is None:
@@ -63,7 +67,7 @@ def api_token_for(*, user: User) -> Token | None:
     return Token.objects.filter(user=user).first()
 
 
-def audit_log_list_for_user(*, user: Any) -> QuerySet[AuditLog]:
+def audit_log_list_for_user(*, user: User | AnonymousUser) -> QuerySet[AuditLog]:
     """Entries ``user`` may read: all for administrators, else their networks' only."""
     if not getattr(user, "is_authenticated", False) or not user.has_perm(
         AUDIT_LOG_PERMISSION

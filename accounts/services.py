@@ -53,10 +53,11 @@ def audit_record(
     ip_address: str | None = None,
 ) -> AuditLog:
     """Append one entry to the audit log; callers run it inside their own transaction."""
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    # A lazy request user passes isinstance only when signed in.
+    user = actor if isinstance(actor, User) else None
     entry = AuditLog(
-        actor=actor if is_user else None,  # type: ignore[misc]
-        actor_label=actor.get_username() if is_user else "system",  # type: ignore[union-attr]
+        actor=user,
+        actor_label=user.get_username() if user is not None else "system",
         action=action,
         before=_jsonable(before) if before is not None else None,
         after=_jsonable(after) if after is not None else None,

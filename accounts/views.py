@@ -25,6 +25,7 @@ from accounts.forms import (
     UserCreateForm,
     UserEditForm,
 )
+from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditLog, User
 from accounts.selectors import (
     api_token_for,
@@ -65,7 +66,7 @@ def _add_errors(form: Any, error: ValidationError) -> None:
 
 
 @login_required
-def user_list(request: HttpRequest) -> HttpResponse:
+def user_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     users = user_list_for_user(user=request.user).select_related("auth_token")
     query = request.GET.get("q", "").strip()
     if query:
@@ -89,7 +90,7 @@ def user_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def user_create_view(request: HttpRequest) -> HttpResponse:
+def user_create_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_user_administration(user=request.user, perm="accounts.add_user")
     networks = Network.objects.order_by("name")
     form = UserCreateForm(request.POST or None, networks=networks)
@@ -99,7 +100,7 @@ def user_create_view(request: HttpRequest) -> HttpResponse:
             data = form.cleaned_data
             try:
                 user = user_create(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     username=data["username"],
                     password=data["password1"],
                     email=data["email"],
@@ -148,13 +149,13 @@ def _render_detail(
 
 
 @login_required
-def user_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def user_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk)
     return _render_detail(request, target)
 
 
 @login_required
-def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def user_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     form = UserEditForm(request.POST or None, initial=UserEditForm.initial_for(target))
     status = 200
@@ -163,7 +164,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
             data = form.cleaned_data
             try:
                 user_update(
-                    actor=request.user,  # type: ignore[arg-type]
+                    actor=request.user,
                     user=target,
                     email=data["email"],
                     first_name=data["first_name"],
@@ -188,7 +189,7 @@ def user_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def user_network_grant(request: HttpRequest, pk: int) -> HttpResponse:
+def user_network_grant(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     form = NetworkGrantForm(
         request.POST, networks=network_list_for_user(user=request.user)
@@ -197,7 +198,7 @@ def user_network_grant(request: HttpRequest, pk: int) -> HttpResponse:
         network = form.cleaned_data["network"]
         try:
             granted = network_grant(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 user=target,
                 network=network,
                 ip_address=_ip(request),
@@ -219,11 +220,13 @@ def user_network_grant(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def user_network_revoke(request: HttpRequest, pk: int, network_pk: int) -> HttpResponse:
+def user_network_revoke(
+    request: AuthenticatedHttpRequest, pk: int, network_pk: int
+) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     network = get_object_or_404(network_list_for_user(user=request.user), pk=network_pk)
     if network_revoke(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         user=target,
         network=network,
         ip_address=_ip(request),
@@ -237,14 +240,14 @@ def user_network_revoke(request: HttpRequest, pk: int, network_pk: int) -> HttpR
 
 
 @login_required
-def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
+def user_password_reset(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     form = PasswordResetForm(request.POST or None, user=target)
     status = 200
     if request.method == "POST":
         if form.is_valid():
             user = user_set_password(
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 user=target,
                 password=form.cleaned_data["password1"],
                 ip_address=_ip(request),
@@ -264,11 +267,11 @@ def user_password_reset(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def user_token_create(request: HttpRequest, pk: int) -> HttpResponse:
+def user_token_create(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     try:
         token = api_token_create(
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             user=target,
             ip_address=_ip(request),
         )
@@ -285,10 +288,10 @@ def user_token_create(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def user_token_revoke(request: HttpRequest, pk: int) -> HttpResponse:
+def user_token_revoke(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     target = user_get_for_user(user=request.user, pk=pk, perm="accounts.change_user")
     revoked = api_token_revoke(
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         user=target,
         ip_address=_ip(request),
     )
@@ -328,7 +331,7 @@ def _audit_row(entry: AuditLog) -> AuditRow:
 
 
 @login_required
-def audit_log(request: HttpRequest) -> HttpResponse:
+def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     entries = audit_log_list_for_user(user=request.user)
     bare = entries.order_by()
     form = AuditLogFilterForm(

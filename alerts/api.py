@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import AuthenticatedRequest
 from alerts.models import Alert, AlertStatus, Severity
 from alerts.selectors import alert_get_for_user, alert_list_for_user, require_perm
 from alerts.services import alert_acknowledge
@@ -53,7 +53,7 @@ class AlertListApi(ApiView):
         ],
         responses=responses(AlertOutputSerializer(many=True), 400),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         require_perm(request.user, "alerts.view_alert")
         filters = query_input(self.FilterSerializer, request)
         alerts = alert_list_for_user(user=request.user)
@@ -74,7 +74,7 @@ class AlertDetailApi(ApiView):
     @extend_schema(
         operation_id="alerts_retrieve", responses=responses(AlertOutputSerializer)
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         alert = alert_get_for_user(user=request.user, pk=pk, perm="alerts.view_alert")
         return Response(AlertOutputSerializer(alert).data)
 
@@ -92,7 +92,7 @@ class AlertAcknowledgeApi(ApiView):
         request=InputSerializer,
         responses=responses(AlertOutputSerializer, 400, 409),
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         alert = alert_get_for_user(
             user=request.user, pk=pk, perm="alerts.acknowledge_alert"
         )

@@ -18,7 +18,8 @@ from alerts.models import (
     TicketStatus,
     WebhookEndpoint,
 )
-from stations.models import ChargePoint
+from cms.forms import form_field
+from stations.models import ChargePoint, Network
 
 
 class AlertFilterForm(forms.Form):
@@ -28,7 +29,9 @@ class AlertFilterForm(forms.Form):
         ("all", "All"),
     ]
 
-    network = forms.ModelChoiceField(queryset=None, required=False, empty_label="All")
+    network: forms.ModelChoiceField[Network] = forms.ModelChoiceField(
+        queryset=None, required=False, empty_label="All"
+    )
     severity = forms.ChoiceField(
         choices=[("", "All"), *Severity.choices], required=False
     )
@@ -37,7 +40,7 @@ class AlertFilterForm(forms.Form):
 
     def __init__(self, *args: Any, networks: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
 
 
 class AlertRuleConfigForm(forms.ModelForm):
@@ -88,7 +91,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
     def __init__(self, *args: Any, networks: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]
@@ -148,14 +151,19 @@ class TicketForm(forms.ModelForm):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["charge_point"].queryset = charge_points
-        self.fields["assignee"].queryset = _assignable_users(network_id)
+        form_field(
+            self, "charge_point", forms.ModelChoiceField
+        ).queryset = charge_points
+        form_field(
+            self, "assignee", forms.ModelChoiceField
+        ).queryset = _assignable_users(network_id)
         self.fields["status"].initial = TicketStatus.OPEN
         if self.instance.pk:
             self.fields["charge_point"].disabled = True
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         charge_point = cleaned.get("charge_point")
         assignee = cleaned.get("assignee")
         if charge_point is not None and assignee is not None:

@@ -14,6 +14,7 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 
+from accounts.models import User
 from alerts.selectors import alert_badge_count_for_user
 from alerts.services import ALERT_CHANGED
 from stations.live import bus as livebus
@@ -26,7 +27,7 @@ CLOSE_UNAUTHENTICATED = 4401
 CLOSE_FORBIDDEN = 4403
 
 
-def _groups_for_user(user: Any) -> list[str] | None:
+def _groups_for_user(user: User) -> list[str] | None:
     if not user.has_perm("alerts.view_alert"):
         return None
     groups = [network_group(pk) for pk in network_ids_for_user(user=user)]
@@ -40,7 +41,8 @@ class AlertsConsumer(livebus.PushConsumer):
 
     async def connect(self) -> None:
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
+        # The scope's lazy user passes isinstance only when signed in.
+        if not isinstance(user, User):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         groups = await database_sync_to_async(_groups_for_user)(user)
@@ -58,9 +60,10 @@ class AlertsConsumer(livebus.PushConsumer):
             task.cancel()
 
     async def _badge(self) -> int:
-        return await database_sync_to_async(alert_badge_count_for_user)(
-            user=self.scope["user"]
-        )
+        user = self.scope["user"]
+        if not isinstance(user, User):
+            return 0
+        return await database_sync_to_async(alert_badge_count_for_user)(user=user)
 
     def _deliver(self, event: dict[str, Any]) -> None:
         """An event of the user's networks (called by the live bus on this loop)."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypedDict
 
 from alerts.models import DEFAULT_SEVERITY, AlertRuleConfig, Rule
 from sessions_app.models import ChargingSession
@@ -72,7 +72,18 @@ class Finding:
         return self.severity or DEFAULT_SEVERITY[self.rule]
 
 
-def _where(charge_point: ChargePoint) -> dict[str, int | None]:
+class ChargerPlace(TypedDict):
+    """Where a charger sits, spread into ``Finding(**_where(...))``.
+
+    A TypedDict so the type checker knows which keyword each key fills.
+    """
+
+    network_id: int | None
+    station_id: int | None
+    charge_point_id: int
+
+
+def _where(charge_point: ChargePoint) -> ChargerPlace:
     station = charge_point.station
     return {
         "network_id": station.network_id if station is not None else None,

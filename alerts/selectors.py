@@ -7,12 +7,12 @@ another network's alert exists) and ``PermissionDenied`` when the role lacks
 
 from __future__ import annotations
 
-from typing import Any
-
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from accounts.models import User
 from alerts.models import (
     Alert,
     AlertStatus,
@@ -23,25 +23,27 @@ from alerts.models import (
 from stations.selectors import can_see_unassigned, network_ids_for_user
 
 
-def require_perm(user: Any, perm: str) -> None:
+def require_perm(user: User | AnonymousUser, perm: str) -> None:
     if not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
         raise PermissionDenied(f"Your role does not allow this ({perm}).")
 
 
-def _network_scope(user: Any, field: str = "network_id") -> Q:
+def _network_scope(user: User | AnonymousUser, field: str = "network_id") -> Q:
     scope = Q(**{f"{field}__in": network_ids_for_user(user=user)})
     if can_see_unassigned(user):
         scope |= Q(**{f"{field.removesuffix('_id')}__isnull": True})
     return scope
 
 
-def alert_list_for_user(*, user: Any) -> QuerySet[Alert]:
+def alert_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Alert]:
     return Alert.objects.filter(_network_scope(user)).select_related(
         "network", "station", "charge_point", "connector"
     )
 
 
-def alert_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Alert:
+def alert_get_for_user(
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
+) -> Alert:
     alert = alert_list_for_user(user=user).filter(pk=pk).first()
     if alert is None:
         raise Http404("No such alert.")
@@ -50,7 +52,7 @@ def alert_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Alert:
     return alert
 
 
-def alert_badge_count_for_user(*, user: Any) -> int:
+def alert_badge_count_for_user(*, user: User | AnonymousUser) -> int:
     """Open (unacknowledged) alerts the user would see at the top of the inbox."""
     if not getattr(user, "is_authenticated", False) or not user.has_perm(
         "alerts.view_alert"
@@ -63,14 +65,14 @@ def alert_badge_count_for_user(*, user: Any) -> int:
     )
 
 
-def ticket_list_for_user(*, user: Any) -> QuerySet[MaintenanceTicket]:
+def ticket_list_for_user(*, user: User | AnonymousUser) -> QuerySet[MaintenanceTicket]:
     return MaintenanceTicket.objects.filter(_network_scope(user)).select_related(
         "network", "charge_point", "charge_point__station", "assignee"
     )
 
 
 def ticket_get_for_user(
-    *, user: Any, pk: int, perm: str | None = None
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
 ) -> MaintenanceTicket:
     ticket = ticket_list_for_user(user=user).filter(pk=pk).first()
     if ticket is None:
@@ -80,14 +82,16 @@ def ticket_get_for_user(
     return ticket
 
 
-def webhook_endpoint_list_for_user(*, user: Any) -> QuerySet[WebhookEndpoint]:
+def webhook_endpoint_list_for_user(
+    *, user: User | AnonymousUser
+) -> QuerySet[WebhookEndpoint]:
     return WebhookEndpoint.objects.filter(
         network_id__in=network_ids_for_user(user=user)
     ).select_related("network")
 
 
 def webhook_endpoint_get_for_user(
-    *, user: Any, pk: int, perm: str | None = None
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
 ) -> WebhookEndpoint:
     endpoint = webhook_endpoint_list_for_user(user=user).filter(pk=pk).first()
     if endpoint is None:

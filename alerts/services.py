@@ -25,6 +25,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from alerts import rules
 from alerts.models import (
@@ -45,7 +46,7 @@ from alerts.models import (
 from alerts.rules import Finding
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import groups_for, publish_on_commit
-from stations.models import ChargePoint, Connector, ConnectorStatus
+from stations.models import ChargePoint, Connector, ConnectorStatus, Network
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ ALERT_CHANGED = "alert.changed"
 MAX_ESCALATIONS = 3
 # Group alerts are resolved after their children, so a child is never briefly
 # "ungrouped" (and notified) on its way to being resolved.
-_RESOLVE_ORDER = {
+_RESOLVE_ORDER: dict[str, int] = {
     Rule.CHARGER_OFFLINE: 0,
     Rule.STATION_OFFLINE: 1,
     Rule.NETWORK_OFFLINE: 2,
@@ -65,11 +66,10 @@ _RESOLVE_ORDER = {
 
 def alert_config_for(network_id: int | None) -> AlertRuleConfig:
     """The network's rule configuration, or the defaults when it has none (unsaved)."""
-    if network_id is not None:
-        config = AlertRuleConfig.objects.filter(network_id=network_id).first()
-        if config is not None:
-            return config
-    return AlertRuleConfig(network_id=network_id)
+    if network_id is None:
+        return AlertRuleConfig()
+    config = AlertRuleConfig.objects.filter(network_id=network_id).first()
+    return config if config is not None else AlertRuleConfig(network_id=network_id)
 
 
 class _ConfigCache(dict[int | None, AlertRuleConfig]):
@@ -122,7 +122,7 @@ def _event(
     kind: str,
     *,
     now: datetime,
-    actor: Any = None,
+    actor: User | None = None,
     message: str = "",
     data: dict[str, Any] | None = None,
 ) -> AlertEvent:
@@ -247,7 +247,7 @@ def _resolve(
     *,
     now: datetime,
     resolution: str,
-    actor: Any = None,
+    actor: User | None = None,
     message: str = "",
 ) -> bool:
     """Resolve ``alert`` unless someone already did; True when this call did."""
@@ -412,7 +412,14 @@ def alert_clear(
         )
 
 
-def _session_place(session: ChargingSession) -> dict[str, int | None]:
+class SessionPlace(rules.ChargerPlace):
+    """Where a session ran, spread into ``alert_raise(**place)``."""
+
+    connector_id: int | None
+    session_id: int
+
+
+def _session_place(session: ChargingSession) -> SessionPlace:
     station = session.charge_point.station
     return {
         "network_id": station.network_id if station is not None else None,
@@ -665,6 +672,8 @@ def _offline_reconcile(
         if not (enabled and grouped):
             continue
         station = members[0].station
+        if station is None:  # the members were grouped by their station
+            continue
         station_parent[station_id] = (Rule.STATION_OFFLINE, key)
         findings.append(
             Finding(
@@ -842,7 +851,7 @@ def _meter_regression_reconcile(
     sessions = ChargingSession.objects.select_related("charge_point__station")
     if charge_point_ids is not None:
         sessions = sessions.filter(charge_point_id__in=charge_point_ids)
-        latest = {}
+        latest: dict[int, ChargingSession] = {}
         for session in sessions.order_by("charge_point_id", "-started_at", "-id"):
             latest.setdefault(session.charge_point_id, session)
         candidates = list(latest.values())
@@ -922,7 +931,7 @@ def _send_command(
     session: ChargingSession,
     action: str,
     payload: dict[str, Any],
-    actor: Any,
+    actor: User | None,
     kind: str,
     message: str,
     now: datetime,
@@ -961,7 +970,11 @@ def _send_command(
 
 
 def zombie_probe(
-    *, alert: Alert, session: ChargingSession, actor: Any, now: datetime | None = None
+    *,
+    alert: Alert,
+    session: ChargingSession,
+    actor: User | None,
+    now: datetime | None = None,
 ) -> AlertEvent:
     """Ask the charger for fresh meter values of the session (TriggerMessage)."""
     now = now or timezone.now()
@@ -985,7 +998,7 @@ def zombie_stop(
     *,
     alert: Alert,
     session: ChargingSession,
-    actor: Any,
+    actor: User | None,
     reason: str,
     now: datetime | None = None,
 ) -> AlertEvent:
@@ -1186,7 +1199,7 @@ def alerts_escalate(*, now: datetime | None = None) -> int:
 # --- User actions -----------------------------------------------------------------
 
 
-def alert_acknowledge(*, alert: Alert, user: Any, note: str = "") -> bool:
+def alert_acknowledge(*, alert: Alert, user: User, note: str = "") -> bool:
     """Mark an open alert as being handled; False when it was not open anymore."""
     now = timezone.now()
     with transaction.atomic():
@@ -1213,7 +1226,7 @@ def alert_acknowledge(*, alert: Alert, user: Any, note: str = "") -> bool:
     return True
 
 
-def alert_resolve(*, alert: Alert, user: Any, note: str = "") -> bool:
+def alert_resolve(*, alert: Alert, user: User, note: str = "") -> bool:
     """Resolve by hand; if the condition persists a new alert opens later."""
     with transaction.atomic():
         done = _resolve(
@@ -1239,7 +1252,7 @@ def alert_resolve(*, alert: Alert, user: Any, note: str = "") -> bool:
 
 
 def alert_config_update(
-    *, network: Any, data: dict[str, Any], user: Any
+    *, network: Network | None, data: dict[str, Any], user: User
 ) -> AlertRuleConfig:
     """Store a network's rule thresholds (validated by the caller's form)."""
     with transaction.atomic():
@@ -1263,7 +1276,7 @@ def alert_config_update(
     return config
 
 
-def webhook_endpoint_save(*, endpoint: WebhookEndpoint, user: Any) -> WebhookEndpoint:
+def webhook_endpoint_save(*, endpoint: WebhookEndpoint, user: User) -> WebhookEndpoint:
     """Create or change a webhook endpoint (the secret never goes to the audit log)."""
     with transaction.atomic():
         before = None
@@ -1283,7 +1296,7 @@ def webhook_endpoint_save(*, endpoint: WebhookEndpoint, user: Any) -> WebhookEnd
     return endpoint
 
 
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user: Any) -> None:
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, user: User) -> None:
     with transaction.atomic():
         audit_record(
             actor=user,
@@ -1303,11 +1316,11 @@ def ticket_create(
     charge_point: ChargePoint,
     title: str,
     description: str = "",
-    assignee: Any = None,
+    assignee: User | None = None,
     due_at: datetime | None = None,
     resolve_alerts_on_close: bool = True,
     alerts: Iterable[Alert] = (),
-    user: Any,
+    user: User,
 ) -> MaintenanceTicket:
     """Open a ticket on a charger, linked to the alerts it was created from."""
     now = timezone.now()
@@ -1346,7 +1359,7 @@ def ticket_create(
 
 
 def ticket_update(
-    *, ticket: MaintenanceTicket, data: dict[str, Any], user: Any
+    *, ticket: MaintenanceTicket, data: dict[str, Any], user: User
 ) -> MaintenanceTicket:
     """Change a ticket; moving it to done closes it and can resolve its alerts."""
     now = timezone.now()
@@ -1382,7 +1395,7 @@ def ticket_update(
     return locked
 
 
-def ticket_note_add(*, ticket: MaintenanceTicket, body: str, user: Any) -> TicketNote:
+def ticket_note_add(*, ticket: MaintenanceTicket, body: str, user: User) -> TicketNote:
     with transaction.atomic():
         note = TicketNote.objects.create(ticket=ticket, body=body, author=user)
         MaintenanceTicket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())

@@ -14,6 +14,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from alerts import services
 from alerts.forms import (
     AlertActionForm,
@@ -79,7 +80,7 @@ def _filtered_alerts(request: HttpRequest) -> tuple[Any, AlertFilterForm]:
 
 
 @login_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.view_alert")
     alerts, form = _filtered_alerts(request)
     page = Paginator(alerts, PAGE_SIZE).get_page(request.GET.get("page"))
@@ -95,13 +96,13 @@ def alert_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def alert_badge(request: HttpRequest) -> JsonResponse:
+def alert_badge(request: AuthenticatedHttpRequest) -> JsonResponse:
     require_perm(request.user, "alerts.view_alert")
     return JsonResponse({"count": alert_badge_count_for_user(user=request.user)})
 
 
 @login_required
-def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     alert = alert_get_for_user(user=request.user, pk=pk, perm="alerts.view_alert")
     tz_name = _alert_time_zone(alert)
     history = (
@@ -141,7 +142,7 @@ def _alert_time_zone(alert: Any) -> str:
 
 @require_POST
 @login_required
-def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_acknowledge(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     alert = alert_get_for_user(
         user=request.user, pk=pk, perm="alerts.acknowledge_alert"
     )
@@ -158,7 +159,7 @@ def alert_acknowledge(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
+def alert_resolve(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     alert = alert_get_for_user(user=request.user, pk=pk, perm="alerts.resolve_alert")
     form = AlertActionForm(request.POST)
     note = form.cleaned_data["note"] if form.is_valid() else ""
@@ -171,7 +172,9 @@ def alert_resolve(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def alert_zombie_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def alert_zombie_action(
+    request: AuthenticatedHttpRequest, pk: int, action: str
+) -> HttpResponse:
     alert = alert_get_for_user(user=request.user, pk=pk, perm="alerts.resolve_alert")
     require_perm(request.user, "stations.trigger_message")
     require_perm(request.user, "stations.remote_start_stop")
@@ -179,6 +182,8 @@ def alert_zombie_action(request: HttpRequest, pk: int, action: str) -> HttpRespo
         ChargingSession.objects.filter(pk=alert.session_id)
         .select_related("charge_point")
         .first()
+        if alert.session_id is not None
+        else None
     )
     if alert.rule != Rule.ZOMBIE_SESSION or session is None or not alert.is_active:
         messages.error(request, "This alert has no open zombie session to act on.")
@@ -202,7 +207,9 @@ def alert_zombie_action(request: HttpRequest, pk: int, action: str) -> HttpRespo
 
 
 @login_required
-def charge_point_alert_history(request: HttpRequest, pk: int) -> HttpResponse:
+def charge_point_alert_history(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     require_perm(request.user, "alerts.view_alert")
     charge_point = charge_point_get_for_user(user=request.user, pk=pk)
     alerts = alert_list_for_user(user=request.user).filter(charge_point=charge_point)
@@ -230,7 +237,7 @@ def charge_point_alert_history(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def ticket_list(request: HttpRequest) -> HttpResponse:
+def ticket_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.view_maintenanceticket")
     tickets = ticket_list_for_user(user=request.user)
     status = request.GET.get("status", "active")
@@ -254,7 +261,7 @@ def _ticket_tz(charge_point: Any) -> zoneinfo.ZoneInfo:
 
 
 @login_required
-def ticket_create(request: HttpRequest) -> HttpResponse:
+def ticket_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.add_maintenanceticket")
     charge_points = charge_point_list_for_user(user=request.user)
     alert = None
@@ -308,7 +315,7 @@ def ticket_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = ticket_get_for_user(
         user=request.user, pk=pk, perm="alerts.view_maintenanceticket"
     )
@@ -339,7 +346,7 @@ def ticket_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def ticket_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     ticket = ticket_get_for_user(
         user=request.user, pk=pk, perm="alerts.change_maintenanceticket"
     )
@@ -379,7 +386,7 @@ def ticket_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def rule_config_list(request: HttpRequest) -> HttpResponse:
+def rule_config_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.view_alertruleconfig")
     networks = network_list_for_user(user=request.user).select_related("alert_config")
     return render(
@@ -390,7 +397,9 @@ def rule_config_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def rule_config_edit(request: HttpRequest, network_pk: int) -> HttpResponse:
+def rule_config_edit(
+    request: AuthenticatedHttpRequest, network_pk: int
+) -> HttpResponse:
     network = network_get_for_user(
         user=request.user, pk=network_pk, perm="alerts.change_alertruleconfig"
     )
@@ -416,7 +425,7 @@ def rule_config_edit(request: HttpRequest, network_pk: int) -> HttpResponse:
 
 
 @login_required
-def webhook_list(request: HttpRequest) -> HttpResponse:
+def webhook_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.view_webhookendpoint")
     endpoints = webhook_endpoint_list_for_user(user=request.user).annotate(
         failed=Count("deliveries", filter=Q(deliveries__status="failed"))
@@ -425,7 +434,7 @@ def webhook_list(request: HttpRequest) -> HttpResponse:
 
 
 def _webhook_form_view(
-    request: HttpRequest, endpoint: WebhookEndpoint | None
+    request: AuthenticatedHttpRequest, endpoint: WebhookEndpoint | None
 ) -> HttpResponse:
     networks = network_list_for_user(user=request.user)
     form = WebhookEndpointForm(
@@ -446,13 +455,13 @@ def _webhook_form_view(
 
 
 @login_required
-def webhook_create(request: HttpRequest) -> HttpResponse:
+def webhook_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     require_perm(request.user, "alerts.add_webhookendpoint")
     return _webhook_form_view(request, None)
 
 
 @login_required
-def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = webhook_endpoint_get_for_user(
         user=request.user, pk=pk, perm="alerts.change_webhookendpoint"
     )
@@ -461,7 +470,7 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = webhook_endpoint_get_for_user(
         user=request.user, pk=pk, perm="alerts.delete_webhookendpoint"
     )
@@ -471,7 +480,7 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def webhook_deliveries(request: HttpRequest, pk: int) -> HttpResponse:
+def webhook_deliveries(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     endpoint = webhook_endpoint_get_for_user(
         user=request.user, pk=pk, perm="alerts.view_webhookdelivery"
     )

@@ -56,6 +56,7 @@ _CANNED: dict[str, Any] = {
 
 async def _canned_server(port: int) -> None:
     from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
 
     async def handler(websocket: Any) -> None:
         async for raw in websocket:
@@ -71,7 +72,7 @@ async def _canned_server(port: int) -> None:
         handler,
         "127.0.0.1",
         port,
-        subprotocols=["ocpp1.6"],
+        subprotocols=[Subprotocol("ocpp1.6")],
         ping_interval=None,
         compression=None,
         backlog=4096,
@@ -86,6 +87,7 @@ async def _handrolled_server(port: int, database_url: str) -> None:
     from ocpp.v16.enums import Action, AuthorizationStatus, RegistrationStatus
     from psycopg.types.json import Jsonb
     from websockets.asyncio.server import serve
+    from websockets.typing import Subprotocol
 
     async with await psycopg.AsyncConnection.connect(
         database_url, autocommit=True
@@ -156,7 +158,7 @@ async def _handrolled_server(port: int, database_url: str) -> None:
             handler,
             "127.0.0.1",
             port,
-            subprotocols=["ocpp1.6"],
+            subprotocols=[Subprotocol("ocpp1.6")],
             ping_interval=None,
             compression=None,
             backlog=4096,

@@ -167,8 +167,10 @@ class Charger:
         self, config: LoadConfig, index: int, url: str, stats: WorkerStats, t0: float
     ) -> None:
         import websockets  # imported in the worker process
+        from websockets.typing import Subprotocol
 
         self._websockets = websockets
+        self._subprotocols = [Subprotocol("ocpp1.6")]
         self.config = config
         self.index = index
         self.ocpp_id = charger_id(config, index)
@@ -188,7 +190,7 @@ class Charger:
             self.ws = await asyncio.wait_for(
                 self._websockets.connect(
                     self.url,
-                    subprotocols=["ocpp1.6"],
+                    subprotocols=self._subprotocols,
                     open_timeout=self.config.connect_timeout_s,
                     ping_interval=None,
                     max_queue=64,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
@@ -13,6 +14,8 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import AuthenticatedRequest
+from accounts.models import User
 from billing import exports, services
 from billing.models import Cdr, Tariff, TariffElement, Weekday
 from billing.receipts import receipt_pdf
@@ -83,7 +86,7 @@ class TariffUpdateInputSerializer(TariffInputSerializer):
         fields = [f for f in TariffInputSerializer.Meta.fields if f != "network"]
 
 
-def _tariffs(user: Any) -> Any:
+def _tariffs(user: User) -> QuerySet[Tariff]:
     return tariff_list_for_user(user=user).prefetch_related("elements")
 
 
@@ -99,7 +102,7 @@ class TariffListApi(ApiView):
         parameters=[FilterSerializer, *PAGINATION_PARAMETERS],
         responses=responses(TariffOutputSerializer(many=True), 400),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         filters = query_input(self.FilterSerializer, request)
         tariffs = _tariffs(request.user)
         if "network" in filters:
@@ -124,7 +127,7 @@ class TariffCreateApi(ApiView):
         request=TariffInputSerializer,
         responses=responses({201: TariffOutputSerializer}, 400),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         _require(request, "billing.add_tariff")
         data = body_input(TariffInputSerializer, request)
         network = (
@@ -150,7 +153,7 @@ class TariffDetailApi(ApiView):
     @extend_schema(
         operation_id="tariffs_retrieve", responses=responses(TariffOutputSerializer)
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         tariff = tariff_get_for_user(user=request.user, pk=pk)
         return Response(TariffOutputSerializer(tariff).data)
 
@@ -162,7 +165,7 @@ class TariffUpdateApi(ApiView):
         request=TariffUpdateInputSerializer,
         responses=responses(TariffOutputSerializer, 400),
     )
-    def put(self, request: Request, pk: int) -> Response:
+    def put(self, request: AuthenticatedRequest, pk: int) -> Response:
         tariff = tariff_get_for_user(
             user=request.user, pk=pk, perm="billing.change_tariff"
         )
@@ -239,7 +242,7 @@ class CdrListApi(ApiView):
         parameters=[CdrFilterSerializer, *PAGINATION_PARAMETERS],
         responses=responses(CdrOutputSerializer(many=True), 400),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         _require(request, "billing.view_cdr")
         cdrs = cdr_list_for_user(user=request.user, filters=_cdr_filters(request))
         return paginated(self, cdrs.order_by("-issued_at", "-pk"), CdrOutputSerializer)
@@ -249,7 +252,7 @@ class CdrDetailApi(ApiView):
     @extend_schema(
         operation_id="cdrs_retrieve", responses=responses(CdrOutputSerializer)
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(
             CdrOutputSerializer(cdr_get_for_user(user=request.user, pk=pk)).data
         )
@@ -264,7 +267,7 @@ class CdrExportApi(ApiView):
             {200: OpenApiResponse(OpenApiTypes.STR, description="text/csv")}, 400
         ),
     )
-    def get(self, request: Request) -> Any:
+    def get(self, request: AuthenticatedRequest) -> Any:
         _require(request, "billing.export_cdr")
         cdrs = cdr_list_for_user(user=request.user, filters=_cdr_filters(request))
         return exports.csv_response(cdrs, f"cdrs-{timezone.now():%Y%m%d-%H%M%S}")
@@ -273,13 +276,13 @@ class CdrExportApi(ApiView):
 # --- Driver receipts -----------------------------------------------------------------
 
 
-def _driver_cdrs(user: Any) -> Any:
+def _driver_cdrs(user: User) -> QuerySet[Cdr]:
     return Cdr.objects.filter(session__id_token__owner=user).select_related(
         "network", "station"
     )
 
 
-def _driver_cdr(user: Any, pk: int) -> Cdr:
+def _driver_cdr(user: User, pk: int) -> Cdr:
     cdr = _driver_cdrs(user).filter(pk=pk).first()
     if cdr is None:
         raise exceptions.NotFound("No such receipt.")
@@ -315,7 +318,7 @@ class DriverReceiptListApi(DriverApiView):
         parameters=PAGINATION_PARAMETERS,
         responses=responses(ReceiptOutputSerializer(many=True), 429),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         return paginated(
             self,
             _driver_cdrs(request.user).order_by("-issued_at", "-pk"),
@@ -329,7 +332,7 @@ class DriverReceiptDetailApi(DriverApiView):
         summary="A receipt as JSON (the CDR)",
         responses=responses(ReceiptOutputSerializer, 429),
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(ReceiptOutputSerializer(_driver_cdr(request.user, pk)).data)
 
 
@@ -342,7 +345,7 @@ class DriverReceiptPdfApi(DriverApiView):
             429,
         ),
     )
-    def get(self, request: Request, pk: int) -> HttpResponse:
+    def get(self, request: AuthenticatedRequest, pk: int) -> HttpResponse:
         cdr = _driver_cdr(request.user, pk)
         response = HttpResponse(receipt_pdf(cdr), content_type="application/pdf")
         response["Content-Disposition"] = f'inline; filename="receipt-{cdr.number}.pdf"'

@@ -11,6 +11,7 @@ from django.forms import formset_factory
 
 from billing.models import Tariff, TariffElement, Weekday
 from billing.selectors import CdrFilter
+from cms.forms import form_field
 from sessions_app.models import IdToken
 from stations.models import ConnectorType, Network, Station
 
@@ -38,11 +39,12 @@ class TariffForm(forms.ModelForm):
         if self.instance.pk:
             del self.fields["network"]
         else:
-            self.fields["network"].queryset = networks
+            form_field(self, "network", forms.ModelChoiceField).queryset = networks
         self.fields["currency"].help_text = "ISO 4217, e.g. INR or EUR."
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("min_price"), data.get("max_price")
         if low is not None and high is not None and low > high:
             self.add_error("max_price", "Must not be below the minimum price.")
@@ -101,7 +103,8 @@ class TariffElementForm(forms.ModelForm):
         }
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if all(data.get(name) is None for name in _PRICE_FIELDS):
             self.add_error(
                 "energy_price_per_kwh",
@@ -135,7 +138,8 @@ class _ElementFormSet(forms.BaseFormSet):
         return [
             form.element_data()
             for form in self.forms
-            if form.has_changed() and not self._should_delete_form(form)
+            # _should_delete_form: Django's own reading of the DELETE box, not in the stubs.
+            if form.has_changed() and not self._should_delete_form(form)  # type: ignore[attr-defined]
         ]
 
 
@@ -179,10 +183,10 @@ class TariffAssignmentForm(forms.Form):
 
     def __init__(self, *args: Any, tariff: Tariff, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["station"].queryset = Station.objects.filter(
-            network_id=tariff.network_id
-        )
-        self.fields["token_group"].queryset = (
+        form_field(
+            self, "station", forms.ModelChoiceField
+        ).queryset = Station.objects.filter(network_id=tariff.network_id)
+        form_field(self, "token_group", forms.ModelChoiceField).queryset = (
             IdToken.objects.filter(
                 Q(network_id=tariff.network_id) | Q(network__isnull=True)
             )
@@ -191,7 +195,8 @@ class TariffAssignmentForm(forms.Form):
         )
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         low, high = data.get("min_power_kw"), data.get("max_power_kw")
         if low is not None and high is not None and low > high:
             self.add_error("max_power_kw", "Must not be below the lower bound.")
@@ -227,11 +232,12 @@ class CdrFilterForm(forms.Form):
 
     def __init__(self, *args: Any, networks: Any, stations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks
-        self.fields["station"].queryset = stations
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
+        form_field(self, "station", forms.ModelChoiceField).queryset = stations
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         start, end = data.get("date_from"), data.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", "Must not be before the start date.")

@@ -7,6 +7,7 @@ currencies); amounts are rounded to the currency's minor unit by ``billing.ratin
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -15,8 +16,20 @@ from django.db.models import Q
 
 from stations.models import ConnectorType, currency_validator
 
-MONEY = {"max_digits": 14, "decimal_places": 4}
-PRICE = {"max_digits": 12, "decimal_places": 4}
+
+class DecimalShape(TypedDict):
+    """Precision of a money column, spread into ``DecimalField(**MONEY)``.
+
+    A TypedDict rather than a plain dict so the type checker knows which
+    keyword each key fills.
+    """
+
+    max_digits: int
+    decimal_places: int
+
+
+MONEY: DecimalShape = {"max_digits": 14, "decimal_places": 4}
+PRICE: DecimalShape = {"max_digits": 12, "decimal_places": 4}
 
 
 class Weekday(models.TextChoices):
@@ -240,7 +253,7 @@ class TariffAssignment(models.Model):
         ordering = ["network", "-id"]
 
     def __str__(self) -> str:
-        parts = [self.station.name if self.station_id else "network default"]  # type: ignore[union-attr]
+        parts = [self.station.name if self.station is not None else "network default"]
         if self.connector_type:
             parts.append(self.connector_type)
         if self.min_power_kw is not None or self.max_power_kw is not None:

@@ -46,4 +46,4 @@ class InvoiceLaterProvider:
 
 def payment_provider() -> PaymentProvider:
     provider_class = import_string(settings.BILLING_PAYMENT_PROVIDER)
-    return provider_class()  # type: ignore[no-any-return]
+    return provider_class()

@@ -381,7 +381,7 @@ def _power_samples(
     )
     explicit = [(s.at, s.power_w) for s in in_window if s.power_w is not None]
     if explicit:
-        return explicit  # type: ignore[return-value]
+        return explicit
     # Without power samples, derive it between reported register readings (never
     # from the start/stop values alone: an average over a whole session says
     # nothing about when charging stopped).
@@ -390,7 +390,7 @@ def _power_samples(
     for (t0, e0), (t1, e1) in itertools.pairwise(registers):
         seconds = (t1 - t0).total_seconds()
         if seconds > 0:
-            derived.append((t0, max(0.0, (e1 - e0) * 3600 / seconds)))  # type: ignore[operator]
+            derived.append((t0, max(0.0, (e1 - e0) * 3600 / seconds)))
     return derived
 
 
@@ -508,9 +508,9 @@ def rate_session(timeline: SessionTimeline, spec: TariffSpec) -> RatedSession:
     cuts |= _local_boundaries(spec, start, window_end, zone)
     for element in spec.elements:
         r = element.restrictions
-        for seconds in (r.min_duration_s, r.max_duration_s):
-            if seconds is not None:
-                cuts.add(start + timedelta(seconds=seconds))
+        for limit_s in (r.min_duration_s, r.max_duration_s):
+            if limit_s is not None:
+                cuts.add(start + timedelta(seconds=limit_s))
         for kwh in (r.min_kwh, r.max_kwh):
             if kwh is not None:
                 moment = curve.time_of(

@@ -121,13 +121,13 @@ def receipt_pdf(cdr: Cdr) -> bytes:
         y -= 5.5 * mm
     y -= 3 * mm
     pdf.line(20 * mm, y + 4 * mm, 190 * mm, y + 4 * mm)
-    for label, amount, bold in (
+    for label, sum_amount, bold in (
         ("Net", cdr.net_amount, False),
         (f"Tax ({cdr.vat_percent}%)", cdr.tax_amount, False),
         ("Total", cdr.total_amount, True),
     ):
         write(label, 20 * mm, bold=bold)
-        right(money(amount, cdr.currency), 190 * mm, bold=bold)
+        right(money(sum_amount, cdr.currency), 190 * mm, bold=bold)
         y -= 5.5 * mm
     pdf.showPage()
     pdf.save()

@@ -8,22 +8,24 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404
 
+from accounts.models import User
 from billing.models import Cdr, CreditNote, RatingStatus, SessionTariff, Tariff
 from stations.models import Network, Station
 from stations.selectors import network_ids_for_user
 
 
-def _require(user: Any, perm: str) -> None:
+def _require(user: User | AnonymousUser, perm: str) -> None:
     if not getattr(user, "is_authenticated", False) or not user.has_perm(perm):
         raise PermissionDenied(f"Your role does not allow this ({perm}).")
 
 
-def tariff_list_for_user(*, user: Any) -> QuerySet[Tariff]:
+def tariff_list_for_user(*, user: User | AnonymousUser) -> QuerySet[Tariff]:
     _require(user, "billing.view_tariff")
     return Tariff.objects.filter(
         network_id__in=network_ids_for_user(user=user)
@@ -31,7 +33,7 @@ def tariff_list_for_user(*, user: Any) -> QuerySet[Tariff]:
 
 
 def tariff_get_for_user(
-    *, user: Any, pk: int, perm: str = "billing.view_tariff"
+    *, user: User | AnonymousUser, pk: int, perm: str = "billing.view_tariff"
 ) -> Tariff:
     tariff = (
         Tariff.objects.filter(pk=pk, network_id__in=network_ids_for_user(user=user))
@@ -72,7 +74,9 @@ class CdrFilter:
         return start, end
 
 
-def cdr_list_for_user(*, user: Any, filters: CdrFilter | None = None) -> QuerySet[Cdr]:
+def cdr_list_for_user(
+    *, user: User | AnonymousUser, filters: CdrFilter | None = None
+) -> QuerySet[Cdr]:
     _require(user, "billing.view_cdr")
     queryset = Cdr.objects.filter(network_id__in=network_ids_for_user(user=user))
     filters = filters or CdrFilter()
@@ -93,7 +97,9 @@ def cdr_list_for_user(*, user: Any, filters: CdrFilter | None = None) -> QuerySe
     return queryset.select_related("network", "station")
 
 
-def cdr_get_for_user(*, user: Any, pk: int, perm: str = "billing.view_cdr") -> Cdr:
+def cdr_get_for_user(
+    *, user: User | AnonymousUser, pk: int, perm: str = "billing.view_cdr"
+) -> Cdr:
     cdr = (
         Cdr.objects.filter(pk=pk, network_id__in=network_ids_for_user(user=user))
         .select_related("network", "station", "session", "session__id_token")
@@ -109,7 +115,7 @@ def credit_note_list_for_cdr(*, cdr: Cdr) -> QuerySet[CreditNote]:
     return cdr.credit_notes.select_related("created_by")
 
 
-def rating_problems_for_user(*, user: Any) -> QuerySet[SessionTariff]:
+def rating_problems_for_user(*, user: User | AnonymousUser) -> QuerySet[SessionTariff]:
     """Failed ratings and sessions waiting for the car to unplug, newest first."""
     _require(user, "billing.view_cdr")
     return (
@@ -137,7 +143,9 @@ class RevenueRow:
     total: Decimal
 
 
-def revenue_for_user(*, user: Any, filters: CdrFilter) -> list[RevenueRow]:
+def revenue_for_user(
+    *, user: User | AnonymousUser, filters: CdrFilter
+) -> list[RevenueRow]:
     """Revenue per network, station and local day (the network's time zone)."""
     _require(user, "billing.export_cdr")
     rows: list[RevenueRow] = []
@@ -175,7 +183,9 @@ def revenue_for_user(*, user: Any, filters: CdrFilter) -> list[RevenueRow]:
     return rows
 
 
-def session_price_for_user(*, session: Any, user: Any) -> dict[str, Any] | None:
+def session_price_for_user(
+    *, session: Any, user: User | AnonymousUser
+) -> dict[str, Any] | None:
     """The price panel of a session page: the issued CDR, or the running estimate.
 
     None when the user's role may not see prices. Rating here is read-only; it

@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import F, Min, Q, Sum
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from billing.models import (
     Cdr,
@@ -81,7 +82,7 @@ def tariff_snapshot(tariff: Tariff) -> dict[str, Any]:
     """Return the versioned JSON snapshot of ``tariff`` (OCPI units)."""
     elements = []
     for element in tariff.elements.all():
-        components = []
+        components: list[dict[str, Any]] = []
         if element.flat_price is not None:
             components.append({"type": "FLAT", "price": str(element.flat_price)})
         if element.energy_price_per_kwh is not None:
@@ -162,7 +163,7 @@ def _tariff_state(tariff: Tariff) -> dict[str, Any]:
     return state
 
 
-def _revise(tariff: Tariff, actor: Any) -> TariffRevision:
+def _revise(tariff: Tariff, actor: User | None) -> TariffRevision:
     Tariff.objects.filter(pk=tariff.pk).update(revision=F("revision") + 1)
     tariff.refresh_from_db(fields=["revision"])
     return TariffRevision.objects.create(
@@ -210,7 +211,7 @@ def _validate_elements(elements: list[dict[str, Any]]) -> None:
 @transaction.atomic
 def tariff_create(
     *,
-    actor: Any,
+    actor: User,
     network: Network,
     data: dict[str, Any],
     elements: list[dict[str, Any]],
@@ -235,7 +236,7 @@ def tariff_create(
 
 @transaction.atomic
 def tariff_update(
-    *, actor: Any, tariff: Tariff, data: dict[str, Any], elements: list[dict[str, Any]]
+    *, actor: User, tariff: Tariff, data: dict[str, Any], elements: list[dict[str, Any]]
 ) -> Tariff:
     """Change a tariff; a new revision applies to sessions starting from now."""
     _validate_elements(elements)
@@ -263,7 +264,7 @@ def tariff_update(
 @transaction.atomic
 def tariff_assignment_add(
     *,
-    actor: Any,
+    actor: User,
     tariff: Tariff,
     station: Station | None = None,
     connector_type: str = "",
@@ -303,7 +304,7 @@ def tariff_assignment_add(
 
 
 @transaction.atomic
-def tariff_assignment_remove(*, actor: Any, assignment: TariffAssignment) -> None:
+def tariff_assignment_remove(*, actor: User, assignment: TariffAssignment) -> None:
     before = model_snapshot(assignment)
     tariff = assignment.tariff
     detail = str(assignment)
@@ -472,7 +473,11 @@ def session_cost_estimate_in_currency(session: ChargingSession) -> tuple[Decimal
     stored = SessionTariff.objects.filter(
         session=session, snapshot__isnull=False
     ).first()
-    snapshot = stored.snapshot if stored else session_tariff_snapshot(session)[1]
+    snapshot = (
+        stored.snapshot
+        if stored is not None and stored.snapshot is not None
+        else session_tariff_snapshot(session)[1]
+    )
     spec = tariff_from_snapshot(snapshot)
     rated = rate_session(session_timeline(session, as_of=timezone.now()), spec)
     return rated.total, spec.currency
@@ -691,7 +696,7 @@ def billing_sweep(*, now: datetime | None = None, batch: int = 500) -> dict[str,
     return counts
 
 
-def session_rating_retry(*, actor: Any, session_id: int) -> Cdr | None:
+def session_rating_retry(*, actor: User, session_id: int) -> Cdr | None:
     """Rate a session again after a failure (e.g. once a tariff is assigned)."""
     with transaction.atomic():
         billing = (
@@ -723,7 +728,7 @@ def session_rating_retry(*, actor: Any, session_id: int) -> Cdr | None:
 
 @transaction.atomic
 def credit_note_issue(
-    *, actor: Any, cdr: Cdr, total_amount: Decimal, reason: str
+    *, actor: User, cdr: Cdr, total_amount: Decimal, reason: str
 ) -> CreditNote:
     """Refund (part of) an issued CDR; the CDR itself never changes."""
     cdr = Cdr.objects.select_for_update().get(pk=cdr.pk)
@@ -788,7 +793,7 @@ def cdr_payment_collect(*, cdr_id: int) -> Payment | None:
 
 
 @transaction.atomic
-def payment_mark_paid(*, actor: Any, payment: Payment, reference: str = "") -> Payment:
+def payment_mark_paid(*, actor: User, payment: Payment, reference: str = "") -> Payment:
     """Record that an invoiced amount was received."""
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status == Payment.Status.PAID:

@@ -10,10 +10,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Sum
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from billing import exports, services
 from billing.forms import (
     CdrFilterForm,
@@ -23,7 +25,7 @@ from billing.forms import (
     TariffForm,
     element_initial,
 )
-from billing.models import Payment, RatingStatus, SessionTariff
+from billing.models import Payment, RatingStatus, SessionTariff, Tariff
 from billing.receipts import receipt_context, receipt_pdf
 from billing.selectors import (
     CdrFilter,
@@ -56,7 +58,7 @@ def _apply_errors(form: Any, error: ValidationError) -> None:
 
 @require_GET
 @login_required
-def tariff_list(request: HttpRequest) -> HttpResponse:
+def tariff_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     tariffs = tariff_list_for_user(user=request.user).prefetch_related("elements")
     return render(
         request,
@@ -66,8 +68,11 @@ def tariff_list(request: HttpRequest) -> HttpResponse:
 
 
 def _save_tariff(
-    request: HttpRequest, form: TariffForm, formset: Any, tariff: Any
-) -> Any:
+    request: AuthenticatedHttpRequest,
+    form: TariffForm,
+    formset: Any,
+    tariff: Tariff | None,
+) -> Tariff | None:
     data = {k: v for k, v in form.cleaned_data.items() if k != "network"}
     try:
         if tariff is None:
@@ -87,7 +92,7 @@ def _save_tariff(
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def tariff_create(request: HttpRequest) -> HttpResponse:
+def tariff_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "billing.add_tariff")
     networks = network_list_for_user(user=request.user)
     if request.method == "POST":
@@ -116,7 +121,7 @@ def tariff_create(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @login_required
-def tariff_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def tariff_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     tariff = tariff_get_for_user(user=request.user, pk=pk)
     return render(
         request,
@@ -134,7 +139,7 @@ def tariff_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @login_required
-def tariff_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def tariff_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     tariff = tariff_get_for_user(user=request.user, pk=pk, perm="billing.change_tariff")
     if request.method == "POST":
         form = TariffForm(request.POST, instance=tariff)
@@ -164,7 +169,7 @@ def tariff_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def tariff_assignment_add(request: HttpRequest, pk: int) -> HttpResponse:
+def tariff_assignment_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     tariff = tariff_get_for_user(user=request.user, pk=pk, perm="billing.change_tariff")
     form = TariffAssignmentForm(request.POST, tariff=tariff)
     if form.is_valid():
@@ -197,7 +202,7 @@ def tariff_assignment_add(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @login_required
 def tariff_assignment_remove(
-    request: HttpRequest, pk: int, assignment_pk: int
+    request: AuthenticatedHttpRequest, pk: int, assignment_pk: int
 ) -> HttpResponse:
     tariff = tariff_get_for_user(user=request.user, pk=pk, perm="billing.change_tariff")
     assignment = tariff.assignments.filter(pk=assignment_pk).first()
@@ -227,7 +232,7 @@ def _filters(form: CdrFilterForm) -> CdrFilter:
 
 @require_GET
 @login_required
-def cdr_list(request: HttpRequest) -> HttpResponse:
+def cdr_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "billing.view_cdr")
     form = _filter_form(request)
     if form.is_bound and not form.is_valid():
@@ -270,14 +275,14 @@ def _cdr_detail_context(request: HttpRequest, cdr: Any, **extra: Any) -> dict[st
 
 @require_GET
 @login_required
-def cdr_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def cdr_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cdr = cdr_get_for_user(user=request.user, pk=pk)
     return render(request, "billing/cdr_detail.html", _cdr_detail_context(request, cdr))
 
 
 @require_POST
 @login_required
-def cdr_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
+def cdr_credit_note(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cdr = cdr_get_for_user(user=request.user, pk=pk, perm="billing.add_creditnote")
     form = CreditNoteForm(request.POST)
     if form.is_valid():
@@ -300,7 +305,7 @@ def cdr_credit_note(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def cdr_payment_paid(request: HttpRequest, pk: int) -> HttpResponse:
+def cdr_payment_paid(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cdr = cdr_get_for_user(user=request.user, pk=pk, perm="billing.change_payment")
     payment = Payment.objects.filter(cdr=cdr).first()
     if payment is None:
@@ -314,14 +319,14 @@ def cdr_payment_paid(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def cdr_receipt(request: HttpRequest, pk: int) -> HttpResponse:
+def cdr_receipt(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cdr = cdr_get_for_user(user=request.user, pk=pk)
     return render(request, "billing/receipt_document.html", receipt_context(cdr))
 
 
 @require_GET
 @login_required
-def cdr_receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
+def cdr_receipt_pdf(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     cdr = cdr_get_for_user(user=request.user, pk=pk)
     response = HttpResponse(receipt_pdf(cdr), content_type="application/pdf")
     response["Content-Disposition"] = f'inline; filename="receipt-{cdr.number}.pdf"'
@@ -330,7 +335,9 @@ def cdr_receipt_pdf(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @login_required
-def session_rating_retry(request: HttpRequest, session_pk: int) -> HttpResponse:
+def session_rating_retry(
+    request: AuthenticatedHttpRequest, session_pk: int
+) -> HttpResponse:
     _require(request, "billing.change_tariff")
     billing = (
         SessionTariff.objects.filter(
@@ -361,7 +368,7 @@ def session_rating_retry(request: HttpRequest, session_pk: int) -> HttpResponse:
 
 @require_GET
 @login_required
-def revenue(request: HttpRequest) -> HttpResponse:
+def revenue(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "billing.export_cdr")
     form = _filter_form(request)
     valid = not form.is_bound or form.is_valid()
@@ -374,7 +381,7 @@ def revenue(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _export(request: HttpRequest, kind: str) -> HttpResponse:
+def _export(request: HttpRequest, kind: str) -> HttpResponseBase:
     _require(request, "billing.export_cdr")
     form = _filter_form(request)
     if form.is_bound and not form.is_valid():
@@ -393,11 +400,11 @@ def _export(request: HttpRequest, kind: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def export_csv(request: HttpRequest) -> HttpResponse:
+def export_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return _export(request, "csv")
 
 
 @require_GET
 @login_required
-def export_xlsx(request: HttpRequest) -> HttpResponse:
+def export_xlsx(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return _export(request, "xlsx")

@@ -92,7 +92,8 @@ class ErrorSerializer(serializers.Serializer):
         )
         message = serializers.CharField()
 
-    errors = ItemSerializer(many=True)
+    # DRF's metaclass moves declared fields off the class: Serializer.errors stays.
+    errors = ItemSerializer(many=True)  # type: ignore[assignment]
 
 
 ERROR_RESPONSES: dict[int, OpenApiResponse] = {
@@ -194,7 +195,7 @@ def paginated(
     view: APIView, queryset: QuerySet[Any] | list[Any], serializer: type[Any]
 ) -> Response:
     paginator = Pagination()
-    page = paginator.paginate_queryset(queryset, view.request, view=view)  # type: ignore[arg-type]
+    page = paginator.paginate_queryset(queryset, view.request, view=view)
     return paginator.get_paginated_response(serializer(page, many=True).data)
 
 

@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, models, router
+from django.db.models.options import Options
+
+
+def _field(meta: Options[Any], name: str) -> models.Field[Any, Any]:
+    """The model's field ``name``; the reverse side of a relation has no column."""
+    field = meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{meta.label}.{name} is not a column of the table")
+    return field
+
+
+def _column(field: models.Field[Any, Any]) -> str:
+    if field.column is None:  # a composite foreign key: none of ours
+        raise TypeError(f"{field} has no single column")
+    return field.column
 
 
 def update_rows(
@@ -22,7 +38,7 @@ def update_rows(
         return 0
     connection = connections[router.db_for_write(model)]
     meta = model._meta
-    columns = [meta.pk, *(meta.get_field(name) for name in fields)]
+    columns = [meta.pk, *(_field(meta, name) for name in fields)]
     if connection.vendor == "postgresql":
         # VALUES rows take their types from the data; a NULL needs a cast.
         row = (
@@ -32,7 +48,7 @@ def update_rows(
         )
     else:
         row = "(" + ", ".join("%s" for _ in columns) + ")"
-    params: list[object] = []
+    params: list[Any] = []
     for obj in objs:
         for field in columns:
             params.append(
@@ -41,12 +57,12 @@ def update_rows(
     quote = connection.ops.quote_name
     table = quote(meta.db_table)
     assignments = ", ".join(
-        f"{quote(field.column)} = v.column{index}"
+        f"{quote(_column(field))} = v.column{index}"
         for index, field in enumerate(columns[1:], start=2)
     )
     # Only quoted identifiers and placeholders are interpolated; values are params.
     values = ", ".join([row] * len(objs))
-    key = f"{table}.{quote(meta.pk.column)}"
+    key = f"{table}.{quote(_column(meta.pk))}"
     sql = f"UPDATE {table} SET {assignments} FROM (VALUES {values}) AS v WHERE {key} = v.column1"  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
@@ -72,9 +88,9 @@ def insert_rows(
         return 0
     connection = connections[router.db_for_write(model)]
     meta = model._meta
-    columns = [meta.get_field(name) for name in fields]
+    columns = [_field(meta, name) for name in fields]
     if connection.vendor != "postgresql":
-        model.objects.bulk_create(  # type: ignore[attr-defined]
+        model.objects.bulk_create(  # type: ignore[attr-defined]  # any model: type[Model] has no manager
             [
                 model(
                     **{
@@ -94,7 +110,7 @@ def insert_rows(
     ]
     quote = connection.ops.quote_name
     sql = "COPY {} ({}) FROM STDIN".format(
-        quote(meta.db_table), ", ".join(quote(field.column) for field in columns)
+        quote(meta.db_table), ", ".join(quote(_column(field)) for field in columns)
     )
     with (
         connection.cursor() as cursor,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
@@ -113,7 +114,7 @@ else:
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": VAR_DIR / "cms.sqlite3",
+            "NAME": str(VAR_DIR / "cms.sqlite3"),
             # Many OCPP handlers write concurrently from the ORM thread and Celery's
             # eager tasks; WAL lets readers go on while one writer commits.
             "OPTIONS": {
@@ -132,7 +133,7 @@ CHANNEL_LAYER_POOL_SIZE = env_int("CHANNEL_LAYER_POOL_SIZE", 1000, minimum=10)
 # Must exceed channels-redis' 5 s blocking receive (see CHANNEL_LAYERS).
 CHANNEL_LAYER_SOCKET_TIMEOUT = env_float("CHANNEL_LAYER_SOCKET_TIMEOUT", 30.0)
 if REDIS_URL:
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS: dict[str, dict[str, Any]] = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {

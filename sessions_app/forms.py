@@ -10,7 +10,9 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 
+from accounts.models import User
 from accounts.scope import is_administrator
+from cms.forms import form_field
 from sessions_app.models import IdToken, SessionStatus, TokenStatus
 from sessions_app.selectors import id_token_list_for_user
 from stations.models import Network, Station
@@ -60,18 +62,22 @@ class IdTokenForm(forms.Form):
     )
 
     def __init__(
-        self, *args: Any, user: Any, instance: IdToken | None = None, **kwargs: Any
+        self,
+        *args: Any,
+        user: User,
+        instance: IdToken | None = None,
+        **kwargs: Any,
     ) -> None:
         self.user = user
         self.instance = instance
         if instance is not None and "initial" not in kwargs:
             kwargs["initial"] = _initial_for(instance)
         super().__init__(*args, **kwargs)
-        network_field = self.fields["network"]
-        network_field.queryset = network_list_for_user(user=user)  # type: ignore[attr-defined]
+        network_field = form_field(self, "network", forms.ModelChoiceField)
+        network_field.queryset = network_list_for_user(user=user)
         if is_administrator(user):
             network_field.required = False
-            network_field.empty_label = "— every network —"  # type: ignore[attr-defined]
+            network_field.empty_label = "— every network —"
             network_field.help_text = "Empty: valid at the chargers of every network."
         if instance is not None:
             # Moving a token between tenants is not an edit; keep its network.
@@ -173,13 +179,13 @@ class IdTokenImportForm(forms.Form):
         "(optional: label, kind, max_concurrent_sessions).",
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        network_field = self.fields["network"]
-        network_field.queryset = network_list_for_user(user=user)  # type: ignore[attr-defined]
+        network_field = form_field(self, "network", forms.ModelChoiceField)
+        network_field.queryset = network_list_for_user(user=user)
         if is_administrator(user):
             network_field.required = False
-            network_field.empty_label = "— every network —"  # type: ignore[attr-defined]
+            network_field.empty_label = "— every network —"
 
     def clean_file(self) -> str:
         upload = self.cleaned_data["file"]
@@ -229,15 +235,20 @@ class SessionFilterForm(forms.Form):
         choices=[(key, label) for key, (label, _order) in SESSION_SORTS.items()],
     )
 
-    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = network_list_for_user(user=user)  # type: ignore[attr-defined]
-        self.fields["network"].empty_label = "All networks"  # type: ignore[attr-defined]
-        self.fields["station"].queryset = station_list_for_user(user=user)  # type: ignore[attr-defined]
-        self.fields["station"].empty_label = "All stations"  # type: ignore[attr-defined]
+        form_field(
+            self, "network", forms.ModelChoiceField
+        ).queryset = network_list_for_user(user=user)
+        form_field(self, "network", forms.ModelChoiceField).empty_label = "All networks"
+        form_field(
+            self, "station", forms.ModelChoiceField
+        ).queryset = station_list_for_user(user=user)
+        form_field(self, "station", forms.ModelChoiceField).empty_label = "All stations"
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if (
             data.get("date_from")
             and data.get("date_to")

@@ -150,7 +150,7 @@ def pick_quantity(samples: Iterable[Sample], measurand: str) -> float | None:
                 continue
             if preferred_only and sample.location not in _PREFERRED_LOCATIONS:
                 continue
-            per_line[line] = sample.value  # type: ignore[assignment]
+            per_line[line] = sample.value  # type: ignore[assignment]  # candidates carry a value
         if per_line:
             break
     return sum(per_line.values()) if per_line else None

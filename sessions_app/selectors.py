@@ -10,10 +10,12 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
+from accounts.models import User
 from accounts.scope import is_administrator
 from sessions_app import metering
 from sessions_app.models import ChargingSession, IdToken, MeterValue, UnmatchedStop
@@ -21,12 +23,12 @@ from stations.models import OcppMessage
 from stations.selectors import can_see_unassigned, network_ids_for_user
 
 
-def _require(user: Any, perm: str | None) -> None:
+def _require(user: User | AnonymousUser, perm: str | None) -> None:
     if perm is not None and not user.has_perm(perm):
         raise PermissionDenied(f"Your role does not allow this ({perm}).")
 
 
-def id_token_list_for_user(*, user: Any) -> QuerySet[IdToken]:
+def id_token_list_for_user(*, user: User | AnonymousUser) -> QuerySet[IdToken]:
     """Tokens of the user's networks; tokens of no network only for administrators."""
     scope = Q(network_id__in=network_ids_for_user(user=user))
     if is_administrator(user):
@@ -34,7 +36,9 @@ def id_token_list_for_user(*, user: Any) -> QuerySet[IdToken]:
     return IdToken.objects.filter(scope).select_related("network", "parent", "owner")
 
 
-def id_token_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> IdToken:
+def id_token_get_for_user(
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
+) -> IdToken:
     id_token = id_token_list_for_user(user=user).filter(pk=pk).first()
     if id_token is None:
         raise Http404("No such id token.")
@@ -42,14 +46,14 @@ def id_token_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> IdT
     return id_token
 
 
-def _charge_point_scope(user: Any, prefix: str) -> Q:
+def _charge_point_scope(user: User | AnonymousUser, prefix: str) -> Q:
     scope = Q(**{f"{prefix}station__network_id__in": network_ids_for_user(user=user)})
     if can_see_unassigned(user):
         scope |= Q(**{f"{prefix}station__isnull": True})
     return scope
 
 
-def session_list_for_user(*, user: Any) -> QuerySet[ChargingSession]:
+def session_list_for_user(*, user: User | AnonymousUser) -> QuerySet[ChargingSession]:
     return ChargingSession.objects.filter(
         _charge_point_scope(user, "charge_point__")
     ).select_related(
@@ -58,7 +62,7 @@ def session_list_for_user(*, user: Any) -> QuerySet[ChargingSession]:
 
 
 def session_get_for_user(
-    *, user: Any, pk: int, perm: str | None = None
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
 ) -> ChargingSession:
     session = (
         session_list_for_user(user=user)
@@ -72,7 +76,9 @@ def session_get_for_user(
     return session
 
 
-def unmatched_stop_list_for_user(*, user: Any) -> QuerySet[UnmatchedStop]:
+def unmatched_stop_list_for_user(
+    *, user: User | AnonymousUser
+) -> QuerySet[UnmatchedStop]:
     return UnmatchedStop.objects.filter(
         _charge_point_scope(user, "charge_point__")
     ).select_related(
@@ -84,7 +90,7 @@ def unmatched_stop_list_for_user(*, user: Any) -> QuerySet[UnmatchedStop]:
 
 
 def unmatched_stop_get_for_user(
-    *, user: Any, pk: int, perm: str | None = None
+    *, user: User | AnonymousUser, pk: int, perm: str | None = None
 ) -> UnmatchedStop:
     unmatched = unmatched_stop_list_for_user(user=user).filter(pk=pk).first()
     if unmatched is None:

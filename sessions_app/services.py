@@ -21,6 +21,7 @@ from django.db.models import Case, F, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from cms.db import insert_rows, update_rows
 from sessions_app import metering
@@ -34,7 +35,7 @@ from sessions_app.models import (
     UnmatchedStop,
 )
 from stations.live.events import groups_for
-from stations.models import ChargePoint, Connector, RegistrationStatus
+from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
 from stations.services import publish_live_on_commit
 
@@ -97,7 +98,8 @@ def _token(id_tag: str, *, for_update: bool = False) -> IdToken | None:
 
 
 def _charge_point_network_id(charge_point: ChargePoint) -> int | None:
-    return charge_point.station.network_id if charge_point.station_id else None  # type: ignore[union-attr]
+    station = charge_point.station
+    return station.network_id if station is not None else None
 
 
 def _authorization_for(
@@ -269,14 +271,14 @@ def session_start_from_ocpp(
                 reservation_id=reservation_id,
             )
     except IntegrityError:
-        session = (
+        stored = (
             ChargingSession.objects.select_related("id_token__parent")
             .filter(**identity)
             .first()
         )
-        if session is None:  # not a resend: a real error
+        if stored is None:  # not a resend: a real error
             raise
-        return session.pk, _stored_authorization(session)
+        return stored.pk, _stored_authorization(stored)
 
     _supersede_open_sessions(session=session, charge_point=charge_point)
     _session_event(session, charge_point)
@@ -497,7 +499,7 @@ def _store_samples(
         _sample_rows(
             charge_point_id=charge_point.pk
             if charge_point is not None
-            else charge_point_id,  # type: ignore[arg-type]
+            else charge_point_id,  # type: ignore[arg-type]  # callers give one of the two
             session=session,
             connector_number=connector_number,
             samples=samples,
@@ -720,7 +722,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
     rows: list[tuple[object, ...]] = []
     moved: dict[int, ChargingSession] = {}
     for report, samples in parsed:
-        session = sessions.get(report.transaction_id)  # type: ignore[arg-type]
+        session = sessions.get(report.transaction_id)  # type: ignore[arg-type]  # None finds none
         if session is not None and session.charge_point_id != report.charge_point_id:
             session = None
         if session is None and report.transaction_id is not None:
@@ -815,15 +817,15 @@ def id_token_validate(id_token: IdToken) -> None:
 @transaction.atomic
 def id_token_create(
     *,
-    actor: Any,
+    actor: User | None,
     token: str,
-    network: Any,
+    network: Network | None,
     status: str = TokenStatus.ACCEPTED,
     kind: str = IdToken.Kind.RFID,
     label: str = "",
     expires_at: datetime | None = None,
     parent: IdToken | None = None,
-    owner: Any = None,
+    owner: User | None = None,
     max_concurrent_sessions: int | None = None,
 ) -> IdToken:
     """Create a token after validating it; raises ValidationError naming the field."""
@@ -851,7 +853,9 @@ def id_token_create(
 
 
 @transaction.atomic
-def id_token_update(*, actor: Any, id_token: IdToken, **changes: Any) -> IdToken:
+def id_token_update(
+    *, actor: User | None, id_token: IdToken, **changes: Any
+) -> IdToken:
     """Change the given fields of a token (names from ID_TOKEN_FIELDS) and audit it."""
     unknown = set(changes) - set(ID_TOKEN_FIELDS)
     if unknown:
@@ -881,7 +885,7 @@ def id_token_update(*, actor: Any, id_token: IdToken, **changes: Any) -> IdToken
 
 @transaction.atomic
 def unmatched_stop_resolve(
-    *, actor: Any, unmatched_stop: UnmatchedStop, note: str
+    *, actor: User, unmatched_stop: UnmatchedStop, note: str
 ) -> UnmatchedStop:
     """Mark an unmatched StopTransaction as reconciled; resolving twice changes nothing."""
     now = timezone.now()
@@ -892,13 +896,12 @@ def unmatched_stop_resolve(
         pk=unmatched_stop.pk
     )
     if updated:
+        station = unmatched_stop.charge_point.station
         audit_record(
             actor=actor,
             action="unmatched_stop.resolve",
             target=unmatched_stop,
-            network=unmatched_stop.charge_point.station.network
-            if unmatched_stop.charge_point.station_id
-            else None,
+            network=station.network if station is not None else None,
             after={"resolved_at": now.isoformat(), "resolution_note": note},
         )
     return unmatched_stop

@@ -35,6 +35,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models.functions import Upper
 
+from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from sessions_app.models import IdToken, TokenStatus
 from stations.models import Network
@@ -294,7 +295,7 @@ def _network_tz(network: Network | None) -> zoneinfo.ZoneInfo:
 
 
 def id_tokens_import(
-    *, actor: Any, csv_text: str, network: Network | None
+    *, actor: User | None, csv_text: str, network: Network | None
 ) -> ImportSummary:
     """Create or update the tokens of a CSV file into ``network``; all lines or none.
 
@@ -423,7 +424,7 @@ def _differs(token: IdToken, name: str, value: Any) -> bool:
 @transaction.atomic
 def _write(
     *,
-    actor: Any,
+    actor: User | None,
     network: Network | None,
     rows: list[_Row],
     existing: dict[str, IdToken],

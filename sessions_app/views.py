@@ -16,6 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from billing.selectors import session_price_for_user
 from sessions_app.forms import (
     FLAGGED,
@@ -74,7 +75,7 @@ def _query_without(request: HttpRequest, param: str) -> str:
 
 
 @login_required
-def token_list(request: HttpRequest) -> HttpResponse:
+def token_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.view_idtoken")
     tokens = id_token_list_for_user(user=request.user)
     search = request.GET.get("q", "").strip()
@@ -103,7 +104,7 @@ def token_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def token_create(request: HttpRequest) -> HttpResponse:
+def token_create(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.add_idtoken")
     form = IdTokenForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
@@ -120,7 +121,7 @@ def token_create(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def token_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def token_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     id_token = id_token_get_for_user(
         user=request.user, pk=pk, perm="charging.change_idtoken"
     )
@@ -143,7 +144,7 @@ def token_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def token_import(request: HttpRequest) -> HttpResponse:
+def token_import(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.add_idtoken")
     _require(request, "charging.change_idtoken")
     form = IdTokenImportForm(
@@ -182,7 +183,7 @@ def _day_start(day: Any, zone: zoneinfo.ZoneInfo) -> datetime:
 
 
 @login_required
-def session_list(request: HttpRequest) -> HttpResponse:
+def session_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.view_chargingsession")
     form = SessionFilterForm(request.GET or None, user=request.user)
     sessions = session_list_for_user(user=request.user)
@@ -237,7 +238,7 @@ def session_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def session_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     session = session_get_for_user(
         user=request.user, pk=pk, perm="charging.view_chargingsession"
     )
@@ -306,14 +307,16 @@ def _render_unmatched_list(
 
 
 @login_required
-def unmatched_stop_list(request: HttpRequest) -> HttpResponse:
+def unmatched_stop_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.view_unmatchedstop")
     return _render_unmatched_list(request, resolve_form=UnmatchedStopResolveForm())
 
 
 @require_POST
 @login_required
-def unmatched_stop_resolve_view(request: HttpRequest, pk: int) -> HttpResponse:
+def unmatched_stop_resolve_view(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
     unmatched = unmatched_stop_get_for_user(
         user=request.user, pk=pk, perm="charging.change_unmatchedstop"
     )
