@@ -1,38 +1,75 @@
-from typing import Any
+from __future__ import annotations
 
 from django.apps import AppConfig
 
+from cms.events import (
+    AlertNotice,
+    ChargerBooted,
+    ChargerConnectionChanged,
+    ConnectorStatusChanged,
+    EventKind,
+    FirmwareStatusChanged,
+    SessionStarted,
+    SessionStopped,
+    TaskCalls,
+    subscribe,
+)
 
-def evaluate_on_charger_event(event: dict[str, Any]) -> None:
-    """Domain hook: frame-triggered rules run as soon as the charger's change commits."""
+
+def evaluate_on_connector_status(event: ConnectorStatusChanged) -> TaskCalls:
+    """Frame-triggered rules run as soon as the charger's change commits."""
     from alerts import tasks
 
-    kind = event.get("kind")
-    charge_point_id = event.get("charge_point_pk")
-    if kind == "connector.status":
-        if event.get("connector_pk"):
-            tasks.alerts_evaluate_connector_task.delay(
-                connector_id=event["connector_pk"]
-            )
-        else:  # connector 0: the charger as a whole
-            tasks.alerts_evaluate_charge_point_task.delay(
-                charge_point_id=charge_point_id
-            )
-    elif kind == "charge_point.connection":
-        tasks.alerts_evaluate_charge_point_task.delay(charge_point_id=charge_point_id)
-    elif kind == "charge_point.boot":
-        tasks.alerts_on_boot_task.delay(charge_point_id=charge_point_id)
-    elif kind == "charge_point.firmware":
-        tasks.alerts_on_firmware_status_task.delay(
-            charge_point_id=charge_point_id, status=str(event.get("status", ""))
+    if event.connector_pk:
+        return [
+            tasks.alerts_evaluate_connector_task.si(connector_id=event.connector_pk)
+        ]
+    # Connector 0: the charger as a whole.
+    return [
+        tasks.alerts_evaluate_charge_point_task.si(
+            charge_point_id=event.charge_point_pk
         )
+    ]
 
 
-def evaluate_session(session_id: int) -> None:
-    """Session start/stop hook: session rules (register regression, zombie) re-run."""
+def evaluate_on_connection(event: ChargerConnectionChanged) -> TaskCalls:
+    from alerts import tasks
+
+    return [
+        tasks.alerts_evaluate_charge_point_task.si(
+            charge_point_id=event.charge_point_pk
+        )
+    ]
+
+
+def evaluate_on_boot(event: ChargerBooted) -> TaskCalls:
+    from alerts import tasks
+
+    return [tasks.alerts_on_boot_task.si(charge_point_id=event.charge_point_pk)]
+
+
+def evaluate_on_firmware_status(event: FirmwareStatusChanged) -> TaskCalls:
+    from alerts import tasks
+
+    return [
+        tasks.alerts_on_firmware_status_task.si(
+            charge_point_id=event.charge_point_pk, status=event.status
+        )
+    ]
+
+
+def evaluate_session(event: SessionStarted | SessionStopped) -> TaskCalls:
+    """Session rules (register regression, zombie) re-run on start and stop."""
     from alerts.tasks import alerts_evaluate_session_task
 
-    alerts_evaluate_session_task.delay(session_id=session_id)
+    return [alerts_evaluate_session_task.si(session_id=event.session_id)]
+
+
+def notify_alert_notice(event: AlertNotice) -> TaskCalls:
+    """From the outbox relay: email and queue the webhooks of one alert event."""
+    from alerts.tasks import alert_notify_task
+
+    return [alert_notify_task.si(alert_id=event.alert_id, event_key=event.event_key)]
 
 
 class AlertsConfig(AppConfig):
@@ -40,16 +77,16 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts and maintenance"
 
     def ready(self) -> None:
-        from sessions_app.events import (
-            SESSION_STARTED_HANDLERS,
-            SESSION_STOPPED_HANDLERS,
-        )
-        from stations.live.events import DOMAIN_EVENT_HANDLERS
-
-        for handlers, handler in (
-            (DOMAIN_EVENT_HANDLERS, evaluate_on_charger_event),
-            (SESSION_STARTED_HANDLERS, evaluate_session),
-            (SESSION_STOPPED_HANDLERS, evaluate_session),
+        subscribe(EventKind.CONNECTOR_STATUS, evaluate_on_connector_status)
+        subscribe(EventKind.CHARGER_CONNECTION, evaluate_on_connection)
+        subscribe(EventKind.CHARGER_BOOTED, evaluate_on_boot)
+        subscribe(EventKind.CHARGER_FIRMWARE_STATUS, evaluate_on_firmware_status)
+        subscribe(EventKind.SESSION_STARTED, evaluate_session)
+        subscribe(EventKind.SESSION_STOPPED, evaluate_session)
+        # Emails and webhooks leave the product: through the outbox.
+        for kind in (
+            EventKind.ALERT_OPENED,
+            EventKind.ALERT_ESCALATED,
+            EventKind.ALERT_RESOLVED,
         ):
-            if handler not in handlers:
-                handlers.append(handler)  # type: ignore[arg-type]
+            subscribe(kind, notify_alert_notice, external=True)

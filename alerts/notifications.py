@@ -1,6 +1,10 @@
 """Email and webhook notifications for alert events, routed per network and severity.
 
-``alert_notify`` runs in a Celery task after commit. Each (alert, channel, event)
+An alert event people are told about (opened, escalated, resolved) is emitted by
+``alerts.services`` as an ``AlertNotice`` through the outbox, in the transaction
+that changed the alert; the outbox relay then queues ``alert_notify_task``
+(``alerts.apps.notify_alert_notice``), so a committed alert is notified even if
+the process dies before any after-commit work. Each (alert, channel, event)
 is recorded under a unique key before anything is sent, so a task that runs
 twice sends nothing twice. Webhook bodies are stored with the delivery and
 signed exactly as posted: ``X-CMS-Signature: sha256=<hex HMAC-SHA256(secret, body)>``.

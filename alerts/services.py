@@ -44,13 +44,22 @@ from alerts.models import (
     severity_rank,
 )
 from alerts.rules import Finding
+from cms.events import (
+    AlertChanged,
+    AlertEscalated,
+    AlertNotice,
+    AlertOpened,
+    AlertResolved,
+    EventKind,
+    emit,
+)
 from sessions_app.models import ChargingSession, SessionStatus
-from stations.live.events import groups_for, publish_on_commit
+from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, ConnectorStatus, Network
 
 logger = logging.getLogger(__name__)
 
-ALERT_CHANGED = "alert.changed"
+ALERT_CHANGED = EventKind.ALERT_CHANGED.value
 MAX_ESCALATIONS = 3
 # Group alerts are resolved after their children, so a child is never briefly
 # "ungrouped" (and notified) on its way to being resolved.
@@ -83,38 +92,55 @@ class _ConfigCache(dict[int | None, AlertRuleConfig]):
 
 
 def _publish(alert: Alert) -> None:
-    publish_on_commit(
-        groups_for(
+    emit(
+        AlertChanged(
+            alert_id=alert.pk,
+            network_id=alert.network_id,
+            station_id=alert.station_id,
+            charge_point_pk=alert.charge_point_id,
+            rule=alert.rule,
+            severity=alert.severity,
+            status=alert.status,
+            is_suppressed=alert.is_suppressed,
+            title=alert.title,
+        ),
+        live_groups=groups_for(
             network_id=alert.network_id,
             station_id=alert.station_id,
             charge_point_pk=alert.charge_point_id,
         ),
-        {
-            "kind": ALERT_CHANGED,
-            "alert_id": alert.pk,
-            "network_id": alert.network_id,
-            "station_id": alert.station_id,
-            "charge_point_pk": alert.charge_point_id,
-            "rule": alert.rule,
-            "severity": alert.severity,
-            "status": alert.status,
-            "is_suppressed": alert.is_suppressed,
-            "title": alert.title,
-        },
     )
 
 
-def _notify_on_commit(alert: Alert, event_key: str) -> None:
-    from alerts.tasks import alert_notify_task  # tasks import this module
+_NOTICES: dict[str, type[AlertNotice]] = {
+    "opened": AlertOpened,
+    "escalated": AlertEscalated,
+    "resolved": AlertResolved,
+}
 
-    alert_notify_task.delay_on_commit(alert_id=alert.pk, event_key=event_key)
+
+def _notice_emit(alert: Alert, event_key: str) -> None:
+    """Announce an alert event people are told about (email, webhooks).
+
+    Its subscribers are external, so the notice is written to the outbox with
+    this transaction: an alert that committed is notified even after a crash.
+    """
+    notice = _NOTICES[event_key.split(":", 1)[0]]
+    emit(
+        notice(
+            alert_id=alert.pk,
+            event_key=event_key,
+            charge_point_pk=alert.charge_point_id,
+            network_id=alert.network_id,
+        )
+    )
 
 
 def _claim_first_notification(alert: Alert, now: datetime) -> None:
     """Notify "opened" once, the first time the alert stands on its own."""
     if Alert.objects.filter(pk=alert.pk, notified_at=None).update(notified_at=now):
         alert.notified_at = now
-        _notify_on_commit(alert, "opened")
+        _notice_emit(alert, "opened")
 
 
 def _event(
@@ -275,7 +301,7 @@ def _resolve(
     )
     _publish(alert)
     if alert.notified_at is not None:
-        _notify_on_commit(alert, "resolved")
+        _notice_emit(alert, "resolved")
     # Children still open stand on their own from now on.
     for child in Alert.objects.filter(parent=alert, resolved_at__isnull=True):
         Alert.objects.filter(pk=child.pk).update(parent=None, is_suppressed=False)
@@ -1191,7 +1217,7 @@ def alerts_escalate(*, now: datetime | None = None) -> int:
                 data={"level": level, "from": previous, "to": severity},
             )
             _publish(alert)
-            _notify_on_commit(alert, f"escalated:{level}")
+            _notice_emit(alert, f"escalated:{level}")
             escalated += 1
     return escalated
 

@@ -3,31 +3,12 @@
 from __future__ import annotations
 
 import os
-from typing import Any
 
 from celery import Celery
-from celery.contrib.django.task import DjangoTask
-
-from cms import taskbatch
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "cms.settings")
 
-
-class CmsTask(DjangoTask):
-    """Django's task class; inside ``cms.taskbatch.collecting()`` a plain call is
-    recorded to travel with others in one message instead of being published."""
-
-    def apply_async(  # type: ignore[override]
-        self, args: Any = None, kwargs: Any = None, **options: Any
-    ) -> Any:
-        sink = taskbatch.current_sink()
-        if sink is not None and not options and not self.app.conf.task_always_eager:
-            sink.append((self.name, list(args or ()), dict(kwargs or {})))
-            return None
-        return super().apply_async(args, kwargs, **options)
-
-
-app = Celery("cms", task_cls=CmsTask)
+app = Celery("cms", task_cls="celery.contrib.django.task:DjangoTask")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 

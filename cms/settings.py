@@ -224,6 +224,18 @@ PERIODIC_TASKS["meter-value-retention"] = {
     "task": "stations.reports.tasks.meter_values_purge_task",
     "every_seconds": 3600,
 }
+# The outbox relay (cms.outbox): nudged after each commit that wrote outbox rows;
+# this period is the safety net for a nudge lost in a crash.
+PERIODIC_TASKS["outbox-relay"] = {
+    "task": "cms.tasks.outbox_relay_task",
+    "every_seconds": env_int("OUTBOX_RELAY_SECONDS", 10, minimum=1),
+}
+PERIODIC_TASKS["outbox-purge"] = {
+    "task": "cms.tasks.outbox_purge_task",
+    "every_seconds": 3600,
+}
+OUTBOX_RETENTION_HOURS = env_int("OUTBOX_RETENTION_HOURS", 72, minimum=1)
+OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 20, minimum=1)
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
 
 # --- Alerts -------------------------------------------------------------------

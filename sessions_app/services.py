@@ -24,8 +24,8 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from cms.db import insert_rows, update_rows
+from cms.events import SessionStarted, SessionStopped, SessionUpdated, emit
 from sessions_app import metering
-from sessions_app.events import session_started_on_commit, session_stopped_on_commit
 from sessions_app.models import (
     ChargingSession,
     IdToken,
@@ -37,7 +37,6 @@ from sessions_app.models import (
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
-from stations.services import publish_live_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -159,32 +158,29 @@ def _with_status(result: AuthorizationResult, status: str) -> AuthorizationResul
 
 def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:
     station = charge_point.station if charge_point.station_id else None
-    publish_live_on_commit(
-        groups_for(
+    emit(
+        SessionUpdated(
+            session_id=session.pk,
+            charge_point_pk=charge_point.pk,
+            station_id=station.pk if station is not None else None,
+            network_id=station.network_id if station is not None else None,
+            connector_number=session.connector_number,
+            status=session.status,
+            auth_status=session.auth_status,
+            energy_wh=session.energy_wh,
+            power_w=session.power_w,
+            soc_percent=session.soc_percent,
+            started_at=session.started_at.isoformat(),
+            stopped_at=session.stopped_at.isoformat() if session.stopped_at else None,
+            last_meter_at=session.last_meter_at.isoformat()
+            if session.last_meter_at
+            else None,
+        ),
+        live_groups=groups_for(
             network_id=station.network_id if station is not None else None,
             station_id=station.pk if station is not None else None,
             charge_point_pk=charge_point.pk,
         ),
-        {
-            "kind": "session.updated",
-            "session_id": session.pk,
-            "charge_point_pk": charge_point.pk,
-            "station_id": station.pk if station is not None else None,
-            "network_id": station.network_id if station is not None else None,
-            "connector_number": session.connector_number,
-            "status": session.status,
-            "auth_status": session.auth_status,
-            "energy_wh": session.energy_wh,
-            "power_w": session.power_w,
-            "soc_percent": session.soc_percent,
-            "started_at": session.started_at.isoformat(),
-            "stopped_at": session.stopped_at.isoformat()
-            if session.stopped_at
-            else None,
-            "last_meter_at": session.last_meter_at.isoformat()
-            if session.last_meter_at
-            else None,
-        },
     )
 
 
@@ -282,7 +278,7 @@ def session_start_from_ocpp(
 
     _supersede_open_sessions(session=session, charge_point=charge_point)
     _session_event(session, charge_point)
-    session_started_on_commit(session.pk)
+    emit(SessionStarted(session_id=session.pk, charge_point_pk=charge_point.pk))
     return session.pk, auth
 
 
@@ -334,7 +330,7 @@ def _supersede_open_sessions(
             session.pk,
         )
         _session_event(superseded, charge_point)
-        session_stopped_on_commit(superseded.pk)
+        emit(SessionStopped(session_id=superseded.pk, charge_point_pk=charge_point.pk))
 
 
 @transaction.atomic
@@ -433,7 +429,7 @@ def session_stop_from_ocpp(
         ]
     )
     _session_event(session, charge_point)
-    session_stopped_on_commit(session.pk)
+    emit(SessionStopped(session_id=session.pk, charge_point_pk=charge_point.pk))
     return auth
 
 

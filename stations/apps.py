@@ -1,11 +1,16 @@
+from __future__ import annotations
+
 from django.apps import AppConfig
 
+from cms.events import SessionStarted, TaskCalls
 
-def remote_start_resolve_on_start(session_id: int) -> None:
-    """Session-started hook: a pending remote-start handle gets its transaction id."""
+
+def remote_start_resolve_on_start(event: SessionStarted) -> TaskCalls:
+    """A pending remote-start handle gets its transaction id."""
     from stations.remote.services import remote_start_resolve
 
-    remote_start_resolve(session_id=session_id)
+    remote_start_resolve(session_id=event.session_id)
+    return None
 
 
 class StationsConfig(AppConfig):
@@ -13,12 +18,15 @@ class StationsConfig(AppConfig):
     verbose_name = "Networks, stations and charge points"
 
     def ready(self) -> None:
+        from cms.events import EventKind, subscribe, subscribe_live
+        from stations.live import bus as livebus
+
+        # Browsers get the live events of sync code (views, tasks) over the bus.
+        subscribe_live(livebus.publish_sync)
         # Celery autodiscovery loads only ``tasks.py``; register the remote ones too.
-        from sessions_app.events import SESSION_STARTED_HANDLERS
         from stations.remote import tasks as tasks_remote  # noqa: F401
 
-        if remote_start_resolve_on_start not in SESSION_STARTED_HANDLERS:
-            SESSION_STARTED_HANDLERS.append(remote_start_resolve_on_start)
+        subscribe(EventKind.SESSION_STARTED, remote_start_resolve_on_start)
         # Smart charging: re-plan a site on session, connection and answer events.
         from stations.smart.tasks import register_hooks
 

@@ -1,17 +1,13 @@
 """Charger-side domain services: connections, boot, status, firmware, sweeps.
 
-Called by the OCPP gateway through ``database_sync_to_async`` (one call per
-message) and by tasks. Each owns its transaction. Live events are published
-after commit; inside the gateway they are collected (``collect_events``) and
-sent from async code, so the shared ORM thread never waits on the channel layer.
+Called by the OCPP gateway (one call per message, or one per batch) and by
+tasks. Each owns its transaction and announces its changes with
+``cms.events.emit``; where they are delivered is the event path's business.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,8 +18,16 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from cms.db import update_rows
+from cms.events import (
+    ChargerBooted,
+    ChargerConnectionChanged,
+    ConnectorStatusChanged,
+    DiagnosticsStatusChanged,
+    FirmwareStatusChanged,
+    emit,
+)
 from stations.live import bus as livebus
-from stations.live.events import domain_event_on_commit, groups_for, publish_on_commit
+from stations.live.events import groups_for
 from stations.models import (
     ChargePoint,
     ConnectionEvent,
@@ -36,50 +40,8 @@ from stations.models import (
 
 logger = logging.getLogger(__name__)
 
+# The gateway's runtime types the live events a unit of work collected with this.
 LiveEvent = livebus.LiveEvent
-
-_collector = threading.local()
-
-
-@contextmanager
-def collect_events() -> Iterator[list[LiveEvent]]:
-    """Collect events published (after commit) by services in this thread."""
-    sink: list[LiveEvent] = []
-    previous = getattr(_collector, "sink", None)
-    _collector.sink = sink
-    try:
-        yield sink
-    finally:
-        _collector.sink = previous
-
-
-def run_collecting_events(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[LiveEvent]]:
-    """Run ``service(**kwargs)`` and return its result with the events it published."""
-    with collect_events() as sink:
-        result = service(**kwargs)
-    return result, sink
-
-
-def publish_event_on_commit(groups: list[str], event: dict[str, Any]) -> None:
-    """Publish a charger event after commit to browsers and to the domain hooks."""
-    domain_event_on_commit(event)
-    publish_live_on_commit(groups, event)
-
-
-def publish_live_on_commit(groups: list[str], event: dict[str, Any]) -> None:
-    """Publish a browser-only live event after commit (no domain hooks).
-
-    Inside the gateway the event is collected and sent from async code, so the
-    shared ORM thread never blocks on the channel layer; elsewhere it is sent
-    after commit as ``publish_on_commit`` does.
-    """
-    sink = getattr(_collector, "sink", None)
-    if sink is None:
-        publish_on_commit(groups, event)
-    else:
-        transaction.on_commit(lambda: sink.append((groups, event)))
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -95,26 +57,25 @@ def charge_point_groups(charge_point: ChargePoint) -> list[str]:
     )
 
 
-def _charge_point_event(charge_point: ChargePoint, kind: str, **extra: Any) -> None:
+def _charger_fields(charge_point: ChargePoint) -> dict[str, Any]:
     station = charge_point.station
-    event = {
-        "kind": kind,
+    return {
         "charge_point_pk": charge_point.pk,
         "ocpp_id": charge_point.ocpp_id,
         "station_id": charge_point.station_id,
         "network_id": station.network_id if station is not None else None,
-        **extra,
     }
-    publish_event_on_commit(charge_point_groups(charge_point), event)
 
 
 def _connection_event(charge_point: ChargePoint) -> None:
-    _charge_point_event(
-        charge_point,
-        "charge_point.connection",
-        is_connected=charge_point.is_connected,
-        is_online=charge_point.is_online,
-        at=_iso(timezone.now()),
+    emit(
+        ChargerConnectionChanged(
+            **_charger_fields(charge_point),
+            is_connected=charge_point.is_connected,
+            is_online=charge_point.is_online,
+            at=_iso(timezone.now()),
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
 
 
@@ -501,14 +462,16 @@ def _boot_apply(charge_point: ChargePoint, report: BootReport) -> None:
 
 
 def _boot_event(charge_point: ChargePoint) -> BootResult:
-    _charge_point_event(
-        charge_point,
-        "charge_point.boot",
-        registration_status=charge_point.registration_status,
-        vendor=charge_point.vendor,
-        model=charge_point.model,
-        firmware_version=charge_point.firmware_version,
-        at=_iso(charge_point.last_boot_at),
+    emit(
+        ChargerBooted(
+            **_charger_fields(charge_point),
+            registration_status=charge_point.registration_status,
+            vendor=charge_point.vendor,
+            model=charge_point.model,
+            firmware_version=charge_point.firmware_version,
+            at=_iso(charge_point.last_boot_at),
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
     return BootResult(
         charge_point.registration_status, settings.OCPP_HEARTBEAT_INTERVAL
@@ -588,19 +551,18 @@ def _connector_status_event(
     at: datetime,
 ) -> None:
     station = charge_point.station
-    publish_event_on_commit(
-        charge_point_groups(charge_point),
-        {
-            "kind": "connector.status",
-            "connector_pk": connector.pk if connector else None,
-            "connector_number": connector_number,
-            "charge_point_pk": charge_point.pk,
-            "station_id": charge_point.station_id,
-            "network_id": station.network_id if station is not None else None,
-            "status": status,
-            "error_code": error_code,
-            "at": _iso(at),
-        },
+    emit(
+        ConnectorStatusChanged(
+            connector_pk=connector.pk if connector else None,
+            connector_number=connector_number,
+            charge_point_pk=charge_point.pk,
+            station_id=charge_point.station_id,
+            network_id=station.network_id if station is not None else None,
+            status=status,
+            error_code=error_code,
+            at=_iso(at),
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
 
 
@@ -878,8 +840,11 @@ def firmware_status_record(*, charge_point_id: int, status: str, at: datetime) -
     charge_point.firmware_status = status
     charge_point.firmware_status_at = at
     charge_point.save(update_fields=["firmware_status", "firmware_status_at"])
-    _charge_point_event(
-        charge_point, "charge_point.firmware", status=status, at=_iso(at)
+    emit(
+        FirmwareStatusChanged(
+            **_charger_fields(charge_point), status=status, at=_iso(at)
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
 
 
@@ -891,8 +856,11 @@ def diagnostics_status_record(
     charge_point.diagnostics_status = status
     charge_point.diagnostics_status_at = at
     charge_point.save(update_fields=["diagnostics_status", "diagnostics_status_at"])
-    _charge_point_event(
-        charge_point, "charge_point.diagnostics", status=status, at=_iso(at)
+    emit(
+        DiagnosticsStatusChanged(
+            **_charger_fields(charge_point), status=status, at=_iso(at)
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 from django.conf import settings
@@ -27,11 +26,3 @@ def ocpp_messages_purge_task() -> int:
     """Delete OCPP message log rows past the retention period; safe to run twice."""
     before = timezone.now() - timedelta(days=settings.OCPP_MESSAGE_LOG_RETENTION_DAYS)
     return ocpp_messages_purge(before=before)
-
-
-@shared_task(acks_late=True, ignore_result=True)
-def task_calls_run_task(calls: list[list[Any]]) -> int:
-    """Run a chunk of task calls the gateway's hooks made together (cms.taskbatch)."""
-    from cms.taskbatch import run_calls
-
-    return run_calls(calls)

@@ -106,3 +106,29 @@ ROLE_FIXTURES = ["operator", "support", "finance", "administrator", "outsider"]
 
 
 pytest_plugins = ["tests.live_server"]
+
+
+@pytest.fixture
+def subscribed():
+    """``subscribed(kind, handler, external=False)``: subscribe for this test only."""
+    from cms.events import subscribe, unsubscribe
+
+    added = []
+
+    def add(kind, handler, *, external=False):
+        subscribe(kind, handler, external=external)
+        added.append((kind, handler))
+
+    yield add
+    for kind, handler in added:
+        unsubscribe(kind, handler)
+
+
+@pytest.fixture
+def live_published(monkeypatch):
+    """The live events sync code published (the bus replaced by a recorder)."""
+    from cms import events
+
+    published: list[tuple[list[str], dict]] = []
+    monkeypatch.setattr(events, "_live_publishers", [published.extend])
+    return published

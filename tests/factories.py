@@ -11,6 +11,7 @@ from factory.django import DjangoModelFactory
 from guardian.shortcuts import assign_perm
 
 from accounts.models import Role, User
+from cms.events import ConnectorStatusChanged
 from sessions_app.models import ChargingSession, IdToken
 from stations.models import ChargePoint, Connector, Network, Station
 
@@ -113,3 +114,19 @@ class ChargingSessionFactory(DjangoModelFactory[ChargingSession]):
 
 def user_with_role(role: Role | str, *networks: Network, **kwargs: object) -> User:
     return UserFactory(roles=[role], networks=list(networks), **kwargs)
+
+
+def connector_status_event(
+    charge_point_pk: int, status: str = "Available", *, connector_number: int = 1
+) -> ConnectorStatusChanged:
+    """A committed StatusNotification as the event path carries it."""
+    return ConnectorStatusChanged(
+        connector_pk=None,
+        connector_number=connector_number,
+        charge_point_pk=charge_point_pk,
+        station_id=None,
+        network_id=None,
+        status=status,
+        error_code="NoError",
+        at=None,
+    )

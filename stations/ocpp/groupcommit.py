@@ -30,11 +30,17 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.db import close_old_connections, connection, transaction
 
-from cms import taskbatch
+from cms.events import (
+    UnitOfWork,
+    outbox_batch,
+    relay_nudge,
+    subscribers_run,
+    unit_of_work,
+)
 from cms.loops import loop_local
+from cms.tasks import task_calls_send
 from stations import services
 from stations.live import bus as livebus
-from stations.live.events import hooks_deferred
 from stations.ocpp.messagelog import (
     LogEntry,
     MessageLogWriter,
@@ -60,20 +66,14 @@ def run_service(
 ) -> tuple[Any, list[services.LiveEvent]]:
     """Run a domain service on the ORM thread with throttled connection upkeep.
 
-    With a real broker the domain hooks of what it committed (``task.delay``)
-    go to the hook thread; eager Celery (the embedded mode) runs them here.
+    Returns its result and the live events it committed (``_run_in_unit_of_work``).
     """
     now = time.monotonic()
     if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
         close_old_connections()
         _upkeep.at = now
     try:
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            return services.run_collecting_events(service, kwargs)
-        with hooks_deferred() as hooks:
-            outcome = services.run_collecting_events(service, kwargs)
-        _hook_thread.submit(hooks)
-        return outcome
+        return _run_in_unit_of_work(service, kwargs)
     except Exception:
         # A broken or errored connection is closed now, not reused by the next call.
         close_old_connections()
@@ -122,22 +122,40 @@ async def side_call(service: Callable[..., Any], **kwargs: Any) -> Any:
     return result
 
 
-HOOKS_PER_ROUND = 500
+# Units of work (one per service call or batch) the hook thread delivers per round.
+UNITS_PER_ROUND = 500
+
+
+def _run_in_unit_of_work(
+    service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[services.LiveEvent]]:
+    """Run ``service`` in a unit of work; return its result and its live events.
+
+    The live events go to the caller's async side; with a real broker the
+    subscriber events go to the hook thread, since a subscriber's task call is
+    a broker round trip the ORM thread must not wait for. Eager Celery (the
+    embedded mode) runs its tasks inline anyway, so the unit delivers to the
+    subscribers here, after commit.
+    """
+    eager = settings.CELERY_TASK_ALWAYS_EAGER
+    with unit_of_work(hands_over=not eager) as unit:
+        result = service(**kwargs)
+    _hook_thread.submit(unit)
+    return result, unit.live
 
 
 class _HookThread:
-    """One thread per process that runs the gateway's deferred domain hooks in order."""
+    """One thread per process that delivers the gateway's committed events, in order."""
 
     def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[UnitOfWork] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def submit(self, hooks: list[Callable[[], None]]) -> None:
-        if not hooks:
+    def submit(self, unit: UnitOfWork) -> None:
+        if not unit.events and not unit.relay_nudge:
             return
-        for hook in hooks:
-            self._queue.put(hook)
+        self._queue.put(unit)
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(
@@ -148,29 +166,27 @@ class _HookThread:
     def _run(self) -> None:
         upkeep_at = float("-inf")
         while True:
-            hooks = [self._queue.get()]
-            while len(hooks) < HOOKS_PER_ROUND:
+            units = [self._queue.get()]
+            while len(units) < UNITS_PER_ROUND:
                 try:
-                    hooks.append(self._queue.get_nowait())
+                    units.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
             now = time.monotonic()
             if now - upkeep_at >= CONNECTION_UPKEEP_INTERVAL_S:
-                close_old_connections()  # hooks may read (e.g. a session's site)
+                close_old_connections()  # subscribers may read (e.g. a session's site)
                 upkeep_at = now
-            # The task calls of every hook of the round leave in one message
-            # (per chunk), not one broker publish per call (cms.taskbatch).
-            with taskbatch.collecting() as calls:
-                for hook in hooks:
-                    try:
-                        hook()
-                    except Exception:
-                        logger.exception("domain hook %r failed", hook)
-                        close_old_connections()
+            delivery = subscribers_run(event for unit in units for event in unit.events)
+            if delivery.failures:
+                close_old_connections()  # a failure may have broken the connection
+            if any(unit.relay_nudge for unit in units):
+                delivery.calls.append(relay_nudge())
+            # The task calls of the whole round leave in one message per chunk,
+            # not one broker publish per call (cms.tasks.task_calls_send).
             try:
-                taskbatch.publish(calls)
+                task_calls_send(delivery.calls)
             except Exception:
-                logger.exception("%d domain hook tasks not published", len(calls))
+                logger.exception("%d subscriber tasks not sent", len(delivery.calls))
 
 
 _hook_thread = _HookThread()
@@ -185,8 +201,11 @@ def _write_round(
     items: list[Any],
     log_entries: list[LogEntry],
 ) -> list[Any] | None:
-    """The buffered message-log rows and one batch, in one transaction (one commit)."""
-    with transaction.atomic():
+    """The buffered message-log rows and one batch, in one transaction (one commit).
+
+    The outbox rows the batch emits go in one INSERT with it (``outbox_batch``).
+    """
+    with transaction.atomic(), outbox_batch():
         if log_entries:
             write_entries(entries=log_entries)
         return batch_service(items=items)

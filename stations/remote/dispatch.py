@@ -30,11 +30,12 @@ from ocpp.v16 import call as v16_call
 from ocpp.v16.enums import Action
 
 from accounts.services import audit_record
+from cms.events import CommandFinished, emit
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.protocol import CALL
 from stations.ocpp.validation import validate
-from stations.services import charge_point_groups, publish_event_on_commit
+from stations.services import charge_point_groups
 
 logger = logging.getLogger(__name__)
 
@@ -294,22 +295,21 @@ def command_finish(
         pk=command.charge_point_id
     )
     station = charge_point.station
-    publish_event_on_commit(
-        charge_point_groups(charge_point),
-        {
-            "kind": "command.finished",
-            "command_id": command.pk,
-            "charge_point_pk": charge_point.pk,
-            "station_id": charge_point.station_id,
-            "network_id": station.network_id if station is not None else None,
-            "action": command.action,
-            "status": status,
-            "charger_status": command.charger_status,
-            "error_code": command.error_code,
-            "duration_ms": command.duration_ms,
-            "batch": str(command.batch) if command.batch else None,
-            "at": finished_at.isoformat(),
-        },
+    emit(
+        CommandFinished(
+            command_id=command.pk,
+            charge_point_pk=charge_point.pk,
+            station_id=charge_point.station_id,
+            network_id=station.network_id if station is not None else None,
+            action=command.action,
+            status=status,
+            charger_status=command.charger_status,
+            error_code=command.error_code,
+            duration_ms=command.duration_ms,
+            batch=str(command.batch) if command.batch else None,
+            at=finished_at.isoformat(),
+        ),
+        live_groups=charge_point_groups(charge_point),
     )
     # Imported here: the remote-operations domain builds on this module.
     from stations.remote.tasks import command_result_apply_task

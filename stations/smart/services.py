@@ -30,8 +30,9 @@ from django.utils import timezone
 
 from accounts.services import audit_record
 from alerts.models import Rule
+from cms.events import SitePlanned, emit
 from sessions_app.models import ChargingSession, SessionStatus
-from stations.live.events import publish_on_commit, station_group
+from stations.live.events import station_group
 from stations.models import (
     ChargePoint,
     ChargePointCommand,
@@ -771,19 +772,17 @@ def _record_plan(
     for entry in entries:
         entry.plan = plan
     AllocationEntry.objects.bulk_create(entries)
-    publish_on_commit(
-        [station_group(station.pk)],
-        {
-            "kind": "smart.plan",
-            "station_id": station.pk,
-            "network_id": station.network_id,
-            "at": planning.now.isoformat(),
-            "trigger": plan.trigger,
-            "limit_w": limit.limit_w,
-            "limit_source": limit.source,
-            "allocated_w": plan.allocated_w,
-            "measured_w": plan.measured_w,
-            "connectors": [
+    emit(
+        SitePlanned(
+            station_id=station.pk,
+            network_id=station.network_id,
+            at=planning.now.isoformat(),
+            trigger=plan.trigger,
+            limit_w=limit.limit_w,
+            limit_source=limit.source,
+            allocated_w=plan.allocated_w,
+            measured_w=plan.measured_w,
+            connectors=[
                 {
                     "connector_pk": entry.connector.pk,
                     "label": str(entry.connector),
@@ -794,7 +793,8 @@ def _record_plan(
                 }
                 for entry in entries
             ],
-        },
+        ),
+        live_groups=[station_group(station.pk)],
     )
     return plan
 

@@ -1,20 +1,28 @@
 """Smart-charging tasks and the hooks that trigger a site's re-plan.
 
-Hooks (``session_changed_hook``, ``domain_event_hook``) run after commit in the
-thread that handled the charger's message; they only look up the site and
-dispatch a task. The periodic sweep (``settings.PERIODIC_TASKS``) is the safety
+Hooks (``*_hook``, subscribed to the event path) run after commit; they only
+look up the site and return the task to dispatch. The periodic sweep (``settings.PERIODIC_TASKS``) is the safety
 net: expiring signals, schedule boundaries, retries and EVs drawing less.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 from celery import shared_task
 from django.conf import settings
 from django.utils import timezone
 
+from cms.events import (
+    ChargerConnectionChanged,
+    CommandFinished,
+    ConnectorStatusChanged,
+    EventKind,
+    SessionStarted,
+    SessionStopped,
+    TaskCalls,
+    subscribe,
+)
 from stations.smart import services as smart_services
 
 _STATUS_TRIGGERS = frozenset({"SuspendedEV", "Charging"})
@@ -62,44 +70,47 @@ def allocation_history_purge_task() -> int:
     )
 
 
-def session_changed_hook(session_id: int) -> None:
-    """SESSION_STARTED/STOPPED hook: re-plan the session's site."""
-    station_id = smart_services.session_station_id(session_id)
-    if station_id is not None:
-        site_replan_task.delay(station_id=station_id, trigger="session_changed")
-
-
-def domain_event_hook(event: dict[str, Any]) -> None:
-    """Charger events that change a site's plan: answers, connection, EV status."""
-    kind = event.get("kind")
-    station_id = event.get("station_id")
-    if kind == "command.finished":
-        if event.get("action") == "SetChargingProfile" and event.get("command_id"):
-            smart_profile_result_task.delay(command_id=int(event["command_id"]))
-        return
+def session_changed_hook(event: SessionStarted | SessionStopped) -> TaskCalls:
+    """Re-plan the session's site."""
+    station_id = smart_services.session_station_id(event.session_id)
     if station_id is None:
-        return
-    if kind == "charge_point.connection":
-        if event.get("is_connected"):
-            charger_reconnected_task.delay(
-                charge_point_id=int(event["charge_point_pk"]),
-                station_id=int(station_id),
+        return None
+    return [site_replan_task.si(station_id=station_id, trigger="session_changed")]
+
+
+def command_finished_hook(event: CommandFinished) -> TaskCalls:
+    """The charger answered a smart profile: apply it, then re-plan."""
+    if event.action == "SetChargingProfile" and event.command_id:
+        return [smart_profile_result_task.si(command_id=event.command_id)]
+    return None
+
+
+def connection_hook(event: ChargerConnectionChanged) -> TaskCalls:
+    """A charger back online gets its profiles again; one gone frees its share."""
+    if event.station_id is None:
+        return None
+    if event.is_connected:
+        return [
+            charger_reconnected_task.si(
+                charge_point_id=event.charge_point_pk, station_id=event.station_id
             )
-        else:
-            site_replan_task.delay(
-                station_id=int(station_id), trigger="charger_offline"
-            )
-    elif kind == "connector.status" and event.get("status") in _STATUS_TRIGGERS:
-        site_replan_task.delay(station_id=int(station_id), trigger="connector_status")
+        ]
+    return [site_replan_task.si(station_id=event.station_id, trigger="charger_offline")]
+
+
+def connector_status_hook(event: ConnectorStatusChanged) -> TaskCalls:
+    """An EV that starts or pauses drawing changes the site's plan."""
+    if event.station_id is None or event.status not in _STATUS_TRIGGERS:
+        return None
+    return [
+        site_replan_task.si(station_id=event.station_id, trigger="connector_status")
+    ]
 
 
 def register_hooks() -> None:
-    """Attach the smart-charging hooks (from ``StationsConfig.ready``); idempotent."""
-    from sessions_app.events import SESSION_STARTED_HANDLERS, SESSION_STOPPED_HANDLERS
-    from stations.live.events import DOMAIN_EVENT_HANDLERS
-
-    for handlers in (SESSION_STARTED_HANDLERS, SESSION_STOPPED_HANDLERS):
-        if session_changed_hook not in handlers:
-            handlers.append(session_changed_hook)
-    if domain_event_hook not in DOMAIN_EVENT_HANDLERS:
-        DOMAIN_EVENT_HANDLERS.append(domain_event_hook)
+    """Subscribe the smart-charging hooks (from ``StationsConfig.ready``); idempotent."""
+    subscribe(EventKind.SESSION_STARTED, session_changed_hook)
+    subscribe(EventKind.SESSION_STOPPED, session_changed_hook)
+    subscribe(EventKind.COMMAND_FINISHED, command_finished_hook)
+    subscribe(EventKind.CHARGER_CONNECTION, connection_hook)
+    subscribe(EventKind.CONNECTOR_STATUS, connector_status_hook)

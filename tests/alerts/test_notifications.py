@@ -132,6 +132,35 @@ def test_webhook_is_signed_and_retried_after_a_500(
     assert delivery.last_status_code == 200
 
 
+def test_a_committed_alert_is_notified_by_the_outbox_relay_after_a_crash(
+    connector_a, network_a, receiver, django_capture_on_commit_callbacks
+):
+    from cms.models import OutboxEvent
+    from cms.outbox import outbox_relay
+
+    receiver.answers = [200]
+    WebhookEndpoint.objects.create(
+        network=network_a, name="pager", url=receiver.url, secret=SECRET
+    )
+    fault(connector_a)
+    # The alert commits, then the process dies: no after-commit work runs.
+    alerts_evaluate_connector(connector_a.pk)
+    alert = Alert.objects.get()
+    notice = OutboxEvent.objects.get(kind="alert.opened")
+    assert notice.payload["alert_id"] == alert.pk
+    assert not WebhookDelivery.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox_relay() == 1  # a relay process picks the notice up
+
+    ((_headers, body),) = receiver.requests
+    assert json.loads(body)["alert"]["id"] == alert.pk
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.SUCCEEDED
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox_relay() == 0
+    assert len(receiver.requests) == 1
+
+
 def test_webhook_gives_up_after_max_attempts_and_logs_failure(
     connector_a, network_a, receiver, django_capture_on_commit_callbacks, settings
 ):

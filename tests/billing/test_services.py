@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from accounts.models import AuditLog
 from billing import services
-from billing.apps import rate_session_on_stop
 from billing.models import (
     Cdr,
     CreditNote,
@@ -23,7 +22,7 @@ from billing.models import (
     TariffRevision,
 )
 from billing.tasks import billing_sweep_task, session_rate_task
-from sessions_app import events as session_events
+from cms.events import SessionStopped, emit
 from sessions_app.models import IdToken
 from stations.models import Connector
 from tests.billing.conftest import INR_ELEMENT, record_status
@@ -381,15 +380,18 @@ def test_tariff_changes_are_audited(make_tariff, finance):
     assert update.after["vat_percent"] == "18"
 
 
-def test_stop_hook_is_registered_and_dispatches_on_commit(
+def test_a_committed_session_stop_rates_the_session(
     inr_tariff, finished_session, django_capture_on_commit_callbacks
 ):
     session = finished_session()
 
     with django_capture_on_commit_callbacks(execute=True):
-        rate_session_on_stop(session.pk)
+        emit(
+            SessionStopped(
+                session_id=session.pk, charge_point_pk=session.charge_point_id
+            )
+        )
 
-    assert rate_session_on_stop in session_events.SESSION_STOPPED_HANDLERS
     assert Cdr.objects.filter(session=session).exists()
 
 

@@ -7,10 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.utils import timezone
 
+from cms.events import EventKind, emit, unit_of_work
 from sessions_app import services as sessions
 from sessions_app.models import ChargingSession, MeterValue
-from stations import services as stations_services
 from stations.ocpp import groupcommit
+from tests.factories import connector_status_event
 
 pytestmark = pytest.mark.django_db
 
@@ -137,25 +138,12 @@ def test_a_session_moved_meanwhile_gets_the_samples_applied_under_a_lock(
 
 
 def test_inside_the_gateway_the_live_event_is_collected_not_sent(
-    session, charge_point_a, django_capture_on_commit_callbacks, monkeypatch
+    session, charge_point_a, django_capture_on_commit_callbacks, live_published
 ):
-    sent = []
-    monkeypatch.setattr(
-        "stations.live.events.publish_now", lambda groups, event: sent.append(event)
-    )
-    with django_capture_on_commit_callbacks(execute=True):
-        _, events = stations_services.run_collecting_events(
-            sessions.meter_values_record,
-            {
-                "charge_point_id": charge_point_a.pk,
-                "connector_id": 1,
-                "transaction_id": session.pk,
-                "meter_value": [_entry(1, 1500)],
-                "received_at": timezone.now(),
-            },
-        )
-    assert sent == []
-    ((groups, event),) = events
+    with django_capture_on_commit_callbacks(execute=True), unit_of_work() as unit:
+        _meter(charge_point_a.pk, session.pk, [_entry(1, 1500)])
+    assert live_published == []
+    ((groups, event),) = unit.live
     assert event["kind"] == "session.updated"
     assert (event["session_id"], event["energy_wh"]) == (session.pk, 500)
     assert f"live.cp.{charge_point_a.pk}" in groups
@@ -292,12 +280,10 @@ def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings):
+def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings, subscribed):
     import threading
 
     from django.db import transaction
-
-    from stations.live import events
 
     settings.CELERY_TASK_ALWAYS_EAGER = False
     ran_on: list[str] = []
@@ -309,27 +295,22 @@ def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings):
 
     def service():
         with transaction.atomic():
-            events.domain_event_on_commit({"kind": "test.event"})
+            emit(connector_status_event(1, connector_number=0))
         return "stored"
 
-    events.DOMAIN_EVENT_HANDLERS.append(hook)
-    try:
-        assert groupcommit.run_service(service, {}) == ("stored", [])
-        assert done.wait(5)
-    finally:
-        events.DOMAIN_EVENT_HANDLERS.remove(hook)
+    subscribed(EventKind.CONNECTOR_STATUS, hook)
+    assert groupcommit.run_service(service, {}) == ("stored", [])
+    assert done.wait(5)
     # Not the calling (ORM) thread: a broker round trip never holds up chargers.
     assert ran_on == ["cms-domain-hooks"]
 
 
 def test_in_embedded_mode_domain_hooks_run_after_commit_in_the_same_thread(
-    settings, django_capture_on_commit_callbacks
+    settings, django_capture_on_commit_callbacks, subscribed
 ):
     import threading
 
     from django.db import transaction
-
-    from stations.live import events
 
     settings.CELERY_TASK_ALWAYS_EAGER = True
     ran_on: list[str] = []
@@ -339,12 +320,9 @@ def test_in_embedded_mode_domain_hooks_run_after_commit_in_the_same_thread(
 
     def service():
         with transaction.atomic():
-            events.domain_event_on_commit({"kind": "test.event"})
+            emit(connector_status_event(1, connector_number=0))
 
-    events.DOMAIN_EVENT_HANDLERS.append(hook)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            groupcommit.run_service(service, {})
-    finally:
-        events.DOMAIN_EVENT_HANDLERS.remove(hook)
+    subscribed(EventKind.CONNECTOR_STATUS, hook)
+    with django_capture_on_commit_callbacks(execute=True):
+        groupcommit.run_service(service, {})
     assert ran_on == [threading.current_thread().name]

@@ -6,7 +6,7 @@ from functools import partial
 import pytest
 from django.utils import timezone
 
-from sessions_app import events
+from cms.events import EventKind
 from sessions_app.models import (
     ChargingSession,
     IdToken,
@@ -214,7 +214,7 @@ def test_start_at_a_charger_not_accepted_opens_no_active_session(
 
 
 def test_new_start_on_a_connector_supersedes_the_open_session(
-    charge_point_a, token_a, django_capture_on_commit_callbacks
+    charge_point_a, token_a, django_capture_on_commit_callbacks, subscribed
 ):
     first_id, _ = _start(charge_point_a)
     _meter(
@@ -223,14 +223,11 @@ def test_new_start_on_a_connector_supersedes_the_open_session(
         [_entry(10, {"value": "3500", "measurand": "Energy.Active.Import.Register"})],
     )
     stopped: list[int] = []
-    events.SESSION_STOPPED_HANDLERS.append(stopped.append)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            second_id, _ = _start(
-                charge_point_a, started_at=_at(30), meter_start_wh=3600
-            )
-    finally:
-        events.SESSION_STOPPED_HANDLERS.remove(stopped.append)
+    subscribed(
+        EventKind.SESSION_STOPPED, lambda event: stopped.append(event.session_id)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        second_id, _ = _start(charge_point_a, started_at=_at(30), meter_start_wh=3600)
     first = ChargingSession.objects.get(pk=first_id)
     assert first.status == SessionStatus.COMPLETED
     assert first.stop_reason == "Superseded"
@@ -250,15 +247,11 @@ def test_new_start_on_a_connector_supersedes_the_open_session(
 
 
 def test_start_publishes_a_live_session_event(
-    charge_point_a, token_a, django_capture_on_commit_callbacks, monkeypatch
+    charge_point_a, token_a, django_capture_on_commit_callbacks, live_published
 ):
-    published = []
-    monkeypatch.setattr(
-        "stations.live.events.publish_now",
-        lambda groups, event: published.append(event),
-    )
     with django_capture_on_commit_callbacks(execute=True):
         transaction_id, _ = _start(charge_point_a)
+    published = [event for _groups, event in live_published]
     assert published[0]["kind"] == "session.updated"
     assert published[0]["session_id"] == transaction_id
     assert published[0]["charge_point_pk"] == charge_point_a.pk
@@ -268,16 +261,15 @@ def test_start_publishes_a_live_session_event(
 
 
 def test_stop_closes_the_session_and_notifies_handlers(
-    charge_point_a, token_a, django_capture_on_commit_callbacks
+    charge_point_a, token_a, django_capture_on_commit_callbacks, subscribed
 ):
     transaction_id, _ = _start(charge_point_a)
     stopped: list[int] = []
-    events.SESSION_STOPPED_HANDLERS.append(stopped.append)
-    try:
-        with django_capture_on_commit_callbacks(execute=True):
-            result = _stop(charge_point_a, transaction_id, id_tag="TAG1")
-    finally:
-        events.SESSION_STOPPED_HANDLERS.remove(stopped.append)
+    subscribed(
+        EventKind.SESSION_STOPPED, lambda event: stopped.append(event.session_id)
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = _stop(charge_point_a, transaction_id, id_tag="TAG1")
     session = ChargingSession.objects.get(pk=transaction_id)
     assert result.status == "Accepted"
     assert session.status == SessionStatus.COMPLETED

@@ -383,11 +383,15 @@ def test_priority_token_sessions_are_served_first(site, operator):
 
 def test_session_hooks_replan_the_site(site, django_capture_on_commit_callbacks):
     connectors = site_connectors(site, chargers=1)
-    from sessions_app.events import session_started_on_commit
+    from cms.events import SessionStarted, emit
 
     session = start_session(connectors[0])
     with django_capture_on_commit_callbacks(execute=True):
-        session_started_on_commit(session.pk)
+        emit(
+            SessionStarted(
+                session_id=session.pk, charge_point_pk=session.charge_point_id
+            )
+        )
 
     plan = AllocationPlan.objects.get()
     assert plan.trigger == "session_changed"

@@ -11,7 +11,8 @@ from django.conf import settings
 from django.test import Client
 
 from cms.routing import websocket_application
-from stations.live.events import groups_for, publish_now
+from stations.live import bus as livebus
+from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, RegistrationStatus
 from tests.factories import (
     ChargePointFactory,
@@ -20,6 +21,11 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def publish_now(groups: list[str], event: dict[str, Any]) -> None:
+    """What sync code's emit does after commit: one live-bus message."""
+    livebus.publish_sync([(groups, event)])
 
 
 @pytest.fixture

@@ -1,12 +1,12 @@
-"""Many task calls of the gateway's hooks leave in one broker message and all run."""
+"""Many task calls of the gateway's subscribers leave in one broker message and all run."""
 
 from __future__ import annotations
 
 import pytest
 from celery import shared_task
 
-from cms import taskbatch
 from cms.celery import app
+from cms.tasks import task_calls_run_task, task_calls_send
 
 RAN: list[tuple[str, int]] = []
 
@@ -53,32 +53,25 @@ def _messages(queue) -> list[dict]:
     return bodies
 
 
-def test_calls_made_while_collecting_are_recorded_not_published(broker):
-    with taskbatch.collecting() as calls:
-        for n in range(3):
-            record_task.delay("a", n)
-    assert calls == [("tests.taskbatch.record", ["a", 0], {}), *calls[1:]]
-    assert len(calls) == 3
-    assert broker.qsize() == 0
-    assert RAN == []
-
-
 def test_many_calls_leave_in_chunks_and_one_call_as_itself(broker):
-    calls = [("tests.taskbatch.record", ["b", n], {}) for n in range(120)]
-    taskbatch.publish(calls)
+    task_calls_send([record_task.si("b", n) for n in range(120)])
     messages = _messages(broker)
-    assert [m["task"] for m in messages] == ["stations.tasks.task_calls_run_task"] * 3
+    assert [m["task"] for m in messages] == ["cms.tasks.task_calls_run_task"] * 3
     sizes = [len(m["body"][1]["calls"]) for m in messages]
     assert sizes == [50, 50, 20]
+    assert messages[0]["body"][1]["calls"][0] == [
+        "tests.taskbatch.record",
+        ["b", 0],
+        {},
+    ]
+    assert RAN == []
 
-    taskbatch.publish([("tests.taskbatch.record", ["c", 1], {})])
+    task_calls_send([record_task.si("c", 1)])
     (single,) = _messages(broker)
     assert single["task"] == "tests.taskbatch.record"
 
 
 def test_a_worker_runs_a_chunk_in_order_and_sends_a_failing_call_on_its_own(broker):
-    from stations.tasks import task_calls_run_task
-
     done = task_calls_run_task(
         calls=[
             ["tests.taskbatch.record", ["d", 1], {}],
@@ -94,10 +87,8 @@ def test_a_worker_runs_a_chunk_in_order_and_sends_a_failing_call_on_its_own(brok
     assert retry["body"][0] == [7]
 
 
-def test_eager_mode_runs_calls_at_once_even_while_collecting(settings):
+def test_eager_mode_runs_each_call_at_once():
     RAN.clear()
     assert app.conf.task_always_eager
-    with taskbatch.collecting() as calls:
-        record_task.delay("e", 1)
-    assert calls == []
-    assert RAN == [("e", 1)]
+    task_calls_send([record_task.si("e", 1), record_task.si("e", 2)])
+    assert RAN == [("e", 1), ("e", 2)]
