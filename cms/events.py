@@ -176,8 +176,8 @@ class SessionUpdated(Event):
     status: str
     auth_status: str
     energy_wh: int | None
-    power_w: int | None
-    soc_percent: int | None
+    power_w: float | None
+    soc_percent: float | None
     started_at: str
     stopped_at: str | None
     last_meter_at: str | None
