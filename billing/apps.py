@@ -30,6 +30,7 @@ class BillingConfig(AppConfig):
     verbose_name = "Tariffs and billing"
 
     def ready(self) -> None:
+        from billing import reports  # noqa: F401  (registers the revenue report)
         from sessions_app.events import SESSION_STOPPED_HANDLERS
         from stations.live.events import DOMAIN_EVENT_HANDLERS
 
