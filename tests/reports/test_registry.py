@@ -55,17 +55,23 @@ def audited(monkeypatch, station_days):
     )
 
 
+def _open_everywhere(client, user, key):
+    """The index, then the report's page, CSV and API answers for ``user``."""
+    client.force_login(user)
+    api = APIClient()
+    api.force_authenticate(user)
+    return (
+        client.get(reverse("reports:index")),
+        client.get(reverse("reports:report", args=[key]), RANGE),
+        client.get(reverse("reports:csv", args=[key]), RANGE),
+        api.get(reverse("reports_api:report", args=[key]), RANGE),
+    )
+
+
 def test_registered_report_is_listed_shown_exported_and_served(
     client, operator, station_a, station_days
 ):
-    client.force_login(operator)
-    api = APIClient()
-    api.force_authenticate(operator)
-
-    index = client.get(reverse("reports:index"))
-    page = client.get(reverse("reports:report", args=["station-days"]), RANGE)
-    export = client.get(reverse("reports:csv", args=["station-days"]), RANGE)
-    served = api.get(reverse("reports_api:report", args=["station-days"]), RANGE)
+    index, page, export, served = _open_everywhere(client, operator, "station-days")
 
     assert ("station-days", "Station days") in index.context["reports"]
     assert page.status_code == 200
@@ -87,14 +93,7 @@ def test_registered_report_is_listed_shown_exported_and_served(
 def test_report_needing_a_permission_is_hidden_and_denied(
     client, operator, station_a, audited
 ):
-    client.force_login(operator)
-    api = APIClient()
-    api.force_authenticate(operator)
-
-    index = client.get(reverse("reports:index"))
-    page = client.get(reverse("reports:report", args=["audited"]), RANGE)
-    export = client.get(reverse("reports:csv", args=["audited"]), RANGE)
-    served = api.get(reverse("reports_api:report", args=["audited"]), RANGE)
+    index, page, export, served = _open_everywhere(client, operator, "audited")
 
     assert "audited" not in [key for key, _ in index.context["reports"]]
     assert "station-days" in [key for key, _ in index.context["reports"]]
