@@ -40,6 +40,11 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts and maintenance"
 
     def ready(self) -> None:
+        # The overview's open-alert figure: stations asks, alerts answers.
+        from alerts.selectors import alert_open_count
+        from stations.live.selectors import open_alert_counter_register
+
+        open_alert_counter_register(alert_open_count)
         from sessions_app.events import (
             SESSION_STARTED_HANDLERS,
             SESSION_STOPPED_HANDLERS,
