@@ -74,14 +74,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("sessions_app.views", "billing"): (
         "the session page's price panel; fix: billing registers the panel"
     ),
-    ("stations.api", "billing"): (
-        "the driver's station finder shows tariffs; fix: the driver station "
-        "endpoints move up to billing (they read billing's tariffs and "
-        "sessions_app's tokens)"
-    ),
-    ("stations.api", "sessions_app"): (
-        "the driver's station finder prices for one of the driver's id tokens"
-    ),
     ("stations.apps", "sessions_app"): _EVENT_PATH,
     ("stations.smart.tasks", "sessions_app"): _EVENT_PATH,
     ("stations.live.selectors", "sessions_app"): (
