@@ -80,8 +80,6 @@ ALLOWED: dict[tuple[str, str], str] = {
         "overview figures and board rows show active sessions, power and energy "
         "today; " + _SESSIONS_READ
     ),
-    ("stations.views", "sessions_app"): "id tokens and sessions of a network page; "
-    + _SESSIONS_READ,
     ("stations.remote.services", "sessions_app"): (
         "remote start/stop name an id token and a session; fix: the session side "
         "of a remote start subscribes to the command's outcome"
