@@ -19,7 +19,10 @@ from datetime import datetime
 from importlib import import_module
 from typing import Any, Literal
 
-from stations.reports.filters import REPORT_PERMISSION
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+
+from stations.reports.filters import REPORT_PERMISSION, reports_require
 from stations.reports.models import ReportRollupState
 from stations.reports.rows import ReportRow
 
@@ -127,13 +130,20 @@ def report_register(report: Report) -> Report:
     return report
 
 
-def report_get(key: str) -> Report | None:
-    return _REPORTS.get(key)
-
-
 def report_list() -> list[Report]:
     """Every registered report, in registration order."""
     return list(_REPORTS.values())
+
+
+def report_get_for_user(*, user: Any, key: str) -> Report:
+    """The report ``key`` if ``user`` may open it: 404 unknown, 403 not allowed."""
+    reports_require(user=user)
+    report = _REPORTS.get(key)
+    if report is None:
+        raise Http404("No such report.")
+    if not report.is_allowed(user):
+        raise PermissionDenied("Your role does not allow this report.")
+    return report
 
 
 def report_list_for_user(*, user: Any) -> list[Report]:

@@ -15,8 +15,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
@@ -28,7 +27,11 @@ from stations.reports.filters import (
     parse_filters,
     reports_require,
 )
-from stations.reports.registry import Report, report_get, report_list_for_user
+from stations.reports.registry import (
+    Report,
+    report_get_for_user,
+    report_list_for_user,
+)
 from stations.reports.rows import ReportRow
 from stations.reports.tasks import rollup_freshness
 from stations.selectors import network_list_for_user, station_list_for_user
@@ -41,17 +44,6 @@ class _Echo:
 
 def _today(request: HttpRequest) -> date:
     return timezone.localdate()
-
-
-def report_for_request(request: Any, key: str) -> Report:
-    """The report ``key`` if the caller may open it: 404 unknown, 403 not allowed."""
-    reports_require(user=request.user)
-    report = report_get(key)
-    if report is None:
-        raise Http404("No such report.")
-    if not report.is_allowed(request.user):
-        raise PermissionDenied("Your role does not allow this report.")
-    return report
 
 
 def _run(
@@ -113,7 +105,7 @@ def report_index(request: HttpRequest) -> HttpResponse:
 @require_GET
 @login_required
 def report_page(request: HttpRequest, kind: str) -> HttpResponse:
-    report = report_for_request(request, kind)
+    report = report_get_for_user(user=request.user, key=kind)
     result = _run(request, report)
     context: dict[str, Any] = {
         "kind": kind,
@@ -144,7 +136,7 @@ def report_page(request: HttpRequest, kind: str) -> HttpResponse:
 @require_GET
 @login_required
 def report_csv(request: HttpRequest, kind: str) -> HttpResponse:
-    report = report_for_request(request, kind)
+    report = report_get_for_user(user=request.user, key=kind)
     result = _run(request, report)
     if isinstance(result, ReportInputError):
         return HttpResponse(
