@@ -616,12 +616,12 @@ def report_calls(module: Any) -> dict[str, Any]:
 def current_reports() -> Any:
     """The report functions of this checkout, under the names ``report_calls`` uses."""
     from billing.reports import revenue_report
+    from sessions_app.reports import sessions_distribution_report
     from stations.reports.availability import availability_report, availability_windows
     from stations.reports.energy import energy_report
     from stations.reports.faults import faults_report
     from stations.reports.filters import ReportFilters
     from stations.reports.peak_hours import peak_hours_report
-    from stations.reports.sessions_distribution import sessions_distribution_report
     from stations.reports.utilization import utilization_report
 
     return SimpleNamespace(

@@ -31,6 +31,13 @@ from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
 from billing.models import Cdr
+from sessions_app.reports import (
+    Distribution,
+    local_day,
+    session_distribution_register,
+    station_days_rebuild,
+    widen,
+)
 from stations.models import Network, Station
 from stations.reports.filters import (
     ReportFilters,
@@ -49,13 +56,6 @@ from stations.reports.registry import (
     report_register,
 )
 from stations.reports.rows import ReportRow, table_row
-from stations.reports.sessions_distribution import (
-    Distribution,
-    local_day,
-    session_distribution_register,
-    station_days_rebuild,
-    widen,
-)
 from stations.reports.tasks import LATE_ID_MARGIN
 from stations.selectors import network_get_for_user, network_ids_for_user
 

@@ -8,6 +8,7 @@ class ChargingConfig(AppConfig):
     verbose_name = "Id tokens, sessions and meter values"
 
     def ready(self) -> None:
+        from sessions_app import reports  # noqa: F401  (registers the sessions report)
         from sessions_app.search import search_sections_register
 
         search_sections_register()

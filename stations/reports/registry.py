@@ -3,8 +3,8 @@
 The index page, the report page, its CSV export and ``/api/v1/reports/<key>/``
 all iterate this registry, so a new report needs no edit anywhere else. The
 stations room registers its reports from ``StationsConfig.ready()``; a higher
-app registers its own from its ``ready()`` (billing: revenue), which keeps the
-imports pointing down.
+app registers its own from its ``ready()`` (sessions_app: session histograms;
+billing: revenue), which keeps the imports pointing down.
 
 Reports that keep day rows beside the connector roll-ups (session histograms,
 revenue) give ``day_rollups``; the roll-up run (``stations.reports.tasks``)
@@ -114,7 +114,6 @@ STATIONS_REPORT_MODULES = (
     "stations.reports.energy",
     "stations.reports.peak_hours",
     "stations.reports.faults",
-    "stations.reports.sessions_distribution",
 )
 
 

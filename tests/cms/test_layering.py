@@ -48,9 +48,9 @@ _GATEWAY = (
     "the one event path (issue 17 items 2-4) turn these into facts and events"
 )
 _REPORT_HISTORY = (
-    "reports read sessions and meter values (energy per hour, session "
-    "histograms, late data for the roll-ups); fix: sessions_app registers "
-    "these readers into the report room"
+    "the connector roll-ups read sessions and meter values (sessions started "
+    "and energy per hour, late session data, the meter-value purge); fix: "
+    "sessions_app registers these readers into the report room"
 )
 
 # (importing module, imported app): why the upward import remains.
@@ -89,7 +89,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stations.ocpp.groupcommit", "sessions_app"): _GATEWAY,
     ("stations.ocpp.handlers", "sessions_app"): _GATEWAY,
     ("stations.reports.history", "sessions_app"): _REPORT_HISTORY,
-    ("stations.reports.sessions_distribution", "sessions_app"): _REPORT_HISTORY,
     ("stations.reports.tasks", "sessions_app"): _REPORT_HISTORY,
     ("stations.smart.services", "alerts"): (
         "smart charging raises and clears an alert when a site limit cannot be "

@@ -1,5 +1,8 @@
 """Histograms of stopped sessions: duration and energy (billing adds idle time).
 
+The report reads the charging sessions, so it lives here and registers into
+the stations report registry from ``ChargingConfig.ready()``.
+
 Sessions (not rejected, stopped) count by their station-local start day,
 bucketed and summed in SQL (one query per time zone). Whole days complete in
 the roll-ups come from ``StationDailySessions`` (its ``values`` map
