@@ -77,6 +77,11 @@ class AlertsConfig(AppConfig):
     verbose_name = "Alerts and maintenance"
 
     def ready(self) -> None:
+        # The overview's open-alert figure: stations asks, alerts answers.
+        from alerts.selectors import alert_open_count
+        from stations.live.selectors import open_alert_counter_register
+
+        open_alert_counter_register(alert_open_count)
         subscribe(EventKind.CONNECTOR_STATUS, evaluate_on_connector_status)
         subscribe(EventKind.CHARGER_CONNECTION, evaluate_on_connection)
         subscribe(EventKind.CHARGER_BOOTED, evaluate_on_boot)

@@ -7,6 +7,8 @@ another network's alert exists) and ``PermissionDenied`` when the role lacks
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
@@ -105,3 +107,12 @@ def webhook_delivery_list_for_endpoint(
     *, endpoint: WebhookEndpoint
 ) -> QuerySet[WebhookDelivery]:
     return endpoint.deliveries.select_related("alert")
+
+
+def alert_open_count(*, network_ids: Sequence[int]) -> int:
+    """Alerts of ``network_ids`` not yet resolved (the overview's figure)."""
+    return (
+        Alert.objects.filter(network_id__in=network_ids)
+        .exclude(status=AlertStatus.RESOLVED)
+        .count()
+    )

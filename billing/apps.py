@@ -39,5 +39,7 @@ class BillingConfig(AppConfig):
     verbose_name = "Tariffs and billing"
 
     def ready(self) -> None:
+        from billing import reports  # noqa: F401  (registers the revenue report)
+
         subscribe(EventKind.SESSION_STOPPED, rate_session_on_stop)
         subscribe(EventKind.CONNECTOR_STATUS, finalize_idle_on_unplug)

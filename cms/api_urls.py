@@ -7,14 +7,15 @@ from django.urls import path
 from accounts import api as accounts_api
 from alerts import api as alerts_api
 from billing import api as billing_api
+from billing import driver_stations as driver_stations_api
 from sessions_app import api as sessions_api
 from stations import api as stations_api
 
 app_name = "api"
 
 driver_urlpatterns = [
-    path("driver/stations/", stations_api.DriverStationNearbyApi.as_view(), name="driver_stations"),
-    path("driver/stations/<int:pk>/", stations_api.DriverStationDetailApi.as_view(), name="driver_station"),
+    path("driver/stations/", driver_stations_api.DriverStationNearbyApi.as_view(), name="driver_stations"),
+    path("driver/stations/<int:pk>/", driver_stations_api.DriverStationDetailApi.as_view(), name="driver_station"),
     path("driver/tokens/", sessions_api.DriverTokenListApi.as_view(), name="driver_tokens"),
     path("driver/starts/", sessions_api.DriverStartApi.as_view(), name="driver_start"),
     path("driver/starts/<int:pk>/", sessions_api.DriverStartDetailApi.as_view(), name="driver_start_detail"),

@@ -6,3 +6,9 @@ class ChargingConfig(AppConfig):
     # A label of its own keeps clear of django.contrib.sessions ("sessions").
     label = "charging"
     verbose_name = "Id tokens, sessions and meter values"
+
+    def ready(self) -> None:
+        from sessions_app import reports  # noqa: F401  (registers the sessions report)
+        from sessions_app.search import search_sections_register
+
+        search_sections_register()

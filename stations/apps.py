@@ -31,5 +31,9 @@ class StationsConfig(AppConfig):
         from stations.smart.tasks import register_hooks
 
         register_hooks()
-        # Report roll-up maintenance (not in tasks.py, so register it here).
-        from stations.reports import tasks as report_tasks  # noqa: F401  (report roll-ups)
+        # Report roll-up maintenance (not in tasks.py, so register it here) and
+        # the reports of this app.
+        from stations.reports import tasks as report_tasks  # noqa: F401
+        from stations.reports.registry import stations_reports_load
+
+        stations_reports_load()

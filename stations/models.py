@@ -351,7 +351,7 @@ class StatusChange(models.Model):
         indexes = [
             models.Index(fields=["connector", "at"]),
             models.Index(fields=["charge_point", "at"]),
-            # Fault-rate report: the moves into Faulted only (stations.reports.extra).
+            # Fault-rate report: the moves into Faulted only (stations.reports.faults).
             models.Index(
                 fields=["connector", "at"],
                 condition=Q(status="Faulted", is_applied=True),

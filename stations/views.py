@@ -24,7 +24,6 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from sessions_app.models import ChargingSession, IdToken
 from stations import inventory as services
 from stations.forms import (
     TIME_ZONES,
@@ -52,6 +51,7 @@ from stations.models import (
     OcppMessage,
     RegistrationStatus,
 )
+from stations.search import search_results, search_sections
 from stations.selectors import (
     can_see_unassigned,
     charge_point_get_for_user,
@@ -784,8 +784,6 @@ def connector_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 # --- search ---------------------------------------------------------------------
 
-SEARCH_LIMIT = 20
-
 
 @login_required
 def search(request: HttpRequest) -> HttpResponse:
@@ -793,51 +791,21 @@ def search(request: HttpRequest) -> HttpResponse:
     _require(request, "stations.view_network")
     query = request.GET.get("q", "").strip()[:100]
     user = request.user
-    results: dict[str, list[Any]] = {
-        "charge_points": [],
-        "stations": [],
-        "tokens": [],
-        "sessions": [],
-    }
-    if query:
-        network_ids = network_ids_for_user(user=user)
-        if user.has_perm("stations.view_chargepoint"):
-            results["charge_points"] = list(
-                charge_point_list_for_user(user=user)
-                .filter(Q(ocpp_id__icontains=query) | Q(display_name__icontains=query))
-                .order_by("ocpp_id")[:SEARCH_LIMIT]
-            )
-        if user.has_perm("stations.view_station"):
-            results["stations"] = list(
-                station_list_for_user(user=user)
-                .filter(name__icontains=query)
-                .order_by("name")[:SEARCH_LIMIT]
-            )
-        if user.has_perm("charging.view_idtoken"):
-            results["tokens"] = list(
-                IdToken.objects.filter(network_id__in=network_ids)
-                .filter(Q(token__icontains=query) | Q(label__icontains=query))
-                .select_related("network")
-                .order_by("token")[:SEARCH_LIMIT]
-            )
-        if user.has_perm("charging.view_chargingsession"):
-            sessions = ChargingSession.objects.filter(
-                charge_point__station__network_id__in=network_ids
-            )
-            session_match = Q(id_tag__iexact=query)
-            if query.isdigit():
-                session_match |= Q(pk=int(query))
-            results["sessions"] = list(
-                sessions.filter(session_match)
-                .select_related("charge_point", "charge_point__station")
-                .order_by("-started_at")[:SEARCH_LIMIT]
-            )
+    results = search_results(
+        user=user,
+        query=query,
+        network_ids=network_ids_for_user(user=user) if query else [],
+    )
     return render(
         request,
         "stations/search.html",
         {
             "query": query,
             "results": results,
+            "sections": [
+                {"template": section.template, "items": results[section.key]}
+                for section in search_sections()
+            ],
             "total": sum(len(v) for v in results.values()),
             "can_see_unassigned": can_see_unassigned(user),
         },

@@ -9,11 +9,10 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.db.models import (
     Case,
     CharField,
@@ -123,17 +122,21 @@ def _start_of_today(network: Network, now: dt.datetime) -> dt.datetime:
     return local_now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# Alerts sit above stations: the alerts app registers how to count its open
+# alerts (``AlertsConfig.ready()``) instead of this module reaching up into it.
+_open_alert_counters: list[Callable[..., int]] = []
+
+
+def open_alert_counter_register(counter: Callable[..., int]) -> None:
+    """Let ``counter(network_ids=...)`` answer the overview's open-alert figure."""
+    _open_alert_counters[:] = [counter]
+
+
 def open_alert_count(*, network_ids: Sequence[int]) -> int | None:
-    """Alerts not yet resolved, or None where the alerts app has no Alert model."""
-    try:
-        alert_model = apps.get_model("alerts", "Alert")
-    except LookupError:
+    """Alerts not yet resolved, or None where no alerts app registered a counter."""
+    if not _open_alert_counters:
         return None
-    return (
-        alert_model.objects.filter(network_id__in=network_ids)
-        .exclude(status="resolved")
-        .count()
-    )
+    return _open_alert_counters[0](network_ids=network_ids)
 
 
 def network_overview(

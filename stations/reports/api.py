@@ -11,7 +11,6 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from django.http import Http404
 from django.utils import timezone
 from drf_spectacular.utils import (
     OpenApiParameter,
@@ -26,14 +25,11 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from cms.api import IsStaffAccount, responses
-from stations.reports.core import (
-    ReportInputError,
-    ReportRow,
-    availability_windows,
-    parse_filters,
-)
+from stations.reports.availability import availability_windows
+from stations.reports.filters import ReportFilters, ReportInputError, parse_filters
+from stations.reports.registry import Report, report_get_for_user
+from stations.reports.rows import ReportRow
 from stations.reports.tasks import rollup_freshness
-from stations.reports.views import EXTRA_KINDS, REPORTS
 
 
 def _share(value: str) -> str | None:
@@ -122,12 +118,33 @@ _FILTER_PARAMETERS = [
 ]
 
 
-class ReportApi(APIView):
-    """One report over the caller's scope.
+def _tally_body(report: Report, rows: list[ReportRow]) -> dict[str, Any]:
+    return {"rows": [_row(row) for row in rows]}
 
-    availability, utilization, energy and peak answer ``ReportSerializer``;
-    faults, sessions and revenue (``billing.view_cdr``) answer
-    ``TableReportSerializer``.
+
+def _table_body(report: Report, rows: list[ReportRow]) -> dict[str, Any]:
+    return {
+        "columns": report.column_names,
+        "rows": [
+            {column.name: str(column.value(row)) for column in report.columns}
+            for row in rows
+        ],
+    }
+
+
+# A report's ``api_kind``: how its rows are answered.
+_BODIES = {
+    "tally": (_tally_body, ReportSerializer),
+    "table": (_table_body, TableReportSerializer),
+}
+
+
+class ReportApi(APIView):
+    """One registered report over the caller's scope.
+
+    Status and energy reports (availability, utilization, energy, peak) answer
+    ``ReportSerializer``; table reports (faults, sessions, revenue with
+    ``billing.view_cdr``, ...) answer ``TableReportSerializer``.
     """
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
@@ -145,40 +162,25 @@ class ReportApi(APIView):
         ),
     )
     def get(self, request: Request, kind: str) -> Response:
-        if kind not in REPORTS:
-            raise Http404("No such report.")
+        report = report_get_for_user(user=request.user, key=kind)
         try:
             filters = parse_filters(request.query_params, today=timezone.localdate())
         except ReportInputError as error:
             raise ValidationError({error.field: [str(error)]}) from None
-        _, compute, _ = REPORTS[kind]
-        rows = compute(user=request.user, filters=filters)
-        fresh = rollup_freshness()
-        freshness = {
-            "rollups_complete_until": fresh["complete_until"],
-            "backfill_percent": fresh["backfill_percent"],
-        }
-        if kind in EXTRA_KINDS:
-            _, _, columns = REPORTS[kind]
-            table = {
-                "report": kind,
-                "date_from": filters.date_from,
-                "date_to": filters.date_to,
-                **freshness,
-                "columns": [name for name, _ in columns],
-                "rows": [
-                    {name: str(value(row)) for name, value in columns} for row in rows
-                ],
-            }
-            return Response(TableReportSerializer(table).data)
-        body = {
-            "report": kind,
-            "date_from": filters.date_from,
-            "date_to": filters.date_to,
-            **freshness,
-            "rows": [_row(row) for row in rows],
-        }
-        return Response(ReportSerializer(body).data)
+        rows = report.rows(user=request.user, filters=filters)
+        body, serializer = _BODIES[report.api_kind]
+        return Response(serializer(_envelope(kind, filters) | body(report, rows)).data)
+
+
+def _envelope(kind: str, filters: ReportFilters) -> dict[str, Any]:
+    fresh = rollup_freshness()
+    return {
+        "report": kind,
+        "date_from": filters.date_from,
+        "date_to": filters.date_to,
+        "rollups_complete_until": fresh["complete_until"],
+        "backfill_percent": fresh["backfill_percent"],
+    }
 
 
 class WindowSerializer(serializers.Serializer):

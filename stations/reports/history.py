@@ -8,7 +8,7 @@ and the statuses heard after a silent spell) and the sessions that overlap the
 range with their energy register readings. ``buckets()`` then splits one
 connector's time into UTC-aligned buckets (hours for the roll-ups, 5 minutes for
 the SLA windows) in whole microseconds, so the roll-ups and the raw path add up
-to exactly the same seconds. The model is described in ``stations.reports.core``.
+to exactly the same seconds. The model is described in ``stations.reports.tallies``.
 """
 
 from __future__ import annotations
@@ -194,7 +194,7 @@ class ConnectorsHistory:
         return heard
 
     def _load_online(self, cp_ids: list[int]) -> None:
-        """True while the charger is connected (see ``stations.reports.core``)."""
+        """True while the charger is connected (see ``stations.reports.tallies``)."""
         previous = ConnectionEvent.objects.filter(
             charge_point_id=OuterRef("pk"), kind__in=_ONLINE_KINDS, at__lt=self.start
         ).order_by("-at", "-id")

@@ -228,7 +228,7 @@ class StationDailySessions(models.Model):
     """Stopped sessions of a station per local start day: histogram counts and sums.
 
     ``values`` maps ``<distribution>_<bucket>_n`` / ``_sum`` (see
-    ``stations.reports.extra``) to numbers; the sessions report adds them up.
+    ``sessions_app.reports``) to numbers; the sessions report adds them up.
     """
 
     station = models.ForeignKey(

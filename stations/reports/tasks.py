@@ -36,20 +36,16 @@ from zoneinfo import ZoneInfo
 from celery import shared_task
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Max, Min, Q
+from django.db.models import Max, Q
 from django.utils import timezone
 
-from billing.models import Cdr
 from sessions_app.models import ChargingSession, MeterValue
 from stations.models import (
     ChargePoint,
     ConnectionEvent,
     Connector,
-    Network,
-    Station,
     StatusChange,
 )
-from stations.reports.core import HOUR, _floor
 from stations.reports.history import (
     ENERGY_INDEX,
     SECONDS_FIELDS,
@@ -64,6 +60,8 @@ from stations.reports.models import (
     ConnectorMonthlyRollup,
     ReportRollupState,
 )
+from stations.reports.registry import day_rollups_build, day_rollups_update
+from stations.reports.tallies import HOUR, floor_to
 
 STATE_KEY = "hourly"
 CHUNK = 100  # connectors per batch (one set of history queries, one COPY)
@@ -338,7 +336,7 @@ def connectors_rollups_rebuild(
     Hours older than the meter-value retention keep their stored energy and
     session counts (their readings may be gone). Returns the rows written.
     """
-    start, end = _floor(start, HOUR), _floor(end, HOUR)
+    start, end = floor_to(start, HOUR), floor_to(end, HOUR)
     if end <= start or not connectors:
         return 0
     ids = [c.pk for c in connectors]
@@ -499,7 +497,7 @@ def report_rollups_update(
 
 def _update(now: datetime, budget_s: float | None) -> int:
     deadline = None if budget_s is None else monotonic_time.monotonic() + budget_s
-    target = _floor(now, HOUR)
+    target = floor_to(now, HOUR)
     state = _state()
     written = 0
     if state.complete_until is None:
@@ -524,13 +522,13 @@ def _update(now: datetime, budget_s: float | None) -> int:
             backfill_done=state.backfill_total,
         )
     if not state.day_rows_built:  # after the backfill, or after an upgrade
-        _business_rollups_full(state, now)
+        _day_rollups_full(state, now)
     if not state.month_rows_built:  # after an upgrade: from the daily rows
         _monthly_rollups_full()
         ReportRollupState.objects.filter(pk=state.pk).update(month_rows_built=True)
     complete_until = state.complete_until
     since = state.last_run_started_at or complete_until
-    _business_rollups_update(state, since)
+    day_rollups_update(state=state, since=since)
     watermark = _max_status_id()
     late = _late_starts(
         since=since,
@@ -541,7 +539,7 @@ def _update(now: datetime, budget_s: float | None) -> int:
     for connector in _connectors():
         begin = complete_until
         if connector.pk in late:
-            begin = min(begin, _floor(late[connector.pk], HOUR))
+            begin = min(begin, floor_to(late[connector.pk], HOUR))
         if begin < target:
             groups[begin].append(connector)
     for begin, connectors in sorted(groups.items(), key=lambda item: item[0]):
@@ -557,78 +555,12 @@ def _update(now: datetime, budget_s: float | None) -> int:
     return written
 
 
-def _local_day(moment: datetime, zone: str) -> Any:
-    return moment.astimezone(ZoneInfo(zone or "UTC")).date()
-
-
-def _business_rollups_full(state: ReportRollupState, now: datetime) -> None:
-    """First build of the revenue and session-distribution day rows."""
-    from stations.reports.extra import revenue_rollups_rebuild, sessions_rollups_rebuild
-
-    cdr_max = Cdr.objects.aggregate(top=Max("id"))["top"] or 0
-    stations = list(Station.objects.all())
+def _day_rollups_full(state: ReportRollupState, now: datetime) -> None:
+    """First build of the reports' day rows (session histograms, revenue...)."""
     with transaction.atomic():
-        revenue_rollups_rebuild(
-            max_id=cdr_max, stations=stations, networks=list(Network.objects.all())
-        )
-        ReportRollupState.objects.filter(pk=state.pk).update(cdr_watermark=cdr_max)
-        state.cdr_watermark = cdr_max
-        oldest = ChargingSession.objects.aggregate(first=Min("started_at"))["first"]
-        first = min(oldest or now, now).date() - timedelta(days=1)
-        last = now.date() + timedelta(days=1)
-        sessions_rollups_rebuild(stations=stations, first=first, last=last)
+        day_rollups_build(state=state, now=now)
         ReportRollupState.objects.filter(pk=state.pk).update(day_rows_built=True)
     state.day_rows_built = True
-
-
-def _business_rollups_update(state: ReportRollupState, since: datetime) -> None:
-    """Day rows touched by CDRs issued and sessions updated since the last run."""
-    from stations.reports.extra import revenue_rollups_rebuild, sessions_rollups_rebuild
-
-    stations = {station.pk: station for station in Station.objects.all()}
-    networks = {network.pk: network for network in Network.objects.all()}
-    cdr_max = Cdr.objects.aggregate(top=Max("id"))["top"] or 0
-    revenue_days: dict[tuple[str, int], list[Any]] = {}
-    session_days: dict[int, list[Any]] = {}
-
-    def widen(days: dict[Any, list[Any]], key: Any, day: Any) -> None:
-        span = days.setdefault(key, [day, day])
-        span[0], span[1] = min(span[0], day), max(span[1], day)
-
-    for station_id, network_id, stopped_at, started_at in Cdr.objects.filter(
-        id__gt=state.cdr_watermark - LATE_ID_MARGIN, id__lte=cdr_max
-    ).values_list("station_id", "network_id", "stopped_at", "started_at"):
-        if station_id is None:
-            zone = networks[network_id].time_zone
-            widen(revenue_days, ("network", network_id), _local_day(stopped_at, zone))
-            continue
-        zone = stations[station_id].time_zone
-        widen(revenue_days, ("station", station_id), _local_day(stopped_at, zone))
-        widen(session_days, station_id, _local_day(started_at, zone))
-    for station_id, started_at in ChargingSession.objects.filter(
-        updated_at__gte=since, charge_point__station__isnull=False
-    ).values_list("charge_point__station_id", "started_at"):
-        widen(
-            session_days,
-            station_id,
-            _local_day(started_at, stations[station_id].time_zone),
-        )
-    with transaction.atomic():
-        for (kind, pk), (first, last) in revenue_days.items():
-            revenue_rollups_rebuild(
-                max_id=cdr_max,
-                stations=[stations[pk]] if kind == "station" else [],
-                networks=[networks[pk]] if kind == "network" else [],
-                first=first,
-                last=last,
-            )
-        ReportRollupState.objects.filter(pk=state.pk).update(cdr_watermark=cdr_max)
-    state.cdr_watermark = cdr_max
-    by_span: dict[tuple[Any, Any], list[Station]] = defaultdict(list)
-    for station_id, (first, last) in session_days.items():
-        by_span[(first, last)].append(stations[station_id])
-    for (first, last), members in by_span.items():
-        sessions_rollups_rebuild(stations=members, first=first, last=last)
 
 
 def rollup_freshness() -> dict[str, Any]:

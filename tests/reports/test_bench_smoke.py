@@ -9,7 +9,9 @@ from django.db import connection
 
 from sessions_app.models import ChargingSession, MeterValue
 from stations.models import Connector, Network, StatusChange
-from stations.reports.core import ReportFilters, availability_report, energy_report
+from stations.reports.availability import availability_report
+from stations.reports.energy import energy_report
+from stations.reports.filters import ReportFilters
 from stations.reports.models import ConnectorDailyRollup
 from stations.reports.tasks import report_rollups_update
 from tests.factories import user_with_role

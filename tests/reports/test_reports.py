@@ -7,19 +7,14 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from stations.models import ConnectionEvent, Connector, Station
-from stations.reports.core import (
-    ReportFilters,
-    availability_report,
-    availability_windows,
-    connector_buckets_raw,
-    connector_totals,
-    energy_report,
-    local_range,
-    peak_hours_report,
-    utilization_report,
-)
+from stations.reports.availability import availability_report, availability_windows
+from stations.reports.energy import energy_report
+from stations.reports.filters import ReportFilters, local_range
 from stations.reports.models import ConnectorHourlyRollup
+from stations.reports.peak_hours import peak_hours_report
+from stations.reports.tallies import connector_buckets_raw, connector_totals
 from stations.reports.tasks import report_rollups_update
+from stations.reports.utilization import utilization_report
 from tests.factories import ConnectorFactory
 from tests.reports.support import connection, session, status
 

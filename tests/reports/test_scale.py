@@ -13,17 +13,15 @@ from django.utils import timezone
 from sessions_app.models import MeterValue
 from stations.models import Connector, StatusChange
 from stations.reports import tasks as report_tasks
-from stations.reports.core import (
-    ReportFilters,
-    availability_report,
-    energy_report,
-    range_totals,
-)
+from stations.reports.availability import availability_report
+from stations.reports.energy import energy_report
+from stations.reports.filters import ReportFilters
 from stations.reports.models import (
     ConnectorDailyRollup,
     ConnectorHourlyRollup,
     ReportRollupState,
 )
+from stations.reports.tallies import range_totals
 from stations.reports.tasks import (
     meter_values_purge,
     report_rollups_update,

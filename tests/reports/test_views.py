@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pytest
 from django.urls import reverse
 
-from stations.reports.core import local_range
+from stations.reports.filters import local_range
 from stations.reports.models import ConnectorHourlyRollup
 from tests.factories import ConnectorFactory
 from tests.reports.support import session, status

@@ -12,7 +12,7 @@ import pytest
 from django.urls import reverse
 
 from billing.models import Cdr
-from stations.reports.core import local_range
+from stations.reports.filters import local_range
 from stations.reports.models import ConnectorHourlyRollup
 from tests.factories import ChargePointFactory, ConnectorFactory
 from tests.reports.support import session, status
