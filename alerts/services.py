@@ -46,6 +46,7 @@ from alerts.rules import Finding
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import groups_for, publish_on_commit
 from stations.models import ChargePoint, Connector, ConnectorStatus
+from stations.ocpp import commands as ocpp
 
 logger = logging.getLogger(__name__)
 
@@ -921,7 +922,7 @@ def _send_command(
     alert: Alert,
     session: ChargingSession,
     action: str,
-    payload: dict[str, Any],
+    command: ocpp.Command,
     actor: Any,
     kind: str,
     message: str,
@@ -939,10 +940,9 @@ def _send_command(
                 "command transport (stations.remote.dispatch.command_send)."
             ),
         )
-    command = send(
+    sent = send(
         charge_point=session.charge_point,
-        action=action,
-        payload=payload,
+        command=command,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         connector_number=session.connector_number,
     )
@@ -953,8 +953,8 @@ def _send_command(
         actor=actor,
         message=message,
         data={
-            "command_id": getattr(command, "pk", None),
-            "command_status": str(getattr(command, "status", "")),
+            "command_id": getattr(sent, "pk", None),
+            "command_status": str(getattr(sent, "status", "")),
             "action": action,
         },
     )
@@ -970,10 +970,9 @@ def zombie_probe(
             alert=alert,
             session=session,
             action="TriggerMessage",
-            payload={
-                "requestedMessage": "MeterValues",
-                "connectorId": session.connector_number,
-            },
+            command=ocpp.TriggerMessage(
+                message="MeterValues", connector=session.connector_number
+            ),
             actor=actor,
             kind=AlertEvent.Kind.PROBE,
             message="TriggerMessage(MeterValues) sent as a probe",
@@ -996,7 +995,7 @@ def zombie_stop(
             alert=alert,
             session=session,
             action="RemoteStopTransaction",
-            payload={"transactionId": session.pk},
+            command=ocpp.RemoteStop(transaction_id=session.pk),
             actor=actor,
             kind=AlertEvent.Kind.STOP_REQUESTED,
             message=f"Reconciliation stop: {reason}",

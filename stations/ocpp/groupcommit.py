@@ -23,104 +23,31 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import close_old_connections, transaction
 
 from cms import taskbatch
 from cms.loops import loop_local
 from stations import services
 from stations.live import bus as livebus
-from stations.live.events import hooks_deferred
 from stations.ocpp.messagelog import (
     LogEntry,
     MessageLogWriter,
     get_writer,
     write_entries,
 )
+from stations.ocpp.runtime import (
+    CONNECTION_UPKEEP_INTERVAL_S,
+    hook_runner_install,
+    run_service,
+)
 
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 MAX_BATCH = 500
-
-# Connection upkeep (Django's ``close_old_connections``: max age, and with
-# CONN_HEALTH_CHECKS a ``SELECT 1`` round trip) runs before a service call at
-# most this often on the ORM thread, and at once after a call that failed,
-# instead of twice per charger message as ``database_sync_to_async`` does.
-CONNECTION_UPKEEP_INTERVAL_S = 1.0
-_upkeep = threading.local()
-
-
-def run_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """Run a domain service on the ORM thread with throttled connection upkeep.
-
-    With a real broker the domain hooks of what it committed (``task.delay``)
-    go to the hook thread; eager Celery (the embedded mode) runs them here.
-    """
-    now = time.monotonic()
-    if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
-        close_old_connections()
-        _upkeep.at = now
-    try:
-        if settings.CELERY_TASK_ALWAYS_EAGER:
-            return services.run_collecting_events(service, kwargs)
-        with hooks_deferred() as hooks:
-            outcome = services.run_collecting_events(service, kwargs)
-        _hook_thread.submit(hooks)
-        return outcome
-    except Exception:
-        # A broken or errored connection is closed now, not reused by the next call.
-        close_old_connections()
-        _upkeep.at = time.monotonic()
-        raise
-
-
-async def orm_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """``run_service`` on the ORM thread: the gateway's way to call a service."""
-    return await sync_to_async(run_service, thread_sensitive=True)(service, kwargs)
-
-
-async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call a service on the ORM thread for its result (its live events are dropped)."""
-    result, _ = await orm_service(service, kwargs)
-    return result
-
-
-SIDE_THREADS = 3
-_side_pool: ThreadPoolExecutor | None = None
-_side_pool_lock = threading.Lock()
-
-
-async def side_call(service: Callable[..., Any], **kwargs: Any) -> Any:
-    """Short work that must not wait behind the chargers' batches.
-
-    For reads (Authorize) and for work that touches only its own rows with one
-    atomic statement (a command claim: a conditional UPDATE), so it cannot race
-    the ORM thread's writes:
-    on PostgreSQL it runs on a small pool of its own database threads; on
-    SQLite (one writer) on the ORM thread like everything else.
-    """
-    global _side_pool
-    if connection.vendor != "postgresql":
-        return await orm_call(service, **kwargs)
-    with _side_pool_lock:
-        if _side_pool is None:
-            _side_pool = ThreadPoolExecutor(
-                max_workers=SIDE_THREADS, thread_name_prefix="cms-side-db"
-            )
-    result, _ = await sync_to_async(
-        run_service, thread_sensitive=False, executor=_side_pool
-    )(service, kwargs)
-    return result
-
 
 HOOKS_PER_ROUND = 500
 
@@ -174,6 +101,7 @@ class _HookThread:
 
 
 _hook_thread = _HookThread()
+hook_runner_install(_hook_thread.submit)
 
 
 Outcome = tuple[BaseException | None, Any]  # (error, result)
@@ -365,6 +293,7 @@ def _connect_single(*, item: Any) -> Any:
         remote_address=item.remote_address,
         unknown_policy=item.unknown_policy,
         at=item.at,
+        ocpp_protocol=item.ocpp_protocol,
     )
 
 

@@ -52,6 +52,7 @@ from stations.remote.services import (
     charging_profile_send,
     command_batch_send,
     command_request,
+    command_submit,
     configuration_change,
     configuration_fetch,
     local_list_send,
@@ -156,12 +157,17 @@ def send(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             if isinstance(form, SendLocalListForm):
                 command = _send_local_list(request, charge_point, form)
-            else:
-                name = form.cleaned_data["command"] if action == "advanced" else action
+            elif isinstance(form, AdvancedForm):
                 command = command_request(
                     charge_point=charge_point,
-                    action=name,
+                    action=form.cleaned_data["command"],
                     payload=form.payload(),
+                    requested_by=request.user,
+                )
+            else:
+                command = command_submit(
+                    charge_point=charge_point,
+                    command=form.command(),
                     requested_by=request.user,
                 )
         except CommandPayloadError as error:
