@@ -493,20 +493,20 @@ class ChargingProfileForm(forms.Form):
 
 
 def periods_from_formset(formset: Any) -> list[dict[str, Any]] | None:
-    """The schedule periods, or None after adding errors to the formset."""
+    """The schedule periods (``ChargingProfile.periods``), or None after adding errors."""
     periods: list[dict[str, Any]] = []
     for form in formset.forms:
         data = getattr(form, "cleaned_data", None) or {}
         if data.get("start_period") is None or data.get("limit") is None:
             continue
         period: dict[str, Any] = {
-            "startPeriod": data["start_period"],
+            "start_s": data["start_period"],
             "limit": float(data["limit"]),
         }
         if data.get("number_phases"):
-            period["numberPhases"] = data["number_phases"]
+            period["phases"] = data["number_phases"]
         periods.append(period)
-    starts = [p["startPeriod"] for p in periods]
+    starts = [p["start_s"] for p in periods]
     if not periods or starts[0] != 0:
         formset.forms[0].add_error("start_period", "The first period starts at 0 s.")
         return None

@@ -545,12 +545,12 @@ def charging_profile_spec(profile: ChargingProfile) -> ocpp.ChargingProfileSpec:
 
 
 def schedule_periods_of(stored: list[dict[str, Any]]) -> list[ocpp.SchedulePeriod]:
-    """``ChargingProfile.periods`` (JSON: startPeriod, limit, numberPhases)."""
+    """The schedule of ``ChargingProfile.periods`` (JSON: start_s, limit, phases)."""
     return [
         ocpp.SchedulePeriod(
-            start_s=int(period["startPeriod"]),
+            start_s=int(period["start_s"]),
             limit=float(period["limit"]),
-            phases=period.get("numberPhases"),
+            phases=period.get("phases"),
         )
         for period in stored
     ]
