@@ -500,8 +500,8 @@ def _fact(action: str, answer: dict[str, Any]) -> neutral.Fact | None:
         return neutral.LocalListVersion(version=answer["listVersion"])
     if action == "GetDiagnostics":
         return neutral.DiagnosticsFile(file_name=str(answer.get("fileName") or ""))
-    if action == "GetCompositeSchedule" and answer.get("status") == "Accepted":
-        schedule = answer.get("chargingSchedule") or {}
+    schedule = answer.get("chargingSchedule")
+    if action == "GetCompositeSchedule" and isinstance(schedule, dict):
         return neutral.CompositeSchedule(
             connector=answer.get("connectorId"),
             start=_parse_time(answer.get("scheduleStart")),
