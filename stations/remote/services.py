@@ -184,17 +184,14 @@ def command_submit(
             )
             return cast(ChargePointCommand, reservation.command)
         case ocpp.UpdateFirmware() | ocpp.GetDiagnostics():
-            # Both requests take the command's own fields as their arguments.
-            request = (
-                firmware_update_request
+            tracked = _tracked_request(
+                FirmwareUpdate
                 if isinstance(command, ocpp.UpdateFirmware)
-                else diagnostics_request
-            )
-            tracked = request(
+                else DiagnosticsRequest,
                 charge_point=charge_point,
+                command=command,
                 requested_by=requested_by,
                 batch=batch,
-                **_arguments(command),
             )
             return cast(ChargePointCommand, tracked.command)
         case ocpp.GetConfiguration():
@@ -370,6 +367,40 @@ def reservation_cancel(
     )
 
 
+def _tracked_request(
+    model: type[FirmwareUpdate] | type[DiagnosticsRequest],
+    *,
+    charge_point: ChargePoint,
+    command: ocpp.UpdateFirmware | ocpp.GetDiagnostics,
+    requested_by: Any,
+    batch: uuid.UUID | None,
+) -> Any:
+    """Send a firmware or diagnostics command with the row that tracks its progress.
+
+    The row holds the command's own fields (location, times, retries) and the
+    progress history the charger's notifications extend.
+    """
+    now = _now()
+    with transaction.atomic():
+        _supersede_open(model, charge_point, now)
+        tracked = model.objects.create(
+            charge_point=charge_point,
+            requested_by=_actor(requested_by),
+            requested_at=now,
+            history=[{"status": "Requested", "at": now.isoformat()}],
+            **_arguments(command),
+        )
+        _send(
+            charge_point=charge_point,
+            command=command,
+            requested_by=requested_by,
+            record=_attach(tracked),
+            batch=batch,
+        )
+    tracked.refresh_from_db()
+    return tracked
+
+
 def firmware_update_request(
     *,
     charge_point: ChargePoint,
@@ -381,33 +412,22 @@ def firmware_update_request(
     batch: uuid.UUID | None = None,
 ) -> FirmwareUpdate:
     """Send a firmware update and track its progress per request."""
-    now = _now()
-    with transaction.atomic():
-        _supersede_open(FirmwareUpdate, charge_point, now)
-        update = FirmwareUpdate.objects.create(
+    command = ocpp.UpdateFirmware(
+        location=location,
+        retrieve_at=retrieve_at,
+        retries=retries,
+        retry_interval_s=retry_interval_s,
+    )
+    return cast(
+        FirmwareUpdate,
+        _tracked_request(
+            FirmwareUpdate,
             charge_point=charge_point,
-            location=location,
-            retrieve_at=retrieve_at,
-            retries=retries,
-            retry_interval_s=retry_interval_s,
-            requested_by=_actor(requested_by),
-            requested_at=now,
-            history=[{"status": "Requested", "at": now.isoformat()}],
-        )
-        _send(
-            charge_point=charge_point,
-            command=ocpp.UpdateFirmware(
-                location=location,
-                retrieve_at=retrieve_at,
-                retries=retries,
-                retry_interval_s=retry_interval_s,
-            ),
+            command=command,
             requested_by=requested_by,
-            record=_attach(update),
             batch=batch,
-        )
-    update.refresh_from_db()
-    return update
+        ),
+    )
 
 
 def diagnostics_request(
@@ -422,35 +442,23 @@ def diagnostics_request(
     batch: uuid.UUID | None = None,
 ) -> DiagnosticsRequest:
     """Ask for a diagnostics upload and track it per request."""
-    now = _now()
-    with transaction.atomic():
-        _supersede_open(DiagnosticsRequest, charge_point, now)
-        request = DiagnosticsRequest.objects.create(
+    command = ocpp.GetDiagnostics(
+        location=location,
+        start_time=start_time,
+        stop_time=stop_time,
+        retries=retries,
+        retry_interval_s=retry_interval_s,
+    )
+    return cast(
+        DiagnosticsRequest,
+        _tracked_request(
+            DiagnosticsRequest,
             charge_point=charge_point,
-            location=location,
-            start_time=start_time,
-            stop_time=stop_time,
-            retries=retries,
-            retry_interval_s=retry_interval_s,
-            requested_by=_actor(requested_by),
-            requested_at=now,
-            history=[{"status": "Requested", "at": now.isoformat()}],
-        )
-        _send(
-            charge_point=charge_point,
-            command=ocpp.GetDiagnostics(
-                location=location,
-                start_time=start_time,
-                stop_time=stop_time,
-                retries=retries,
-                retry_interval_s=retry_interval_s,
-            ),
+            command=command,
             requested_by=requested_by,
-            record=_attach(request),
             batch=batch,
-        )
-    request.refresh_from_db()
-    return request
+        ),
+    )
 
 
 def configuration_fetch(

@@ -13,20 +13,23 @@ from stations.remote.models import CommandBatch
 pytestmark = pytest.mark.django_db
 
 
+def bulk_post(client, user, charge_point, action: str, payload_json: str):
+    client.force_login(user)
+    return client.post(
+        reverse("commands:bulk"),
+        {
+            "command": action,
+            "payload_json": payload_json,
+            "charge_points": [charge_point.pk],
+        },
+    )
+
+
 def test_bulk_reset_with_an_empty_payload_is_a_soft_reset(
     client, operator, charge_point_a
 ):
     """A bulk Reset with the default ``{}`` payload resets softly, no Python error."""
-    client.force_login(operator)
-
-    response = client.post(
-        reverse("commands:bulk"),
-        {
-            "command": "Reset",
-            "payload_json": "{}",
-            "charge_points": [charge_point_a.pk],
-        },
-    )
+    response = bulk_post(client, operator, charge_point_a, "Reset", "{}")
 
     batch = CommandBatch.objects.get()
     assert response.status_code == 302
@@ -41,16 +44,7 @@ def test_bulk_reset_with_an_empty_payload_is_a_soft_reset(
 def test_bulk_payload_error_names_the_field_and_sends_nothing(
     client, operator, charge_point_a
 ):
-    client.force_login(operator)
-
-    response = client.post(
-        reverse("commands:bulk"),
-        {
-            "command": "UnlockConnector",
-            "payload_json": "{}",
-            "charge_points": [charge_point_a.pk],
-        },
-    )
+    response = bulk_post(client, operator, charge_point_a, "UnlockConnector", "{}")
 
     assert response.status_code == 400
     errors = response.context["form"].errors["payload_json"]
