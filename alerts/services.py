@@ -56,6 +56,7 @@ from cms.events import (
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, ConnectorStatus, Network
+from stations.ocpp import commands as ocpp
 
 logger = logging.getLogger(__name__)
 
@@ -956,7 +957,7 @@ def _send_command(
     alert: Alert,
     session: ChargingSession,
     action: str,
-    payload: dict[str, Any],
+    command: ocpp.Command,
     actor: User | None,
     kind: str,
     message: str,
@@ -974,10 +975,9 @@ def _send_command(
                 "command transport (stations.remote.dispatch.command_send)."
             ),
         )
-    command = send(
+    sent = send(
         charge_point=session.charge_point,
-        action=action,
-        payload=payload,
+        command=command,
         requested_by=actor if getattr(actor, "is_authenticated", False) else None,
         connector_number=session.connector_number,
     )
@@ -988,8 +988,8 @@ def _send_command(
         actor=actor,
         message=message,
         data={
-            "command_id": getattr(command, "pk", None),
-            "command_status": str(getattr(command, "status", "")),
+            "command_id": getattr(sent, "pk", None),
+            "command_status": str(getattr(sent, "status", "")),
             "action": action,
         },
     )
@@ -1009,10 +1009,9 @@ def zombie_probe(
             alert=alert,
             session=session,
             action="TriggerMessage",
-            payload={
-                "requestedMessage": "MeterValues",
-                "connectorId": session.connector_number,
-            },
+            command=ocpp.TriggerMessage(
+                message="MeterValues", connector=session.connector_number
+            ),
             actor=actor,
             kind=AlertEvent.Kind.PROBE,
             message="TriggerMessage(MeterValues) sent as a probe",
@@ -1035,7 +1034,7 @@ def zombie_stop(
             alert=alert,
             session=session,
             action="RemoteStopTransaction",
-            payload={"transactionId": session.pk},
+            command=ocpp.RemoteStop(transaction_id=session.pk),
             actor=actor,
             kind=AlertEvent.Kind.STOP_REQUESTED,
             message=f"Reconciliation stop: {reason}",

@@ -20,7 +20,7 @@ django.setup()
 from ocpp.messages import Call, _validate_payload  # noqa: E402
 
 from stations.ocpp.protocol import CALL  # noqa: E402
-from stations.ocpp.validation import validate  # noqa: E402
+from stations.ocpp.v16.validation import validate  # noqa: E402
 
 MESSAGES = {
     "StatusNotification": {

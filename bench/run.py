@@ -571,6 +571,7 @@ def scenario_storm(ctx: Context) -> dict[str, Any]:
 def scenario_commands(ctx: Context) -> dict[str, Any]:
     """Commands from this process reach chargers held by the server processes."""
     from stations.models import ChargePoint, ChargePointCommand
+    from stations.ocpp.commands import GetConfiguration
     from stations.remote.dispatch import command_send
 
     count = 1000
@@ -603,8 +604,7 @@ def scenario_commands(ctx: Context) -> dict[str, Any]:
         started = time.time()
         command = command_send(
             charge_point=charge_point,
-            action="GetConfiguration",
-            payload={},
+            command=GetConfiguration(),
             requested_by=None,
         )
         issued[command.pk] = started
@@ -615,8 +615,7 @@ def scenario_commands(ctx: Context) -> dict[str, Any]:
     for charge_point in chargers:
         command = command_send(
             charge_point=charge_point,
-            action="GetConfiguration",
-            payload={},
+            command=GetConfiguration(),
             requested_by=None,
             batch=batch,
         )

@@ -39,8 +39,9 @@ from sessions_app.selectors import (
     session_meter_values,
 )
 from stations.models import Connector, RegistrationStatus
+from stations.ocpp.commands import RemoteStop
 from stations.remote.models import RemoteStartRequest, RemoteStartStatus
-from stations.remote.services import command_request, remote_start_request
+from stations.remote.services import command_submit, remote_start_request
 
 SESSION_ORDERING = {
     "started_at": "started_at",
@@ -316,10 +317,9 @@ class DriverSessionStopApi(DriverApiView):
         session = _driver_session(request.user, pk)
         if session.status != SessionStatus.ACTIVE:
             raise Conflict("session", "This session is not active.")
-        command = command_request(
+        command = command_submit(
             charge_point=session.charge_point,
-            action="RemoteStopTransaction",
-            payload={"transactionId": session.pk},
+            command=RemoteStop(transaction_id=session.pk),
             requested_by=request.user,
         )
         return accepted(

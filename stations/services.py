@@ -134,6 +134,7 @@ def charge_point_connection_open(
     remote_address: str,
     unknown_policy: str,
     at: datetime,
+    ocpp_protocol: str = "ocpp1.6",
 ) -> ConnectionOpened | None:
     """Record a new live connection; create an unknown charger per the policy.
 
@@ -174,20 +175,13 @@ def charge_point_connection_open(
             at=at,
             detail="A new connection with the same identity replaced this one.",
         )
+    charge_point.ocpp_protocol = ocpp_protocol
     charge_point.connection_channel = channel_name
     charge_point.is_connected = True
     charge_point.is_online = True
     charge_point.connected_at = at
     charge_point.last_seen_at = at
-    charge_point.save(
-        update_fields=[
-            "connection_channel",
-            "is_connected",
-            "is_online",
-            "connected_at",
-            "last_seen_at",
-        ]
-    )
+    charge_point.save(update_fields=_CONNECTION_FIELDS)
     ConnectionEvent.objects.create(
         charge_point=charge_point,
         kind=ConnectionEvent.Kind.CONNECTED,
@@ -210,9 +204,12 @@ class ConnectionRequest:
     remote_address: str
     unknown_policy: str
     at: datetime
+    # The negotiated subprotocol: which version adapter speaks to the charger.
+    ocpp_protocol: str = "ocpp1.6"
 
 
 _CONNECTION_FIELDS = [
+    "ocpp_protocol",
     "connection_channel",
     "is_connected",
     "is_online",
@@ -252,6 +249,7 @@ def charge_point_connections_open(
                     remote_address=item.remote_address,
                     unknown_policy=item.unknown_policy,
                     at=item.at,
+                    ocpp_protocol=item.ocpp_protocol,
                 )
             )
             continue
@@ -267,6 +265,7 @@ def charge_point_connections_open(
                     detail="A new connection with the same identity replaced this one.",
                 )
             )
+        charge_point.ocpp_protocol = item.ocpp_protocol
         charge_point.connection_channel = item.channel_name
         charge_point.is_connected = True
         charge_point.is_online = True

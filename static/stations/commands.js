@@ -41,18 +41,18 @@
     var canvas = document.getElementById("composite-chart");
     if (!source || !canvas || !window.Chart) { return; }
     var schedule = JSON.parse(source.textContent);
-    var periods = schedule.chargingSchedulePeriod || [];
-    var points = periods.map(function (p) { return { x: p.startPeriod / 60, y: p.limit }; });
-    if (points.length && schedule.duration) {
-      points.push({ x: schedule.duration / 60, y: periods[periods.length - 1].limit });
+    var periods = schedule.periods || [];
+    var points = periods.map(function (p) { return { x: p.start_s / 60, y: p.limit }; });
+    if (points.length && schedule.duration_s) {
+      points.push({ x: schedule.duration_s / 60, y: periods[periods.length - 1].limit });
     }
     new window.Chart(canvas, {
       type: "line",
-      data: { datasets: [{ label: "Limit (" + schedule.chargingRateUnit + ")", data: points,
+      data: { datasets: [{ label: "Limit (" + schedule.rate_unit + ")", data: points,
                            stepped: "after", borderColor: "#0b5cad", pointRadius: 2 }] },
       options: { animation: false, scales: {
         x: { type: "linear", title: { display: true, text: "Minutes from schedule start" } },
-        y: { beginAtZero: true, title: { display: true, text: schedule.chargingRateUnit } } } }
+        y: { beginAtZero: true, title: { display: true, text: schedule.rate_unit } } } }
     });
   }
 })();

@@ -13,12 +13,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import gc
 import logging
 import random
 import re
 import time
-from datetime import timedelta
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -31,17 +29,13 @@ from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from stations import services
 from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
+from stations.ocpp import runtime, versions
 from stations.ocpp.auth import charger_password_matches
-from stations.ocpp.groupcommit import get_batcher, orm_call, orm_service, side_call
-from stations.ocpp.handlers import CentralSystem
+from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.messagelog import get_writer
-from stations.ocpp.protocol import (
-    CALLRESULT,
-    INVALID,
-    SUBPROTOCOL,
-    UNKNOWN_UNIQUE_ID,
-)
-from stations.ocpp.validation import validate
+from stations.ocpp.protocol import INVALID, UNKNOWN_UNIQUE_ID
+from stations.ocpp.runtime import orm_call, orm_service, side_call
+from stations.ocpp.versions import CentralSystemSession, VersionAdapter, WireCall
 from stations.remote import dispatch as commands
 
 logger = logging.getLogger(__name__)
@@ -54,71 +48,6 @@ _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
 # A failing channel-layer receive (Redis restart, "Timeout reading") is retried
 # with a capped, jittered backoff instead of ending the consumer and its socket.
 CHANNEL_RECEIVE_BACKOFF_S = (0.05, 5.0)
-# gc.freeze() this long after the last connection of a burst, and at least this
-# often while sockets are open (docs/benchmarks.md: gen-2 pauses dominate p99).
-GC_FREEZE_DELAY_S = 2.0
-GC_FREEZE_INTERVAL_S = 300.0
-# Frozen objects are never cycle-collected: unfreeze and collect once this often.
-GC_FULL_COLLECT_INTERVAL_S = 3600.0
-# During a long connect ramp (tens of thousands of chargers at a paced rate) the
-# burst never settles: freeze after every this many new connections as well.
-GC_FREEZE_EVERY_CONNECTIONS = 1000
-
-
-class _GcFreezer:
-    """Keep long-lived connection objects out of the cyclic collector's scans.
-
-    With thousands of sockets per process most heap objects live as long as
-    their connection; every gen-2 collection walks all of them and stalls the
-    event loop for 0.3-1.3 s. Freezing after a connect burst moves them to the
-    permanent generation. Closed connections are still freed by reference
-    counting; cycles among frozen objects wait for the hourly full collection.
-    """
-
-    def __init__(self) -> None:
-        self._task: asyncio.Task[None] | None = None
-        self._burst_at = 0.0
-        self._last_full = time.monotonic()
-        self.open_sockets = 0
-        self._connected_since_freeze = 0
-
-    def connected(self) -> None:
-        self.open_sockets += 1
-        self._connected_since_freeze += 1
-        self._burst_at = time.monotonic()
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._run())
-
-    def disconnected(self) -> None:
-        self.open_sockets = max(0, self.open_sockets - 1)
-
-    async def _run(self) -> None:
-        last_freeze = time.monotonic()
-        while self.open_sockets:
-            await asyncio.sleep(GC_FREEZE_DELAY_S)
-            now = time.monotonic()
-            burst_settled = self._burst_at > last_freeze and (
-                now - self._burst_at >= GC_FREEZE_DELAY_S
-            )
-            ramp = self._connected_since_freeze >= GC_FREEZE_EVERY_CONNECTIONS
-            if (
-                not burst_settled
-                and not ramp
-                and now - last_freeze < GC_FREEZE_INTERVAL_S
-            ):
-                continue
-            if now - self._last_full >= GC_FULL_COLLECT_INTERVAL_S:
-                gc.unfreeze()
-                gc.collect()
-                self._last_full = now
-            else:
-                gc.collect(1)
-            gc.freeze()
-            self._connected_since_freeze = 0
-            last_freeze = time.monotonic()
-
-
-_gc_freezer = _GcFreezer()
 
 
 def _resilient_receive(
@@ -185,7 +114,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     """One charger's WebSocket (``/ocpp/<charge point id>``)."""
 
     charge_point_id: int | None = None
-    cp: CentralSystem | None = None
+    cp: CentralSystemSession | None = None
+    adapter: VersionAdapter | None = None
 
     # Channels assigns ``channel_receive`` in ``__call__`` and ends the consumer
     # (dropping the charger's socket) when it raises; wrap it to retry instead.
@@ -202,7 +132,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def dispatch(self, message: dict[str, Any]) -> None:
         # Channels' dispatch first hops to the ORM thread to close stale
         # connections, once per frame. Every ORM call of this consumer goes
-        # through ``groupcommit.run_service``, which does that (throttled), so
+        # through ``runtime.run_service``, which does that (throttled), so
         # the extra hop (a queue slot on the one ORM thread) is skipped.
         handler = getattr(self, get_handler_name(message), None)
         if handler is None:
@@ -220,12 +150,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._writer = get_writer()
 
         offered = list(self.scope.get("subprotocols") or [])
-        if SUBPROTOCOL not in offered:
+        subprotocol = versions.negotiate(offered)
+        if subprotocol is None:
+            supported = ", ".join(versions.supported_subprotocols())
             await self._refuse(
                 f"no supported subprotocol offered (offered {offered or 'none'}, "
-                f"supported {SUBPROTOCOL})"
+                f"supported {supported})"
             )
             return
+        adapter = versions.adapter_for(subprotocol)
         try:
             ocpp_id_validator(self.ocpp_id)
         except Exception:
@@ -243,6 +176,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 remote_address=self.remote_address,
                 unknown_policy=settings.OCPP_UNKNOWN_CHARGERS,
                 at=timezone.now(),
+                ocpp_protocol=subprotocol,
             )
         )
         if opened is None:
@@ -251,8 +185,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.charge_point_id = opened.charge_point_id
         if opened.replaced_channel:
             await self._take_over(opened.replaced_channel)
-        await self.accept(subprotocol=SUBPROTOCOL)
-        self.cp = CentralSystem(
+        await self.accept(subprotocol=subprotocol)
+        self.adapter = adapter
+        self.cp = adapter.central_system(
             self.ocpp_id,
             _ConsumerConnection(self),
             charge_point_id=opened.charge_point_id,
@@ -261,8 +196,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             response_timeout=settings.OCPP_COMMAND_TIMEOUT,
         )
         self._spawn(self._serve(), self._tasks)
-        _embedded_dispatch.register(self)
-        _gc_freezer.connected()
+        runtime.embedded_dispatch.register(self)
+        runtime.gc_freezer.connected()
         self._counted_open = True
         logger.info(
             "%s connected from %s (%s)",
@@ -439,7 +374,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self._spawn(self._run_command(command_id), self._command_tasks)
 
     async def _run_command(self, command_id: int) -> None:
-        if self.cp is None or self.charge_point_id is None:
+        if self.cp is None or self.adapter is None or self.charge_point_id is None:
             return
         # Shielded: once the claim commits the command counts as sent, so a close
         # arriving mid-claim must still leave it with an outcome (offline).
@@ -474,7 +409,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         outcome: dict[str, Any] = {"status": CommandStatus.ERROR}
         try:
-            request = commands.build_call(claimed.action, claimed.payload)
+            request = self.adapter.request_for(
+                WireCall(claimed.action, claimed.payload)
+            )
             await asyncio.wait_for(
                 self.cp.call(
                     request,
@@ -552,27 +489,31 @@ class OcppConsumer(AsyncWebsocketConsumer):
 
     def _answer_outcome(self, action: str, unique_id: str) -> dict[str, Any]:
         payload = self.cp.responses.get(unique_id) if self.cp is not None else None
-        try:
-            validate(action, CALLRESULT, payload)
-        except OCPPError as error:
+        if self.adapter is None:
+            return {"status": CommandStatus.ERROR, "response_payload": payload}
+        error = self.adapter.answer_error(action, payload)
+        if error is not None:
             return {
                 "status": CommandStatus.ERROR,
-                "error_code": error.code,
-                "error_description": f"Invalid answer: {error.details}"[:255],
+                "error_code": getattr(error, "code", "FormationViolation"),
+                "error_description": "Invalid answer: "
+                f"{getattr(error, 'details', error)}"[:255],
                 "response_payload": payload,
             }
         return {
-            "status": commands.status_for_answer(payload),
+            "status": commands.status_for_answer(
+                self.adapter.answer_of(action, payload)
+            ),
             "response_payload": payload,
         }
 
     # --- end ----------------------------------------------------------------------
 
     async def disconnect(self, code: int) -> None:
-        _embedded_dispatch.unregister(self)
+        runtime.embedded_dispatch.unregister(self)
         if getattr(self, "_counted_open", False):
             self._counted_open = False
-            _gc_freezer.disconnected()
+            runtime.gc_freezer.disconnected()
         if self.charge_point_id is None:
             return
         for task in list(self._command_tasks):
@@ -598,57 +539,3 @@ class OcppConsumer(AsyncWebsocketConsumer):
             events = []
         livebus.publish(events)
         logger.info("%s disconnected (code %s)", self.ocpp_id, code)
-
-
-class _EmbeddedDispatch:
-    """Deliver commands from the database when the channel layer is in-memory.
-
-    The embedded server's in-memory layer cannot be reached from another
-    process (``manage.py send_command``, a test), so while this process holds
-    sockets it polls for unclaimed commands addressed to them. The claim in
-    ``command_claim`` keeps delivery exactly-once when the layer delivers too.
-    With Redis the channel layer is the path and this stays off.
-    """
-
-    def __init__(self) -> None:
-        self._consumers: dict[str, OcppConsumer] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    @staticmethod
-    def enabled() -> bool:
-        backend = str(settings.CHANNEL_LAYERS["default"]["BACKEND"])
-        return backend.endswith("InMemoryChannelLayer")
-
-    def register(self, consumer: OcppConsumer) -> None:
-        if not self.enabled():
-            return
-        self._consumers[consumer.channel_name] = consumer
-        if self._task is None or self._task.done():
-            self._task = asyncio.get_running_loop().create_task(self._poll())
-
-    def unregister(self, consumer: OcppConsumer) -> None:
-        self._consumers.pop(getattr(consumer, "channel_name", ""), None)
-
-    async def _poll(self) -> None:
-        interval = settings.OCPP_COMMAND_POLL_SECONDS
-        while self._consumers:
-            await asyncio.sleep(interval)
-            since = timezone.now() - timedelta(
-                seconds=settings.OCPP_COMMAND_TIMEOUT * 2 + 30
-            )
-            try:
-                pending = await orm_call(
-                    commands.pending_command_ids,
-                    channel_names=list(self._consumers),
-                    since=since,
-                )
-            except Exception:
-                logger.warning("command poll failed", exc_info=True)
-                continue
-            for channel_name, command_id in pending:
-                consumer = self._consumers.get(channel_name)
-                if consumer is not None:
-                    consumer.start_command(command_id)
-
-
-_embedded_dispatch = _EmbeddedDispatch()

@@ -19,26 +19,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import queue
-import threading
-import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Generic, TypeVar
 
 from asgiref.sync import sync_to_async
-from django.conf import settings
-from django.db import close_old_connections, connection, transaction
+from django.db import transaction
 
-from cms.events import (
-    UnitOfWork,
-    outbox_batch,
-    relay_nudge,
-    subscribers_run,
-    unit_of_work,
-)
+from cms.events import outbox_batch
 from cms.loops import loop_local
-from cms.tasks import task_calls_send
 from stations import services
 from stations.live import bus as livebus
 from stations.ocpp.messagelog import (
@@ -47,150 +35,12 @@ from stations.ocpp.messagelog import (
     get_writer,
     write_entries,
 )
+from stations.ocpp.runtime import run_service
 
 logger = logging.getLogger(__name__)
 
 Item = TypeVar("Item")
 MAX_BATCH = 500
-
-# Connection upkeep (Django's ``close_old_connections``: max age, and with
-# CONN_HEALTH_CHECKS a ``SELECT 1`` round trip) runs before a service call at
-# most this often on the ORM thread, and at once after a call that failed,
-# instead of twice per charger message as ``database_sync_to_async`` does.
-CONNECTION_UPKEEP_INTERVAL_S = 1.0
-_upkeep = threading.local()
-
-
-def run_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """Run a domain service on the ORM thread with throttled connection upkeep.
-
-    Returns its result and the live events it committed (``_run_in_unit_of_work``).
-    """
-    now = time.monotonic()
-    if now - getattr(_upkeep, "at", float("-inf")) >= CONNECTION_UPKEEP_INTERVAL_S:
-        close_old_connections()
-        _upkeep.at = now
-    try:
-        return _run_in_unit_of_work(service, kwargs)
-    except Exception:
-        # A broken or errored connection is closed now, not reused by the next call.
-        close_old_connections()
-        _upkeep.at = time.monotonic()
-        raise
-
-
-async def orm_service(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """``run_service`` on the ORM thread: the gateway's way to call a service."""
-    return await sync_to_async(run_service, thread_sensitive=True)(service, kwargs)
-
-
-async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
-    """Call a service on the ORM thread for its result (its live events are dropped)."""
-    result, _ = await orm_service(service, kwargs)
-    return result
-
-
-SIDE_THREADS = 3
-_side_pool: ThreadPoolExecutor | None = None
-_side_pool_lock = threading.Lock()
-
-
-async def side_call(service: Callable[..., Any], **kwargs: Any) -> Any:
-    """Short work that must not wait behind the chargers' batches.
-
-    For reads (Authorize) and for work that touches only its own rows with one
-    atomic statement (a command claim: a conditional UPDATE), so it cannot race
-    the ORM thread's writes:
-    on PostgreSQL it runs on a small pool of its own database threads; on
-    SQLite (one writer) on the ORM thread like everything else.
-    """
-    global _side_pool
-    if connection.vendor != "postgresql":
-        return await orm_call(service, **kwargs)
-    with _side_pool_lock:
-        if _side_pool is None:
-            _side_pool = ThreadPoolExecutor(
-                max_workers=SIDE_THREADS, thread_name_prefix="cms-side-db"
-            )
-    result, _ = await sync_to_async(
-        run_service, thread_sensitive=False, executor=_side_pool
-    )(service, kwargs)
-    return result
-
-
-# Units of work (one per service call or batch) the hook thread delivers per round.
-UNITS_PER_ROUND = 500
-
-
-def _run_in_unit_of_work(
-    service: Callable[..., Any], kwargs: dict[str, Any]
-) -> tuple[Any, list[services.LiveEvent]]:
-    """Run ``service`` in a unit of work; return its result and its live events.
-
-    The live events go to the caller's async side; with a real broker the
-    subscriber events go to the hook thread, since a subscriber's task call is
-    a broker round trip the ORM thread must not wait for. Eager Celery (the
-    embedded mode) runs its tasks inline anyway, so the unit delivers to the
-    subscribers here, after commit.
-    """
-    eager = settings.CELERY_TASK_ALWAYS_EAGER
-    with unit_of_work(hands_over=not eager) as unit:
-        result = service(**kwargs)
-    _hook_thread.submit(unit)
-    return result, unit.live
-
-
-class _HookThread:
-    """One thread per process that delivers the gateway's committed events, in order."""
-
-    def __init__(self) -> None:
-        self._queue: queue.SimpleQueue[UnitOfWork] = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, unit: UnitOfWork) -> None:
-        if not unit.events and not unit.relay_nudge:
-            return
-        self._queue.put(unit)
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="cms-domain-hooks", daemon=True
-                )
-                self._thread.start()
-
-    def _run(self) -> None:
-        upkeep_at = float("-inf")
-        while True:
-            units = [self._queue.get()]
-            while len(units) < UNITS_PER_ROUND:
-                try:
-                    units.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            now = time.monotonic()
-            if now - upkeep_at >= CONNECTION_UPKEEP_INTERVAL_S:
-                close_old_connections()  # subscribers may read (e.g. a session's site)
-                upkeep_at = now
-            delivery = subscribers_run(event for unit in units for event in unit.events)
-            if delivery.failures:
-                close_old_connections()  # a failure may have broken the connection
-            if any(unit.relay_nudge for unit in units):
-                delivery.calls.append(relay_nudge())
-            # The task calls of the whole round leave in one message per chunk,
-            # not one broker publish per call (cms.tasks.task_calls_send).
-            try:
-                task_calls_send(delivery.calls)
-            except Exception:
-                logger.exception("%d subscriber tasks not sent", len(delivery.calls))
-
-
-_hook_thread = _HookThread()
-
 
 Outcome = tuple[BaseException | None, Any]  # (error, result)
 

@@ -22,6 +22,7 @@ from django.utils import timezone
 from cms.db import insert_rows
 from cms.loops import loop_local
 from stations.models import OcppMessage
+from stations.ocpp.runtime import orm_call
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,6 @@ class MessageLogWriter:
         return entries
 
     async def flush(self) -> None:
-        from stations.ocpp.groupcommit import orm_call
-
         async with self._lock:
             while self._buffer:
                 batch, self._buffer = self._buffer[:MAX_BATCH], self._buffer[MAX_BATCH:]

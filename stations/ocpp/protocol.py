@@ -28,9 +28,6 @@ from typing import Any
 
 from ocpp.exceptions import OCPPError
 
-SUBPROTOCOL = "ocpp1.6"
-OCPP_VERSION = "1.6"
-
 CALL = 2
 CALLRESULT = 3
 CALLERROR = 4

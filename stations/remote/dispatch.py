@@ -1,18 +1,21 @@
 """CMS -> charger commands: the audit row, its transport and its outcome.
 
-``command_send`` records a ``ChargePointCommand`` and, after commit, asks the
+``command_send`` turns a version-neutral command (``stations.ocpp.commands``)
+into the charger's wire CALL through its version adapter
+(``stations.ocpp.versions``, by ``ChargePoint.ocpp_protocol``), records a
+``ChargePointCommand`` with what goes on the wire and, after commit, asks the
 consumer holding the charger's socket (in whatever process) to run it through
-the channel layer, on that connection's channel (``ChargePoint.connection_channel``). The consumer claims
-the row (``command_claim``), awaits the OCPP CALL in its own task and records
-the answer with ``command_finish``. An unconnected charger finishes as
-``offline`` at once. Any OCPP 1.6 action works: the payload (camelCase or
-snake_case keys) is checked against the 1.6 schema before anything is stored.
+the channel layer, on that connection's channel
+(``ChargePoint.connection_channel``). The consumer claims the row
+(``command_claim``), awaits the CALL in its own task and records the answer
+with ``command_finish``. An unconnected charger finishes as ``offline`` at
+once. ``command_of`` / ``answer_of`` read a stored row back as the neutral
+command and answer.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 import time
 import uuid
 from dataclasses import dataclass
@@ -24,141 +27,74 @@ from channels.layers import get_channel_layer
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from ocpp.charge_point import remove_nones, serialize_as_dict
-from ocpp.exceptions import OCPPError
-from ocpp.v16 import call as v16_call
-from ocpp.v16.enums import Action
 
 from accounts.services import audit_record
 from cms.events import CommandFinished, emit
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
-from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
-from stations.ocpp.protocol import CALL
-from stations.ocpp.validation import validate
+from stations.ocpp import versions
+from stations.ocpp.commands import Answer, Command, CommandPayloadError
+from stations.ocpp.versions import VersionAdapter, WireCall
 from stations.services import charge_point_groups
+
+__all__ = ["CommandPayloadError"]
 
 logger = logging.getLogger(__name__)
 
 COMMAND_MESSAGE_TYPE = "ocpp.command"
 
-# Actions only the charger initiates (DataTransfer goes both ways).
-CHARGER_INITIATED_ACTIONS = frozenset(
-    {
-        "Authorize",
-        "BootNotification",
-        "DiagnosticsStatusNotification",
-        "FirmwareStatusNotification",
-        "Heartbeat",
-        "LogStatusNotification",
-        "MeterValues",
-        "SecurityEventNotification",
-        "SignCertificate",
-        "SignedFirmwareStatusNotification",
-        "StartTransaction",
-        "StatusNotification",
-        "StopTransaction",
-    }
-)
-CMS_ACTIONS = frozenset(
-    action.value
-    for action in Action
-    if action.value not in CHARGER_INITIATED_ACTIONS and hasattr(v16_call, action.value)
-)
-_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked"})
-_REJECTED_ANSWERS = frozenset({"Rejected", "UnlockFailed"})
+
+def charge_point_adapter(charge_point: ChargePoint) -> VersionAdapter:
+    """The version adapter of the protocol the charger negotiated."""
+    return versions.adapter_for(charge_point.ocpp_protocol)
 
 
-class CommandPayloadError(ValueError):
-    """The command is not valid OCPP 1.6; ``field`` names the offending field."""
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
+def command_call(*, charge_point: ChargePoint, command: Command) -> WireCall:
+    """The CALL ``command`` becomes for this charger; raises CommandPayloadError."""
+    return charge_point_adapter(charge_point).call_for(command)
 
 
-def _camel_action(action: str) -> str:
-    """``remote_start_transaction`` / ``RemoteStartTransaction`` -> the 1.6 name."""
-    if "_" in action or action[:1].islower():
-        return "".join(part[:1].upper() + part[1:] for part in action.split("_"))
-    return action
+def command_of(command: ChargePointCommand) -> Command:
+    """The neutral command a stored audit row carries."""
+    adapter = charge_point_adapter(command.charge_point)
+    return adapter.command_of(WireCall(command.action, command.payload or {}))
 
 
-def _field_from_type_error(error: TypeError) -> str:
-    """``missing ... argument: 'id_tag'`` -> ``idTag`` (the form/API field)."""
-    match = re.search(r"argument:? '(\w+)'", str(error))
-    if match is None:
-        return "payload"
-    return str(snake_to_camel_case({match.group(1): None}).popitem()[0])
+def answer_of(command: ChargePointCommand) -> Answer:
+    """The neutral reading of the charger's answer stored on the audit row."""
+    adapter = charge_point_adapter(command.charge_point)
+    return adapter.answer_of(command.action, command.response_payload)
 
 
-def build_call(action: str, payload: dict[str, Any]) -> Any:
-    """Build the python-ocpp ``ocpp.v16.call.<Action>`` dataclass for a payload."""
-    call_class = getattr(v16_call, action)
-    return call_class(**camel_to_snake_case(payload))
-
-
-def normalize_command(action: str, payload: dict[str, Any] | None) -> tuple[str, dict]:
-    """Return the 1.6 action name and the camelCase payload, or raise CommandPayloadError."""
-    name = _camel_action(str(action or "").strip())
-    if name not in CMS_ACTIONS:
-        raise CommandPayloadError(
-            f"“{action}” is not an OCPP 1.6 command a central system can send.",
-            field="action",
-        )
-    if payload is None:
-        payload = {}
-    if not isinstance(payload, dict):
-        raise CommandPayloadError("The payload must be a JSON object.", field="payload")
-    try:
-        request = build_call(name, payload)
-    except TypeError as error:
-        raise CommandPayloadError(
-            f"{name}: {error}".replace("__init__() ", ""),
-            field=_field_from_type_error(error),
-        ) from None
-    camel = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
-    try:
-        validate(name, CALL, camel)
-    except OCPPError as error:
-        details = error.details if isinstance(error.details, dict) else {}
-        raise CommandPayloadError(
-            f"{name}: {details.get('cause') or error.description}",
-            field=str(details.get("field") or "payload"),
-        ) from None
-    return name, camel
-
-
-def status_for_answer(payload: Any) -> str:
-    """Map a charger's CALLRESULT to a command status (the payload is kept too)."""
-    answer = payload.get("status") if isinstance(payload, dict) else None
-    if answer is None:
-        return CommandStatus.ACCEPTED  # e.g. GetConfiguration: an answer is success
-    if answer in _ACCEPTED_ANSWERS:
-        return CommandStatus.ACCEPTED
-    if answer in _REJECTED_ANSWERS:
+def status_for_answer(answer: Answer) -> str:
+    """The command status of a charger's answer (the payload is kept too)."""
+    if answer.is_rejected:
         return CommandStatus.REJECTED
+    if answer.is_accepted:
+        return CommandStatus.ACCEPTED
     return CommandStatus.OTHER
 
 
 def command_send(
     *,
     charge_point: ChargePoint,
-    action: str,
-    payload: dict[str, Any] | None,
+    command: Command,
     requested_by: Any,
     connector_number: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
     """Record a command and hand it to the charger's consumer after commit.
 
-    Raises ``CommandPayloadError`` (nothing stored) for a payload that is not
-    valid OCPP 1.6. An unconnected charger gets the row finished as offline.
+    Raises ``CommandPayloadError`` (nothing stored) for a command the
+    charger's protocol cannot carry. An unconnected charger gets the row
+    finished as offline.
     """
-    name, camel = normalize_command(action, payload)
-    if connector_number is None and isinstance(camel.get("connectorId"), int):
-        connector_number = camel["connectorId"]
+    call = command_call(charge_point=charge_point, command=command)
+    name, camel = call.action, call.payload
+    connector = getattr(command, "connector", None)
+    if connector_number is None and isinstance(connector, int):
+        connector_number = connector
     with transaction.atomic():
-        command = ChargePointCommand.objects.create(
+        row = ChargePointCommand.objects.create(
             charge_point=charge_point,
             connector_number=connector_number,
             action=name,
@@ -175,7 +111,7 @@ def command_send(
             target=charge_point,
             network=charge_point.station.network if charge_point.station else None,
             after={
-                "command_id": command.pk,
+                "command_id": row.pk,
                 "action": name,
                 "payload": camel,
                 "connector_number": connector_number,
@@ -188,15 +124,15 @@ def command_send(
         ) or (False, "")
         if not is_connected:
             command_finish(
-                command_id=command.pk,
+                command_id=row.pk,
                 status=CommandStatus.OFFLINE,
                 error_description="The charger is not connected.",
             )
         elif channel:
-            command_id = command.pk
+            command_id = row.pk
             transaction.on_commit(lambda: _dispatch(channel, command_id))
-    command.refresh_from_db()
-    return command
+    row.refresh_from_db()
+    return row
 
 
 def _dispatch(channel: str, command_id: int) -> None:

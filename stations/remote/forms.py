@@ -1,4 +1,9 @@
-"""One form per OCPP 1.6 command: clear fields in, the camelCase payload out."""
+"""One form per command: clear fields in, the version-neutral command out.
+
+The charger's version adapter turns the command into its wire CALL; should the
+protocol refuse a value, the error names the command's attribute and
+``field_for`` puts it on the form field it came from.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,9 @@ from typing import Any
 from django import forms
 from django.utils import timezone
 
-from stations.remote.dispatch import CMS_ACTIONS
+from stations.models import OcppProtocol
+from stations.ocpp import commands as ocpp
+from stations.ocpp import versions
 from stations.remote.models import ProfileKind, ProfilePurpose
 
 _LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -33,12 +40,12 @@ def _tags(value: str) -> list[str]:
 
 
 class CommandForm(forms.Form):
-    """Base: ``payload()`` builds the OCPP payload from cleaned data."""
+    """Base: ``command()`` builds the neutral command from cleaned data."""
 
     action = ""
     title = ""
-    # camelCase payload field -> form field, to put the schema's complaint there.
-    payload_fields: dict[str, str] = {}
+    # Command attribute -> form field, where they are named differently.
+    command_fields: dict[str, str] = {}
 
     def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
         super().__init__(*args, prefix=self.action, **kwargs)
@@ -53,30 +60,35 @@ class CommandForm(forms.Form):
             return None
         return timezone.make_aware(value.replace(tzinfo=None), self.time_zone)
 
-    def payload(self) -> dict[str, Any]:
-        return {}
+    def command(self) -> ocpp.Command:
+        raise NotImplementedError
 
-    def field_for(self, payload_field: str) -> str | None:
-        return self.payload_fields.get(payload_field)
+    def field_for(self, command_field: str) -> str | None:
+        """The form field to show the protocol's complaint about an attribute on."""
+        name = self.command_fields.get(command_field, command_field)
+        return name if name in self.fields else None
 
 
 class ResetForm(CommandForm):
     action, title = "Reset", "Reset"
     type = forms.ChoiceField(
-        choices=[("Soft", "Soft (restart software)"), ("Hard", "Hard (reboot)")]
+        choices=[("Soft", "Soft (restart software)"), ("Hard", "Hard (reboot)")],
+        initial="Soft",
+        required=False,
     )
+    command_fields = {"kind": "type"}
 
-    def payload(self) -> dict[str, Any]:
-        return {"type": self.cleaned_data["type"]}
+    def command(self) -> ocpp.Command:
+        return ocpp.Reset(kind=ocpp.ResetKind(self.cleaned_data["type"] or "Soft"))
 
 
 class UnlockConnectorForm(CommandForm):
     action, title = "UnlockConnector", "Unlock connector"
     connector_id = forms.IntegerField(min_value=1, label="Connector")
-    payload_fields = {"connectorId": "connector_id"}
+    command_fields = {"connector": "connector_id"}
 
-    def payload(self) -> dict[str, Any]:
-        return {"connectorId": self.cleaned_data["connector_id"]}
+    def command(self) -> ocpp.Command:
+        return ocpp.UnlockConnector(connector=self.cleaned_data["connector_id"])
 
 
 class RemoteStartForm(CommandForm):
@@ -85,13 +97,13 @@ class RemoteStartForm(CommandForm):
     connector_id = forms.IntegerField(
         min_value=1, required=False, label="Connector", help_text="Empty: any."
     )
-    payload_fields = {"idTag": "id_tag", "connectorId": "connector_id"}
+    command_fields = {"id_token": "id_tag", "connector": "connector_id"}
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"idTag": self.cleaned_data["id_tag"]}
-        if self.cleaned_data["connector_id"]:
-            payload["connectorId"] = self.cleaned_data["connector_id"]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.RemoteStart(
+            id_token=self.cleaned_data["id_tag"],
+            connector=self.cleaned_data["connector_id"] or None,
+        )
 
 
 class RemoteStopForm(CommandForm):
@@ -99,29 +111,29 @@ class RemoteStopForm(CommandForm):
     transaction_id = forms.IntegerField(
         label="Transaction id", help_text="The session number."
     )
-    payload_fields = {"transactionId": "transaction_id"}
 
-    def payload(self) -> dict[str, Any]:
-        return {"transactionId": self.cleaned_data["transaction_id"]}
+    def command(self) -> ocpp.Command:
+        return ocpp.RemoteStop(transaction_id=self.cleaned_data["transaction_id"])
 
 
 class TriggerMessageForm(CommandForm):
     action, title = "TriggerMessage", "Trigger message"
     requested_message = forms.ChoiceField(choices=TRIGGER_MESSAGES, label="Message")
     connector_id = forms.IntegerField(min_value=1, required=False, label="Connector")
-    payload_fields = {"requestedMessage": "requested_message"}
+    command_fields = {"message": "requested_message", "connector": "connector_id"}
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "requestedMessage": self.cleaned_data["requested_message"]
-        }
-        if self.cleaned_data["connector_id"]:
-            payload["connectorId"] = self.cleaned_data["connector_id"]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.TriggerMessage(
+            message=self.cleaned_data["requested_message"],
+            connector=self.cleaned_data["connector_id"] or None,
+        )
 
 
 class ClearCacheForm(CommandForm):
     action, title = "ClearCache", "Clear authorization cache"
+
+    def command(self) -> ocpp.Command:
+        return ocpp.ClearCache()
 
 
 class GetConfigurationForm(CommandForm):
@@ -130,19 +142,19 @@ class GetConfigurationForm(CommandForm):
         required=False, label="Keys", help_text="Comma-separated; empty reads all."
     )
 
-    def payload(self) -> dict[str, Any]:
-        keys = _tags(self.cleaned_data["keys"])
-        return {"key": keys} if keys else {}
+    def command(self) -> ocpp.Command:
+        return ocpp.GetConfiguration(keys=tuple(_tags(self.cleaned_data["keys"])))
 
 
 class ChangeConfigurationForm(CommandForm):
     action, title = "ChangeConfiguration", "Change configuration"
     key = forms.CharField(max_length=50)
     value = forms.CharField(max_length=500, required=False)
-    payload_fields = {"key": "key", "value": "value"}
 
-    def payload(self) -> dict[str, Any]:
-        return {"key": self.cleaned_data["key"], "value": self.cleaned_data["value"]}
+    def command(self) -> ocpp.Command:
+        return ocpp.ChangeConfiguration(
+            key=self.cleaned_data["key"], value=self.cleaned_data["value"]
+        )
 
 
 class ChangeAvailabilityForm(CommandForm):
@@ -153,13 +165,13 @@ class ChangeAvailabilityForm(CommandForm):
     type = forms.ChoiceField(
         choices=[("Operative", "Operative"), ("Inoperative", "Inoperative")]
     )
-    payload_fields = {"connectorId": "connector_id"}
+    command_fields = {"connector": "connector_id", "availability": "type"}
 
-    def payload(self) -> dict[str, Any]:
-        return {
-            "connectorId": self.cleaned_data["connector_id"],
-            "type": self.cleaned_data["type"],
-        }
+    def command(self) -> ocpp.Command:
+        return ocpp.ChangeAvailability(
+            connector=self.cleaned_data["connector_id"],
+            availability=ocpp.Availability(self.cleaned_data["type"]),
+        )
 
 
 class DataTransferForm(CommandForm):
@@ -169,15 +181,13 @@ class DataTransferForm(CommandForm):
     data = forms.CharField(
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Data"
     )
-    payload_fields = {"vendorId": "vendor_id", "messageId": "message_id"}
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"vendorId": self.cleaned_data["vendor_id"]}
-        if self.cleaned_data["message_id"]:
-            payload["messageId"] = self.cleaned_data["message_id"]
-        if self.cleaned_data["data"]:
-            payload["data"] = self.cleaned_data["data"]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.DataTransfer(
+            vendor_id=self.cleaned_data["vendor_id"],
+            message_id=self.cleaned_data["message_id"],
+            data=self.cleaned_data["data"],
+        )
 
 
 class UpdateFirmwareForm(CommandForm):
@@ -190,18 +200,16 @@ class UpdateFirmwareForm(CommandForm):
     retry_interval = forms.IntegerField(
         min_value=0, required=False, label="Retry interval (s)"
     )
-    payload_fields = {"location": "location", "retrieveDate": "retrieve_at"}
+    command_fields = {"retry_interval_s": "retry_interval"}
 
-    def payload(self) -> dict[str, Any]:
+    def command(self) -> ocpp.Command:
         retrieve_at = self.local(self.cleaned_data["retrieve_at"])
-        payload: dict[str, Any] = {
-            "location": self.cleaned_data["location"],
-            "retrieveDate": retrieve_at.isoformat() if retrieve_at else None,
-        }
-        for name, key in (("retries", "retries"), ("retry_interval", "retryInterval")):
-            if self.cleaned_data[name] is not None:
-                payload[key] = self.cleaned_data[name]
-        return payload
+        return ocpp.UpdateFirmware(
+            location=self.cleaned_data["location"],
+            retrieve_at=retrieve_at or timezone.now(),
+            retries=self.cleaned_data["retries"],
+            retry_interval_s=self.cleaned_data["retry_interval"],
+        )
 
 
 class GetDiagnosticsForm(CommandForm):
@@ -215,18 +223,16 @@ class GetDiagnosticsForm(CommandForm):
     retry_interval = forms.IntegerField(
         min_value=0, required=False, label="Retry interval (s)"
     )
-    payload_fields = {"location": "location"}
+    command_fields = {"retry_interval_s": "retry_interval"}
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {"location": self.cleaned_data["location"]}
-        for name, key in (("start_time", "startTime"), ("stop_time", "stopTime")):
-            value = self.local(self.cleaned_data[name])
-            if value is not None:
-                payload[key] = value.isoformat()
-        for name, key in (("retries", "retries"), ("retry_interval", "retryInterval")):
-            if self.cleaned_data[name] is not None:
-                payload[key] = self.cleaned_data[name]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.GetDiagnostics(
+            location=self.cleaned_data["location"],
+            start_time=self.local(self.cleaned_data["start_time"]),
+            stop_time=self.local(self.cleaned_data["stop_time"]),
+            retries=self.cleaned_data["retries"],
+            retry_interval_s=self.cleaned_data["retry_interval"],
+        )
 
 
 class ReserveNowForm(CommandForm):
@@ -237,7 +243,11 @@ class ReserveNowForm(CommandForm):
     id_tag = forms.CharField(max_length=20, label="Token (idTag)")
     expires_at = forms.DateTimeField(widget=_LOCAL, label="Expires at")
     parent_id_tag = forms.CharField(max_length=20, required=False, label="Group token")
-    payload_fields = {"connectorId": "connector_id", "idTag": "id_tag"}
+    command_fields = {
+        "connector": "connector_id",
+        "id_token": "id_tag",
+        "parent_id_token": "parent_id_tag",
+    }
 
     def clean_expires_at(self) -> datetime | None:
         value = self.local(self.cleaned_data["expires_at"])
@@ -245,29 +255,31 @@ class ReserveNowForm(CommandForm):
             raise forms.ValidationError("The expiry must be in the future.")
         return value
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "connectorId": self.cleaned_data["connector_id"],
-            "idTag": self.cleaned_data["id_tag"],
-            "expiryDate": self.cleaned_data["expires_at"].isoformat(),
-            "reservationId": 0,  # replaced by the reservation's own id
-        }
-        if self.cleaned_data["parent_id_tag"]:
-            payload["parentIdTag"] = self.cleaned_data["parent_id_tag"]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.ReserveNow(
+            reservation_id=0,  # the reservation's own id, once it is stored
+            connector=self.cleaned_data["connector_id"],
+            id_token=self.cleaned_data["id_tag"],
+            expires_at=self.cleaned_data["expires_at"],
+            parent_id_token=self.cleaned_data["parent_id_tag"],
+        )
 
 
 class CancelReservationForm(CommandForm):
     action, title = "CancelReservation", "Cancel reservation"
     reservation_id = forms.IntegerField(min_value=0, label="Reservation id")
-    payload_fields = {"reservationId": "reservation_id"}
 
-    def payload(self) -> dict[str, Any]:
-        return {"reservationId": self.cleaned_data["reservation_id"]}
+    def command(self) -> ocpp.Command:
+        return ocpp.CancelReservation(
+            reservation_id=self.cleaned_data["reservation_id"]
+        )
 
 
 class GetLocalListVersionForm(CommandForm):
     action, title = "GetLocalListVersion", "Read local list version"
+
+    def command(self) -> ocpp.Command:
+        return ocpp.GetLocalListVersion()
 
 
 class ClearChargingProfileForm(CommandForm):
@@ -278,19 +290,16 @@ class ClearChargingProfileForm(CommandForm):
         choices=[("", "any"), *ProfilePurpose.choices], required=False
     )
     stack_level = forms.IntegerField(min_value=0, required=False, label="Stack level")
+    command_fields = {"connector": "connector_id"}
 
-    def payload(self) -> dict[str, Any]:
+    def command(self) -> ocpp.Command:
         data = self.cleaned_data
-        payload: dict[str, Any] = {}
-        if data["profile_id"] is not None:
-            payload["id"] = data["profile_id"]
-        if data["connector_id"] is not None:
-            payload["connectorId"] = data["connector_id"]
-        if data["purpose"]:
-            payload["chargingProfilePurpose"] = data["purpose"]
-        if data["stack_level"] is not None:
-            payload["stackLevel"] = data["stack_level"]
-        return payload
+        return ocpp.ClearChargingProfile(
+            profile_id=data["profile_id"],
+            connector=data["connector_id"],
+            purpose=data["purpose"],
+            stack_level=data["stack_level"],
+        )
 
 
 class GetCompositeScheduleForm(CommandForm):
@@ -302,16 +311,14 @@ class GetCompositeScheduleForm(CommandForm):
     rate_unit = forms.ChoiceField(
         choices=[("", "charger's choice"), ("A", "A"), ("W", "W")], required=False
     )
-    payload_fields = {"connectorId": "connector_id", "duration": "duration_s"}
+    command_fields = {"connector": "connector_id"}
 
-    def payload(self) -> dict[str, Any]:
-        payload: dict[str, Any] = {
-            "connectorId": self.cleaned_data["connector_id"],
-            "duration": self.cleaned_data["duration_s"],
-        }
-        if self.cleaned_data["rate_unit"]:
-            payload["chargingRateUnit"] = self.cleaned_data["rate_unit"]
-        return payload
+    def command(self) -> ocpp.Command:
+        return ocpp.GetCompositeSchedule(
+            connector=self.cleaned_data["connector_id"],
+            duration_s=self.cleaned_data["duration_s"],
+            rate_unit=self.cleaned_data["rate_unit"],
+        )
 
 
 class SendLocalListForm(CommandForm):
@@ -342,7 +349,7 @@ class SendLocalListForm(CommandForm):
 
 
 class AdvancedForm(CommandForm):
-    """Any 1.6 action with a raw JSON payload (operations)."""
+    """Any action with a raw JSON payload (operations), validated by the adapter."""
 
     action, title = "advanced", "Advanced: any command, raw payload"
     command = forms.ChoiceField(choices=[], label="Action")
@@ -354,7 +361,10 @@ class AdvancedForm(CommandForm):
 
     def __init__(self, *args: Any, actions: list[str] | None = None, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        names = sorted(actions if actions is not None else CMS_ACTIONS)
+        if actions is None:
+            adapter = versions.adapter_for(OcppProtocol.OCPP16)
+            actions = list(adapter.command_actions)
+        names = sorted(actions)
         self.fields["command"].choices = [(a, a) for a in names]
 
     def clean_payload_json(self) -> dict[str, Any]:
@@ -369,8 +379,8 @@ class AdvancedForm(CommandForm):
     def payload(self) -> dict[str, Any]:
         return self.cleaned_data["payload_json"]
 
-    def field_for(self, payload_field: str) -> str | None:
-        return "command" if payload_field == "action" else "payload_json"
+    def field_for(self, command_field: str) -> str | None:
+        return "command" if command_field == "action" else "payload_json"
 
 
 ACTION_FORMS: dict[str, type[CommandForm]] = {
@@ -483,20 +493,20 @@ class ChargingProfileForm(forms.Form):
 
 
 def periods_from_formset(formset: Any) -> list[dict[str, Any]] | None:
-    """The schedule periods, or None after adding errors to the formset."""
+    """The schedule periods (``ChargingProfile.periods``), or None after adding errors."""
     periods: list[dict[str, Any]] = []
     for form in formset.forms:
         data = getattr(form, "cleaned_data", None) or {}
         if data.get("start_period") is None or data.get("limit") is None:
             continue
         period: dict[str, Any] = {
-            "startPeriod": data["start_period"],
+            "start_s": data["start_period"],
             "limit": float(data["limit"]),
         }
         if data.get("number_phases"):
-            period["numberPhases"] = data["number_phases"]
+            period["phases"] = data["number_phases"]
         periods.append(period)
-    starts = [p["startPeriod"] for p in periods]
+    starts = [p["start_s"] for p in periods]
     if not periods or starts[0] != 0:
         formset.forms[0].add_error("start_period", "The first period starts at 0 s.")
         return None

@@ -324,7 +324,8 @@ class ChargingProfile(models.Model):
         validators=[MinValueValidator(0)],
     )
     periods = models.JSONField(
-        default=list, help_text='[{"startPeriod": s, "limit": x, "numberPhases": n}]'
+        default=list,
+        help_text='[{"start_s": seconds, "limit": in rate_unit, "phases": n}]',
     )
     status = models.CharField(
         max_length=10, choices=ProfileStatus.choices, default=ProfileStatus.DRAFT

@@ -1,12 +1,14 @@
-"""Remote operations: every CMS -> charger OCPP 1.6 command with its domain.
+"""Remote operations: every CMS -> charger command with its domain.
 
-The transport (audit row, delivery, outcome) is ``stations.remote.dispatch``. This
-module decides who may send what (``ACTION_PERMISSIONS``), creates the domain
-rows a command stands for (remote start handle, reservation, firmware update,
-charging profile...) and applies a finished command's answer to them
-(``command_result_apply``: once per command, safe to call again). Sweeps run
-the time-driven parts: configuration after boot, remote start resolution,
-reservation expiry, firmware and diagnostics progress.
+The domain speaks version-neutral commands (``stations.ocpp.commands``); the
+transport (charger's version adapter, audit row, delivery, outcome) is
+``stations.remote.dispatch``. This module decides who may send what
+(``ACTION_PERMISSIONS``), creates the domain rows a command stands for (remote
+start handle, reservation, firmware update, charging profile...) and applies a
+finished command's answer to them (``command_result_apply``: once per command,
+safe to call again). Sweeps run the time-driven parts: configuration after
+boot, remote start resolution, reservation expiry, firmware and diagnostics
+progress.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
+from dataclasses import fields
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -29,12 +32,17 @@ from stations.models import (
     ChargePointCommand,
     CommandStatus,
     OcppMessage,
+    OcppProtocol,
     RegistrationStatus,
 )
+from stations.ocpp import commands as ocpp
+from stations.ocpp import versions
 from stations.remote.dispatch import (
     CommandPayloadError,
+    answer_of,
+    charge_point_adapter,
+    command_of,
     command_send,
-    normalize_command,
 )
 from stations.remote.models import (
     ChargingProfile,
@@ -55,7 +63,8 @@ from stations.remote.models import (
 
 logger = logging.getLogger(__name__)
 
-# One table for every place that sends a command (views, bulk, API).
+# One table for every place that sends a command (views, bulk, API), by action
+# name as the audit rows store it.
 ACTION_PERMISSIONS: dict[str, str] = {
     "Reset": "stations.reset_chargepoint",
     "UnlockConnector": "stations.unlock_connector",
@@ -93,22 +102,15 @@ def permission_for_action(action: str) -> str:
 
 
 def action_name(action: str) -> str:
-    """Normalize ``reset`` / ``remote_start_transaction`` to the 1.6 action name."""
-    try:
-        name, _ = normalize_command(action, {})
-    except CommandPayloadError as error:
-        if error.field == "action":
-            raise
-        # The action exists; only the (empty) payload is incomplete.
-        return _camel(action)
+    """Normalize ``reset`` / ``remote_start_transaction`` to the action's name."""
+    # The permission table names actions as OCPP 1.6 does (the audit rows too).
+    adapter = versions.adapter_for(OcppProtocol.OCPP16)
+    name = adapter.action_name(action)
+    if name not in adapter.command_actions:
+        raise CommandPayloadError(
+            f"“{action}” is not a command a central system can send.", field="action"
+        )
     return name
-
-
-def _camel(action: str) -> str:
-    action = action.strip()
-    if "_" in action or action[:1].islower():
-        return "".join(part[:1].upper() + part[1:] for part in action.split("_"))
-    return action
 
 
 def allowed_actions(user: Any) -> list[str]:
@@ -133,85 +135,136 @@ def command_request(
     action: str,
     payload: dict[str, Any] | None,
     requested_by: Any,
+    connector: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
-    """Send any command, creating the domain row it stands for.
+    """Send a raw payload for an action (console, bulk, API, CLI).
 
-    Raises ``CommandPayloadError`` (nothing stored) for invalid input.
+    The charger's version adapter validates it (raising ``CommandPayloadError``
+    naming the field, nothing stored) and reads it as the neutral command;
+    ``connector`` fills in the connector of an action that takes one.
     """
-    name, camel = normalize_command(action, payload)
-    if name == "RemoteStartTransaction":
-        return remote_start_request(
-            charge_point=charge_point,
-            id_tag=camel["idTag"],
-            connector_number=camel.get("connectorId"),
-            charging_profile=camel.get("chargingProfile"),
-            requested_by=requested_by,
-            batch=batch,
-        ).command
-    if name == "ReserveNow":
-        reservation = reservation_create(
-            charge_point=charge_point,
-            connector_number=int(camel["connectorId"]),
-            id_tag=camel["idTag"],
-            expires_at=_parse(camel["expiryDate"]) or _now(),
-            parent_id_tag=camel.get("parentIdTag", ""),
-            requested_by=requested_by,
-            batch=batch,
-        )
-        return cast(ChargePointCommand, reservation.command)
-    if name == "UpdateFirmware":
-        update = firmware_update_request(
-            charge_point=charge_point,
-            location=camel["location"],
-            retrieve_at=_parse(camel["retrieveDate"]) or _now(),
-            retries=camel.get("retries"),
-            retry_interval_s=camel.get("retryInterval"),
-            requested_by=requested_by,
-            batch=batch,
-        )
-        return cast(ChargePointCommand, update.command)
-    if name == "GetDiagnostics":
-        diagnostics = diagnostics_request(
-            charge_point=charge_point,
-            location=camel["location"],
-            start_time=_parse(camel.get("startTime")),
-            stop_time=_parse(camel.get("stopTime")),
-            retries=camel.get("retries"),
-            retry_interval_s=camel.get("retryInterval"),
-            requested_by=requested_by,
-            batch=batch,
-        )
-        return cast(ChargePointCommand, diagnostics.command)
-    if name == "GetConfiguration":
-        return configuration_fetch(
-            charge_point=charge_point,
-            keys=camel.get("key"),
-            requested_by=requested_by,
-            batch=batch,
-        )
-    return _send(charge_point, name, camel, requested_by, batch=batch)
-
-
-def _send(
-    charge_point: ChargePoint,
-    action: str,
-    payload: dict[str, Any],
-    requested_by: Any,
-    *,
-    batch: uuid.UUID | None = None,
-) -> ChargePointCommand:
-    command = command_send(
+    adapter = charge_point_adapter(charge_point)
+    command = adapter.command_of(adapter.raw_call(action, payload, connector=connector))
+    return command_submit(
         charge_point=charge_point,
-        action=action,
-        payload=payload,
+        command=command,
         requested_by=requested_by,
         batch=batch,
     )
-    if command.is_finished:  # offline: apply at once, nothing will follow
-        command_result_apply(command_id=command.pk)
-        command.refresh_from_db()
-    return command
+
+
+def command_submit(
+    *,
+    charge_point: ChargePoint,
+    command: ocpp.Command,
+    requested_by: Any,
+    batch: uuid.UUID | None = None,
+) -> ChargePointCommand:
+    """Send any neutral command, creating the domain row it stands for."""
+    match command:
+        case ocpp.RemoteStart():
+            return remote_start_request(
+                charge_point=charge_point,
+                id_tag=command.id_token,
+                connector_number=command.connector,
+                profile=command.profile,
+                requested_by=requested_by,
+                batch=batch,
+            ).command
+        case ocpp.ReserveNow():
+            reservation = reservation_create(
+                charge_point=charge_point,
+                connector_number=command.connector,
+                id_tag=command.id_token,
+                expires_at=command.expires_at,
+                parent_id_tag=command.parent_id_token,
+                requested_by=requested_by,
+                batch=batch,
+            )
+            return cast(ChargePointCommand, reservation.command)
+        case ocpp.UpdateFirmware() | ocpp.GetDiagnostics():
+            tracked = _tracked_request(
+                FirmwareUpdate
+                if isinstance(command, ocpp.UpdateFirmware)
+                else DiagnosticsRequest,
+                charge_point=charge_point,
+                command=command,
+                requested_by=requested_by,
+                batch=batch,
+            )
+            return cast(ChargePointCommand, tracked.command)
+        case ocpp.GetConfiguration():
+            return configuration_fetch(
+                charge_point=charge_point,
+                keys=list(command.keys),
+                requested_by=requested_by,
+                batch=batch,
+            )
+    return _send(
+        charge_point=charge_point,
+        command=command,
+        requested_by=requested_by,
+        batch=batch,
+    )
+
+
+def _arguments(command: ocpp.Command) -> dict[str, Any]:
+    return {field.name: getattr(command, field.name) for field in fields(command)}
+
+
+def _send(
+    *,
+    charge_point: ChargePoint,
+    command: ocpp.Command,
+    requested_by: Any,
+    record: Callable[[ChargePointCommand], None] | None = None,
+    connector_number: int | None = None,
+    batch: uuid.UUID | None = None,
+) -> ChargePointCommand:
+    """Send ``command``; ``record`` ties the domain row to it in the same transaction.
+
+    A command to an offline charger is finished at once: its result is applied
+    here, since no answer will follow.
+    """
+    with transaction.atomic():
+        sent = command_send(
+            charge_point=charge_point,
+            command=command,
+            requested_by=requested_by,
+            connector_number=connector_number,
+            batch=batch,
+        )
+        if record is not None:
+            record(sent)
+    if sent.is_finished:
+        command_result_apply(command_id=sent.pk)
+        sent.refresh_from_db()
+    return sent
+
+
+def _supersede_open(
+    model: type[FirmwareUpdate] | type[DiagnosticsRequest],
+    charge_point: ChargePoint,
+    now: datetime,
+) -> None:
+    """Close the older unfinished request of this kind on the charger.
+
+    Progress notifications carry no request id (OCPP 1.6 §6.23, §6.21): the
+    newest request owns them.
+    """
+    model.objects.filter(charge_point=charge_point, is_finished=False).update(
+        is_finished=True, status="Superseded", status_at=now
+    )
+
+
+def _attach(row: Any, field: str = "command") -> Callable[[ChargePointCommand], None]:
+    """A ``record`` callback that stores the sent command on ``row.<field>``."""
+
+    def record(command: ChargePointCommand) -> None:
+        type(row).objects.filter(pk=row.pk).update(**{field: command})
+
+    return record
 
 
 def _parse(value: Any) -> datetime | None:
@@ -225,46 +278,41 @@ def _parse(value: Any) -> datetime | None:
     return parsed
 
 
-def _ocpp_time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
 def remote_start_request(
     *,
     charge_point: ChargePoint,
     id_tag: str,
     connector_number: int | None,
     requested_by: Any,
-    charging_profile: dict[str, Any] | None = None,
+    profile: ocpp.ChargingProfileSpec | None = None,
     batch: uuid.UUID | None = None,
 ) -> RemoteStartRequest:
-    """Send RemoteStartTransaction and return its handle (pending until a session)."""
-    payload: dict[str, Any] = {"idTag": id_tag}
-    if connector_number:
-        payload["connectorId"] = connector_number
-    if charging_profile:
-        payload["chargingProfile"] = charging_profile
-    normalize_command("RemoteStartTransaction", payload)  # raise before storing
-    with transaction.atomic():
-        command = command_send(
-            charge_point=charge_point,
-            action="RemoteStartTransaction",
-            payload=payload,
-            requested_by=requested_by,
-            batch=batch,
+    """Send a remote start and return its handle (pending until a session)."""
+    handles: list[RemoteStartRequest] = []
+
+    def record(command: ChargePointCommand) -> None:
+        handles.append(
+            RemoteStartRequest.objects.create(
+                charge_point=charge_point,
+                connector_number=connector_number or None,
+                id_tag=id_tag,
+                command=command,
+                requested_by=_actor(requested_by),
+                requested_at=command.requested_at,
+            )
         )
-        handle = RemoteStartRequest.objects.create(
-            charge_point=charge_point,
-            connector_number=connector_number or None,
-            id_tag=id_tag,
-            command=command,
-            requested_by=_actor(requested_by),
-            requested_at=command.requested_at,
-        )
-    if command.is_finished:
-        command_result_apply(command_id=command.pk)
-        handle.refresh_from_db()
-    return handle
+
+    _send(
+        charge_point=charge_point,
+        command=ocpp.RemoteStart(
+            id_token=id_tag, connector=connector_number or None, profile=profile
+        ),
+        requested_by=requested_by,
+        record=record,
+        batch=batch,
+    )
+    handles[0].refresh_from_db()
+    return handles[0]
 
 
 def reservation_create(
@@ -277,16 +325,7 @@ def reservation_create(
     parent_id_tag: str = "",
     batch: uuid.UUID | None = None,
 ) -> Reservation:
-    """Reserve a connector (ReserveNow); the row's pk is the reservationId."""
-    payload: dict[str, Any] = {
-        "connectorId": connector_number,
-        "expiryDate": _ocpp_time(expires_at),
-        "idTag": id_tag,
-        "reservationId": 1,
-    }
-    if parent_id_tag:
-        payload["parentIdTag"] = parent_id_tag
-    normalize_command("ReserveNow", payload)
+    """Reserve a connector (ReserveNow); the row's pk is the reservation id."""
     with transaction.atomic():
         reservation = Reservation.objects.create(
             charge_point=charge_point,
@@ -297,37 +336,69 @@ def reservation_create(
             created_by=_actor(requested_by),
             created_at=_now(),
         )
-        payload["reservationId"] = reservation.pk
-        reservation.command = command_send(
+        _send(
             charge_point=charge_point,
-            action="ReserveNow",
-            payload=payload,
+            command=ocpp.ReserveNow(
+                reservation_id=reservation.pk,
+                connector=connector_number,
+                id_token=id_tag,
+                expires_at=expires_at,
+                parent_id_token=parent_id_tag,
+            ),
             requested_by=requested_by,
+            record=_attach(reservation),
             connector_number=connector_number,
             batch=batch,
         )
-        reservation.save(update_fields=["command"])
-    if reservation.command.is_finished:
-        command_result_apply(command_id=reservation.command.pk)
-        reservation.refresh_from_db()
+    reservation.refresh_from_db()
     return reservation
 
 
 def reservation_cancel(
     *, reservation: Reservation, requested_by: Any
 ) -> ChargePointCommand:
-    """Send CancelReservation for an open reservation."""
-    command = command_send(
+    """Cancel an open reservation on the charger."""
+    return _send(
         charge_point=reservation.charge_point,
-        action="CancelReservation",
-        payload={"reservationId": reservation.pk},
+        command=ocpp.CancelReservation(reservation_id=reservation.pk),
         requested_by=requested_by,
+        record=_attach(reservation, "cancel_command"),
         connector_number=reservation.connector_number,
     )
-    Reservation.objects.filter(pk=reservation.pk).update(cancel_command=command)
-    if command.is_finished:
-        command_result_apply(command_id=command.pk)
-    return command
+
+
+def _tracked_request(
+    model: type[FirmwareUpdate] | type[DiagnosticsRequest],
+    *,
+    charge_point: ChargePoint,
+    command: ocpp.UpdateFirmware | ocpp.GetDiagnostics,
+    requested_by: Any,
+    batch: uuid.UUID | None,
+) -> Any:
+    """Send a firmware or diagnostics command with the row that tracks its progress.
+
+    The row holds the command's own fields (location, times, retries) and the
+    progress history the charger's notifications extend.
+    """
+    now = _now()
+    with transaction.atomic():
+        _supersede_open(model, charge_point, now)
+        tracked = model.objects.create(
+            charge_point=charge_point,
+            requested_by=_actor(requested_by),
+            requested_at=now,
+            history=[{"status": "Requested", "at": now.isoformat()}],
+            **_arguments(command),
+        )
+        _send(
+            charge_point=charge_point,
+            command=command,
+            requested_by=requested_by,
+            record=_attach(tracked),
+            batch=batch,
+        )
+    tracked.refresh_from_db()
+    return tracked
 
 
 def firmware_update_request(
@@ -340,45 +411,23 @@ def firmware_update_request(
     retry_interval_s: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> FirmwareUpdate:
-    """Send UpdateFirmware and track its progress per request."""
-    payload: dict[str, Any] = {
-        "location": location,
-        "retrieveDate": _ocpp_time(retrieve_at),
-    }
-    if retries is not None:
-        payload["retries"] = retries
-    if retry_interval_s is not None:
-        payload["retryInterval"] = retry_interval_s
-    normalize_command("UpdateFirmware", payload)
-    now = _now()
-    with transaction.atomic():
-        # Progress notifications carry no request id (§6.23): the newest request
-        # owns them, so an older unfinished one is closed here.
-        FirmwareUpdate.objects.filter(
-            charge_point=charge_point, is_finished=False
-        ).update(is_finished=True, status="Superseded", status_at=now)
-        update = FirmwareUpdate.objects.create(
+    """Send a firmware update and track its progress per request."""
+    command = ocpp.UpdateFirmware(
+        location=location,
+        retrieve_at=retrieve_at,
+        retries=retries,
+        retry_interval_s=retry_interval_s,
+    )
+    return cast(
+        FirmwareUpdate,
+        _tracked_request(
+            FirmwareUpdate,
             charge_point=charge_point,
-            location=location,
-            retrieve_at=retrieve_at,
-            retries=retries,
-            retry_interval_s=retry_interval_s,
-            requested_by=_actor(requested_by),
-            requested_at=now,
-            history=[{"status": "Requested", "at": now.isoformat()}],
-        )
-        update.command = command_send(
-            charge_point=charge_point,
-            action="UpdateFirmware",
-            payload=payload,
+            command=command,
             requested_by=requested_by,
             batch=batch,
-        )
-        update.save(update_fields=["command"])
-    if update.command.is_finished:
-        command_result_apply(command_id=update.command.pk)
-        update.refresh_from_db()
-    return update
+        ),
+    )
 
 
 def diagnostics_request(
@@ -392,45 +441,24 @@ def diagnostics_request(
     retry_interval_s: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> DiagnosticsRequest:
-    """Send GetDiagnostics and track the upload per request."""
-    payload: dict[str, Any] = {"location": location}
-    if start_time is not None:
-        payload["startTime"] = _ocpp_time(start_time)
-    if stop_time is not None:
-        payload["stopTime"] = _ocpp_time(stop_time)
-    if retries is not None:
-        payload["retries"] = retries
-    if retry_interval_s is not None:
-        payload["retryInterval"] = retry_interval_s
-    normalize_command("GetDiagnostics", payload)
-    now = _now()
-    with transaction.atomic():
-        DiagnosticsRequest.objects.filter(
-            charge_point=charge_point, is_finished=False
-        ).update(is_finished=True, status="Superseded", status_at=now)
-        request = DiagnosticsRequest.objects.create(
+    """Ask for a diagnostics upload and track it per request."""
+    command = ocpp.GetDiagnostics(
+        location=location,
+        start_time=start_time,
+        stop_time=stop_time,
+        retries=retries,
+        retry_interval_s=retry_interval_s,
+    )
+    return cast(
+        DiagnosticsRequest,
+        _tracked_request(
+            DiagnosticsRequest,
             charge_point=charge_point,
-            location=location,
-            start_time=start_time,
-            stop_time=stop_time,
-            retries=retries,
-            retry_interval_s=retry_interval_s,
-            requested_by=_actor(requested_by),
-            requested_at=now,
-            history=[{"status": "Requested", "at": now.isoformat()}],
-        )
-        request.command = command_send(
-            charge_point=charge_point,
-            action="GetDiagnostics",
-            payload=payload,
+            command=command,
             requested_by=requested_by,
             batch=batch,
-        )
-        request.save(update_fields=["command"])
-    if request.command.is_finished:
-        command_result_apply(command_id=request.command.pk)
-        request.refresh_from_db()
-    return request
+        ),
+    )
 
 
 def configuration_fetch(
@@ -440,34 +468,31 @@ def configuration_fetch(
     keys: list[str] | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
-    """Send GetConfiguration (all keys, or ``keys``); the answer is stored on apply."""
-    payload = {"key": list(keys)} if keys else {}
-    with transaction.atomic():
-        command = command_send(
-            charge_point=charge_point,
-            action="GetConfiguration",
-            payload=payload,
-            requested_by=requested_by,
-            batch=batch,
-        )
+    """Read the configuration (all keys, or ``keys``); the answer is stored on apply."""
+
+    def record(command: ChargePointCommand) -> None:
         ConfigurationFetch.objects.update_or_create(
             charge_point=charge_point,
             defaults={"requested_at": command.requested_at, "command": command},
         )
-    if command.is_finished:
-        command_result_apply(command_id=command.pk)
-    return command
+
+    return _send(
+        charge_point=charge_point,
+        command=ocpp.GetConfiguration(keys=tuple(keys or ())),
+        requested_by=requested_by,
+        record=record,
+        batch=batch,
+    )
 
 
 def configuration_change(
     *, charge_point: ChargePoint, key: str, value: str, requested_by: Any
 ) -> ChargePointCommand:
-    """Send ChangeConfiguration; the key is updated when the charger accepts."""
+    """Change one configuration key; the key is updated when the charger accepts."""
     return _send(
-        charge_point,
-        "ChangeConfiguration",
-        {"key": key, "value": value},
-        requested_by,
+        charge_point=charge_point,
+        command=ocpp.ChangeConfiguration(key=key, value=value),
+        requested_by=requested_by,
     )
 
 
@@ -479,83 +504,81 @@ def local_list_send(
     requested_by: Any,
     removed_id_tags: Iterable[str] = (),
 ) -> ChargePointCommand:
-    """Send SendLocalList built from ``charging.IdToken`` rows (Full or Differential).
+    """Send a local authorization list built from ``IdToken`` rows.
 
     A Full list replaces what the charger holds; a Differential one adds or
-    updates ``id_tokens`` and removes ``removed_id_tags`` (entries without
-    idTagInfo, OCPP 1.6 §5.15).
+    updates ``id_tokens`` and removes ``removed_id_tags`` (OCPP 1.6 §5.15).
     """
     local_list, _ = LocalAuthList.objects.get_or_create(charge_point=charge_point)
-    entries: list[dict[str, Any]] = []
-    for token in id_tokens:
-        info: dict[str, Any] = {"status": token.status}
-        if token.expires_at is not None:
-            info["expiryDate"] = _ocpp_time(token.expires_at)
-        if token.parent_id is not None:
-            info["parentIdTag"] = token.parent.token
-        entries.append({"idTag": token.token, "idTagInfo": info})
-    if update_type == "Differential":
-        entries.extend({"idTag": tag} for tag in removed_id_tags)
-    payload = {
-        "listVersion": local_list.version + 1,
-        "updateType": update_type,
-        "localAuthorizationList": entries,
-    }
-    return _send(charge_point, "SendLocalList", payload, requested_by)
+    entries = [
+        ocpp.LocalListEntry(
+            id_token=token.token,
+            status=token.status,
+            expires_at=token.expires_at,
+            parent_id_token=token.parent.token if token.parent_id is not None else "",
+        )
+        for token in id_tokens
+    ]
+    update = ocpp.LocalListUpdate(update_type)
+    if update == ocpp.LocalListUpdate.DIFFERENTIAL:
+        entries.extend(ocpp.LocalListEntry(id_token=tag) for tag in removed_id_tags)
+    return _send(
+        charge_point=charge_point,
+        command=ocpp.SendLocalList(
+            version=local_list.version + 1, update=update, entries=tuple(entries)
+        ),
+        requested_by=requested_by,
+    )
 
 
-def charging_profile_payload(profile: ChargingProfile) -> dict[str, Any]:
-    """The OCPP ``csChargingProfiles`` object of a stored profile."""
-    schedule: dict[str, Any] = {
-        "chargingRateUnit": profile.rate_unit,
-        "chargingSchedulePeriod": [dict(period) for period in profile.periods],
-    }
-    if profile.duration_s:
-        schedule["duration"] = profile.duration_s
-    if profile.start_schedule:
-        schedule["startSchedule"] = _ocpp_time(profile.start_schedule)
-    if profile.min_charging_rate is not None:
-        schedule["minChargingRate"] = float(profile.min_charging_rate)
-    data: dict[str, Any] = {
-        "chargingProfileId": profile.pk,
-        "stackLevel": profile.stack_level,
-        "chargingProfilePurpose": profile.purpose,
-        "chargingProfileKind": profile.kind,
-        "chargingSchedule": schedule,
-    }
-    if profile.transaction_id:
-        data["transactionId"] = profile.transaction_id
-    if profile.recurrency_kind:
-        data["recurrencyKind"] = profile.recurrency_kind
-    if profile.valid_from:
-        data["validFrom"] = _ocpp_time(profile.valid_from)
-    if profile.valid_to:
-        data["validTo"] = _ocpp_time(profile.valid_to)
-    return data
+def charging_profile_spec(profile: ChargingProfile) -> ocpp.ChargingProfileSpec:
+    """The neutral charging profile of a stored profile."""
+    return ocpp.ChargingProfileSpec(
+        profile_id=profile.pk,
+        stack_level=profile.stack_level,
+        purpose=profile.purpose,
+        kind=profile.kind,
+        rate_unit=profile.rate_unit,
+        periods=tuple(schedule_periods_of(profile.periods)),
+        duration_s=profile.duration_s or None,
+        start_schedule=profile.start_schedule,
+        min_charging_rate=float(profile.min_charging_rate)
+        if profile.min_charging_rate is not None
+        else None,
+        transaction_id=profile.transaction_id or None,
+        recurrency_kind=profile.recurrency_kind,
+        valid_from=profile.valid_from,
+        valid_to=profile.valid_to,
+    )
+
+
+def schedule_periods_of(stored: list[dict[str, Any]]) -> list[ocpp.SchedulePeriod]:
+    """The schedule of ``ChargingProfile.periods`` (JSON: start_s, limit, phases)."""
+    return [
+        ocpp.SchedulePeriod(
+            start_s=int(period["start_s"]),
+            limit=float(period["limit"]),
+            phases=period.get("phases"),
+        )
+        for period in stored
+    ]
 
 
 def charging_profile_send(
     *, profile: ChargingProfile, requested_by: Any
 ) -> ChargePointCommand:
-    """Send SetChargingProfile for a stored profile; active once Accepted."""
-    payload = {
-        "connectorId": profile.connector_number,
-        "csChargingProfiles": charging_profile_payload(profile),
-    }
-    normalize_command("SetChargingProfile", payload)
-    with transaction.atomic():
-        command = command_send(
-            charge_point=profile.charge_point,
-            action="SetChargingProfile",
-            payload=payload,
-            requested_by=requested_by,
-            connector_number=profile.connector_number,
-        )
-        ChargingProfile.objects.filter(pk=profile.pk).update(
-            set_command=command, status=ProfileStatus.PENDING
-        )
-    if command.is_finished:
-        command_result_apply(command_id=command.pk)
+    """Set a stored profile on the charger; active once Accepted."""
+    command = _send(
+        charge_point=profile.charge_point,
+        command=ocpp.SetChargingProfile(
+            connector=profile.connector_number, profile=charging_profile_spec(profile)
+        ),
+        requested_by=requested_by,
+        record=lambda sent: ChargingProfile.objects.filter(pk=profile.pk).update(
+            set_command=sent, status=ProfileStatus.PENDING
+        ),
+        connector_number=profile.connector_number,
+    )
     profile.refresh_from_db()
     return command
 
@@ -563,17 +586,13 @@ def charging_profile_send(
 def charging_profile_clear(
     *, profile: ChargingProfile, requested_by: Any
 ) -> ChargePointCommand:
-    """Send ClearChargingProfile for one profile (by its id)."""
-    with transaction.atomic():
-        command = command_send(
-            charge_point=profile.charge_point,
-            action="ClearChargingProfile",
-            payload={"id": profile.pk},
-            requested_by=requested_by,
-        )
-        ChargingProfile.objects.filter(pk=profile.pk).update(clear_command=command)
-    if command.is_finished:
-        command_result_apply(command_id=command.pk)
+    """Clear one profile (by its id) on the charger."""
+    command = _send(
+        charge_point=profile.charge_point,
+        command=ocpp.ClearChargingProfile(profile_id=profile.pk),
+        requested_by=requested_by,
+        record=_attach(profile, "clear_command"),
+    )
     profile.refresh_from_db()
     return command
 
@@ -589,27 +608,29 @@ def command_batch_send(
     requested_by: Any,
     description: str = "",
 ) -> CommandBatch:
-    """Send one action to many chargers; each gets its own audited command.
+    """Send one action (raw payload) to many chargers; each gets its own command.
 
-    The payload is validated once before anything is stored. Chargers answer
+    The payload is validated once (by the 1.6 adapter, with its defaults: a
+    Reset without ``type`` is Soft) before anything is stored. Chargers answer
     concurrently: each command is dispatched on its own commit.
     """
-    name, camel = normalize_command(action, payload)
     targets = list(charge_points)
+    adapter = versions.adapter_for(OcppProtocol.OCPP16)
+    call = adapter.raw_call(action, payload)
+    command = adapter.command_of(call)
     batch = CommandBatch.objects.create(
         uuid=uuid.uuid4(),
-        action=name,
-        payload=camel,
+        action=call.action,
+        payload=call.payload,
         description=description[:255],
         total=len(targets),
         requested_by=_actor(requested_by),
         requested_at=_now(),
     )
     for charge_point in targets:
-        command_request(
+        command_submit(
             charge_point=charge_point,
-            action=name,
-            payload=camel,
+            command=command,
             requested_by=requested_by,
             batch=batch.uuid,
         )
@@ -642,6 +663,7 @@ def command_result_apply(*, command_id: int) -> bool:
     command = (
         ChargePointCommand.objects.filter(pk=command_id)
         .exclude(status=CommandStatus.PENDING)
+        .select_related("charge_point")
         .first()
     )
     if command is None:
@@ -665,24 +687,19 @@ def _is_accepted(command: ChargePointCommand) -> bool:
     return command.status == CommandStatus.ACCEPTED
 
 
-def _answer(command: ChargePointCommand) -> dict[str, Any]:
-    return (
-        command.response_payload if isinstance(command.response_payload, dict) else {}
-    )
-
-
 def _outcome_label(command: ChargePointCommand) -> str:
-    return command.charger_status or command.get_status_display()
+    return answer_of(command).charger_status or command.get_status_display()
 
 
 def _apply_get_configuration(command: ChargePointCommand) -> None:
-    if not _is_accepted(command):
+    read = answer_of(command).fact
+    if not _is_accepted(command) or not isinstance(read, ocpp.ConfigurationRead):
         return
+    sent = command_of(command)
     now = command.finished_at or _now()
-    reported = _answer(command).get("configurationKey") or []
     seen: list[str] = []
-    for item in reported:
-        key = str(item.get("key", ""))[:50]
+    for entry in read.entries:
+        key = entry.key[:50]
         if not key:
             continue
         seen.append(key)
@@ -690,12 +707,13 @@ def _apply_get_configuration(command: ChargePointCommand) -> None:
             charge_point_id=command.charge_point_id,
             key=key,
             defaults={
-                "value": item.get("value"),
-                "is_readonly": bool(item.get("readonly", False)),
+                "value": entry.value,
+                "is_readonly": entry.is_readonly,
                 "fetched_at": now,
             },
         )
-    if not (command.payload or {}).get("key"):  # a full read: drop vanished keys
+    if isinstance(sent, ocpp.GetConfiguration) and not sent.keys:
+        # A full read: drop the keys the charger no longer reports.
         ConfigurationKey.objects.filter(
             charge_point_id=command.charge_point_id
         ).exclude(key__in=seen).delete()
@@ -705,68 +723,69 @@ def _apply_get_configuration(command: ChargePointCommand) -> None:
 
 
 def _apply_change_configuration(command: ChargePointCommand) -> None:
-    payload = command.payload or {}
-    key, value = str(payload.get("key", "")), str(payload.get("value", ""))
-    answer = _outcome_label(command)
+    sent = command_of(command)
+    if not isinstance(sent, ocpp.ChangeConfiguration):
+        return
+    answer = answer_of(command)
+    label = _outcome_label(command)
     now = command.finished_at or _now()
-    if command.charger_status in ("Accepted", "RebootRequired"):
+    if answer.charger_status in ("Accepted", "RebootRequired"):
         ConfigurationKey.objects.update_or_create(
             charge_point_id=command.charge_point_id,
-            key=key,
+            key=sent.key,
             defaults={
-                "value": value,
+                "value": sent.value,
                 "changed_at": now,
-                "last_change_status": answer,
+                "last_change_status": label,
                 "fetched_at": now,
             },
         )
     else:
         ConfigurationKey.objects.filter(
-            charge_point_id=command.charge_point_id, key=key
-        ).update(last_change_status=answer, changed_at=now)
+            charge_point_id=command.charge_point_id, key=sent.key
+        ).update(last_change_status=label, changed_at=now)
 
 
 def _apply_get_local_list_version(command: ChargePointCommand) -> None:
-    if not _is_accepted(command):
+    reported = answer_of(command).fact
+    if not _is_accepted(command) or not isinstance(reported, ocpp.LocalListVersion):
         return
-    version = _answer(command).get("listVersion")
-    if isinstance(version, int):
-        LocalAuthList.objects.update_or_create(
-            charge_point_id=command.charge_point_id,
-            defaults={
-                "charger_version": version,
-                "charger_version_at": command.finished_at,
-            },
-        )
+    LocalAuthList.objects.update_or_create(
+        charge_point_id=command.charge_point_id,
+        defaults={
+            "charger_version": reported.version,
+            "charger_version_at": command.finished_at,
+        },
+    )
 
 
 def _apply_send_local_list(command: ChargePointCommand) -> None:
+    sent = command_of(command)
+    if not isinstance(sent, ocpp.SendLocalList):
+        return
     local_list, _ = LocalAuthList.objects.get_or_create(
         charge_point_id=command.charge_point_id
     )
-    payload = command.payload or {}
     local_list.last_status = _outcome_label(command)
-    local_list.last_update_type = str(payload.get("updateType", ""))
+    local_list.last_update_type = str(sent.update)
     fields = ["last_status", "last_update_type"]
-    if command.charger_status == "Accepted":
-        entries = payload.get("localAuthorizationList") or []
-        if payload.get("updateType") == "Full":
+    if answer_of(command).charger_status == "Accepted":
+        if sent.update == ocpp.LocalListUpdate.FULL:
             local_list.entries.all().delete()
-        for entry in entries:
-            info = entry.get("idTagInfo")
-            if info is None:
-                local_list.entries.filter(id_tag__iexact=entry["idTag"]).delete()
+        for entry in sent.entries:
+            if entry.status is None:
+                local_list.entries.filter(id_tag__iexact=entry.id_token).delete()
                 continue
             LocalAuthListEntry.objects.update_or_create(
                 local_list=local_list,
-                id_tag=entry["idTag"],
+                id_tag=entry.id_token,
                 defaults={
-                    "status": info.get("status", "Accepted"),
-                    "expires_at": _parse(info.get("expiryDate")),
-                    "parent_id_tag": info.get("parentIdTag", ""),
+                    "status": entry.status,
+                    "expires_at": entry.expires_at,
+                    "parent_id_tag": entry.parent_id_token,
                 },
             )
-        local_list.version = int(payload.get("listVersion", local_list.version))
+        local_list.version = sent.version
         local_list.charger_version = local_list.version
         local_list.charger_version_at = command.finished_at
         local_list.synced_at = command.finished_at
@@ -778,10 +797,11 @@ def _apply_reserve_now(command: ChargePointCommand) -> None:
     reservation = Reservation.objects.filter(command=command).first()
     if reservation is None or reservation.status != ReservationStatus.PENDING:
         return
+    answer = answer_of(command)
     reservation.charger_status = _outcome_label(command)
-    if command.charger_status == "Accepted":
+    if answer.charger_status == "Accepted":
         reservation.status = ReservationStatus.ACTIVE
-    elif command.charger_status:
+    elif answer.charger_status:
         reservation.status = ReservationStatus.REJECTED
         reservation.ended_at = command.finished_at
     else:
@@ -791,11 +811,13 @@ def _apply_reserve_now(command: ChargePointCommand) -> None:
 
 
 def _apply_cancel_reservation(command: ChargePointCommand) -> None:
-    if command.charger_status != "Accepted":
+    sent = command_of(command)
+    if answer_of(command).charger_status != "Accepted" or not isinstance(
+        sent, ocpp.CancelReservation
+    ):
         return
-    reservation_id = (command.payload or {}).get("reservationId")
     Reservation.objects.filter(
-        pk=reservation_id,
+        pk=sent.reservation_id,
         charge_point_id=command.charge_point_id,
         status__in=[ReservationStatus.PENDING, ReservationStatus.ACTIVE],
     ).update(status=ReservationStatus.CANCELLED, ended_at=command.finished_at)
@@ -816,7 +838,7 @@ def _apply_remote_start(command: ChargePointCommand) -> None:
         failure_reason=reasons.get(
             command.status, RemoteStartRequest.FailureReason.ERROR
         ),
-        detail=(command.error_description or command.charger_status)[:255],
+        detail=(command.error_description or answer_of(command).charger_status)[:255],
         resolved_at=command.finished_at,
     )
 
@@ -825,7 +847,8 @@ def _apply_set_charging_profile(command: ChargePointCommand) -> None:
     profile = ChargingProfile.objects.filter(set_command=command).first()
     if profile is None:
         return
-    if command.charger_status == "Accepted":
+    answer = answer_of(command)
+    if answer.charger_status == "Accepted":
         # Same purpose and stack level on the same connector replaces (§3.13.2).
         ChargingProfile.objects.filter(
             charge_point_id=profile.charge_point_id,
@@ -835,7 +858,7 @@ def _apply_set_charging_profile(command: ChargePointCommand) -> None:
             status=ProfileStatus.ACTIVE,
         ).exclude(pk=profile.pk).update(status=ProfileStatus.CLEARED)
         profile.status = ProfileStatus.ACTIVE
-    elif command.charger_status:
+    elif answer.charger_status:
         profile.status = ProfileStatus.REJECTED
     else:
         profile.status = ProfileStatus.FAILED
@@ -843,22 +866,24 @@ def _apply_set_charging_profile(command: ChargePointCommand) -> None:
 
 
 def _apply_clear_charging_profile(command: ChargePointCommand) -> None:
+    sent = command_of(command)
     # Unknown: the charger holds no such profile, so it is not active either.
-    if command.charger_status not in ("Accepted", "Unknown"):
+    if answer_of(command).charger_status not in ("Accepted", "Unknown") or (
+        not isinstance(sent, ocpp.ClearChargingProfile)
+    ):
         return
-    payload = command.payload or {}
     profiles = ChargingProfile.objects.filter(
         charge_point_id=command.charge_point_id, status=ProfileStatus.ACTIVE
     )
-    if "id" in payload:
-        profiles = profiles.filter(pk=payload["id"])
+    if sent.profile_id is not None:
+        profiles = profiles.filter(pk=sent.profile_id)
     else:
-        if "connectorId" in payload:
-            profiles = profiles.filter(connector_number=payload["connectorId"])
-        if "chargingProfilePurpose" in payload:
-            profiles = profiles.filter(purpose=payload["chargingProfilePurpose"])
-        if "stackLevel" in payload:
-            profiles = profiles.filter(stack_level=payload["stackLevel"])
+        if sent.connector is not None:
+            profiles = profiles.filter(connector_number=sent.connector)
+        if sent.purpose:
+            profiles = profiles.filter(purpose=sent.purpose)
+        if sent.stack_level is not None:
+            profiles = profiles.filter(stack_level=sent.stack_level)
     profiles.update(status=ProfileStatus.CLEARED)
 
 
@@ -882,8 +907,10 @@ def _apply_get_diagnostics(command: ChargePointCommand) -> None:
     if request is None or request.is_finished:
         return
     at = (command.finished_at or _now()).isoformat()
+    upload = answer_of(command).fact
     if _is_accepted(command):
-        request.file_name = str(_answer(command).get("fileName") or "")[:255]
+        file_name = upload.file_name if isinstance(upload, ocpp.DiagnosticsFile) else ""
+        request.file_name = file_name[:255]
         request.status = "Accepted" if request.file_name else "No diagnostics"
         request.is_finished = not request.file_name
     else:

@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from sessions_app.models import IdToken, TokenStatus
 from stations.models import ChargePoint, ChargePointCommand
-from stations.remote.dispatch import CommandPayloadError
+from stations.ocpp import commands as ocpp
+from stations.remote.dispatch import CommandPayloadError, answer_of
 from stations.remote.forms import (
     ACTION_FORMS,
     AdvancedForm,
@@ -52,6 +53,7 @@ from stations.remote.services import (
     charging_profile_send,
     command_batch_send,
     command_request,
+    command_submit,
     configuration_change,
     configuration_fetch,
     local_list_send,
@@ -74,6 +76,18 @@ _PAGE_AFTER = {
     "GetConfiguration": "commands:configuration",
     "ChangeConfiguration": "commands:configuration",
 }
+
+
+def _schedule_chart(schedule: ocpp.CompositeSchedule) -> dict[str, Any]:
+    """The composite schedule as the profile page's chart reads it."""
+    return {
+        "rate_unit": schedule.rate_unit,
+        "duration_s": schedule.duration_s,
+        "periods": [
+            {"start_s": period.start_s, "limit": period.limit}
+            for period in schedule.periods
+        ],
+    }
 
 
 def _is_htmx(request: HttpRequest) -> bool:
@@ -156,12 +170,17 @@ def send(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         try:
             if isinstance(form, SendLocalListForm):
                 command = _send_local_list(request, charge_point, form)
-            else:
-                name = form.cleaned_data["command"] if action == "advanced" else action
+            elif isinstance(form, AdvancedForm):
                 command = command_request(
                     charge_point=charge_point,
-                    action=name,
+                    action=form.cleaned_data["command"],
                     payload=form.payload(),
+                    requested_by=request.user,
+                )
+            else:
+                command = command_submit(
+                    charge_point=charge_point,
+                    command=form.command(),
                     requested_by=request.user,
                 )
         except CommandPayloadError as error:
@@ -414,9 +433,11 @@ def profiles(request: HttpRequest, pk: int) -> HttpResponse:
         status = 400
     composite = (
         charge_point.commands.filter(action="GetCompositeSchedule", status="accepted")
+        .select_related("charge_point")
         .order_by("-requested_at")
         .first()
     )
+    schedule = answer_of(composite).fact if composite is not None else None
     return render(
         request,
         "stations/commands/profiles.html",
@@ -426,6 +447,12 @@ def profiles(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "periods": periods,
             "composite": composite,
+            "schedule": schedule
+            if isinstance(schedule, ocpp.CompositeSchedule)
+            else None,
+            "schedule_chart": _schedule_chart(schedule)
+            if isinstance(schedule, ocpp.CompositeSchedule)
+            else None,
             "composite_form": ACTION_FORMS["GetCompositeSchedule"](time_zone=time_zone),
             "time_zone": time_zone,
         },

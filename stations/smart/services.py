@@ -890,9 +890,9 @@ def _slots_to_send(
 
 
 def _profile_periods(limit: ProfileLimit) -> list[dict[str, Any]]:
-    period: dict[str, Any] = {"startPeriod": 0, "limit": float(limit.value)}
+    period: dict[str, Any] = {"start_s": 0, "limit": float(limit.value)}
     if limit.number_phases:
-        period["numberPhases"] = limit.number_phases
+        period["phases"] = limit.number_phases
     return [period]
 
 

@@ -10,7 +10,7 @@ from django.utils import timezone
 from cms.events import EventKind, emit, unit_of_work
 from sessions_app import services as sessions
 from sessions_app.models import ChargingSession, MeterValue
-from stations.ocpp import groupcommit
+from stations.ocpp import groupcommit, runtime
 from tests.factories import connector_status_event
 
 pytestmark = pytest.mark.django_db
@@ -153,8 +153,8 @@ def test_gateway_service_calls_check_the_connection_periodically_and_after_error
     monkeypatch,
 ):
     checks = []
-    monkeypatch.setattr(groupcommit, "close_old_connections", lambda: checks.append(1))
-    monkeypatch.setattr(groupcommit._upkeep, "at", float("-inf"), raising=False)
+    monkeypatch.setattr(runtime, "close_old_connections", lambda: checks.append(1))
+    monkeypatch.setattr(runtime._upkeep, "at", float("-inf"), raising=False)
 
     def ok():
         return "ok"
@@ -162,11 +162,11 @@ def test_gateway_service_calls_check_the_connection_periodically_and_after_error
     def broken():
         raise RuntimeError("database went away")
 
-    assert groupcommit.run_service(ok, {}) == ("ok", [])
-    assert groupcommit.run_service(ok, {}) == ("ok", [])
+    assert runtime.run_service(ok, {}) == ("ok", [])
+    assert runtime.run_service(ok, {}) == ("ok", [])
     assert len(checks) == 1  # once per interval, not per message
     with pytest.raises(RuntimeError):
-        groupcommit.run_service(broken, {})
+        runtime.run_service(broken, {})
     assert len(checks) == 2  # a failed call closes a broken connection at once
 
 
@@ -299,7 +299,7 @@ def test_with_a_broker_domain_hooks_leave_the_orm_thread(settings, subscribed):
         return "stored"
 
     subscribed(EventKind.CONNECTOR_STATUS, hook)
-    assert groupcommit.run_service(service, {}) == ("stored", [])
+    assert runtime.run_service(service, {}) == ("stored", [])
     assert done.wait(5)
     # Not the calling (ORM) thread: a broker round trip never holds up chargers.
     assert ran_on == ["cms-domain-hooks"]
@@ -324,5 +324,5 @@ def test_in_embedded_mode_domain_hooks_run_after_commit_in_the_same_thread(
 
     subscribed(EventKind.CONNECTOR_STATUS, hook)
     with django_capture_on_commit_callbacks(execute=True):
-        groupcommit.run_service(service, {})
+        runtime.run_service(service, {})
     assert ran_on == [threading.current_thread().name]

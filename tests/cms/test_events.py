@@ -15,7 +15,7 @@ from cms.events import (
     subscribers_run,
     unit_of_work,
 )
-from stations.ocpp import groupcommit
+from stations.ocpp import runtime
 from tests.factories import connector_status_event as _status
 
 pytestmark = pytest.mark.django_db
@@ -153,7 +153,7 @@ def test_the_gateways_hook_thread_sends_a_rounds_task_calls_together(
         sent.append([c.args[1] for c in calls if c.task == "tests.taskbatch.record"])
         done.set()
 
-    monkeypatch.setattr(groupcommit, "task_calls_send", send)
+    monkeypatch.setattr(runtime, "task_calls_send", send)
     subscribed(EventKind.CONNECTOR_STATUS, lambda e: [record_task.si("s", e.status)])
 
     def batch():
@@ -161,7 +161,7 @@ def test_the_gateways_hook_thread_sends_a_rounds_task_calls_together(
             for n in range(3):
                 emit(_status(n + 1, f"status-{n}"))
 
-    groupcommit.run_service(batch, {})
+    runtime.run_service(batch, {})
 
     assert done.wait(DEADLINE_S)
     assert sent == [["status-0", "status-1", "status-2"]]

@@ -78,7 +78,7 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stations.remote.views", "sessions_app"): "the remote-start form lists id "
     "tokens; " + _SESSIONS_READ,
     ("stations.ocpp.groupcommit", "sessions_app"): _GATEWAY,
-    ("stations.ocpp.handlers", "sessions_app"): _GATEWAY,
+    ("stations.ocpp.v16.handlers", "sessions_app"): _GATEWAY,
     ("stations.reports.history", "sessions_app"): _REPORT_HISTORY,
     ("stations.reports.tasks", "sessions_app"): _REPORT_HISTORY,
     ("stations.smart.services", "alerts"): (

@@ -11,7 +11,8 @@ from django.core.management import CommandError, call_command
 
 from accounts.models import AuditLog
 from stations.models import ChargePointCommand, CommandStatus, OcppMessage
-from stations.remote.dispatch import CommandPayloadError, command_send, command_wait
+from stations.remote.dispatch import CommandPayloadError, command_wait
+from stations.remote.services import command_request
 from tests.factories import ChargePointFactory
 from tests.ocpp.client import charger, wait_for
 
@@ -31,7 +32,7 @@ def send_while_connected(server, ocpp_id: str, action: str, payload: dict, user,
         async with charger(server, ocpp_id, **kw):
             charge_point = await asyncio.to_thread(connected, ocpp_id)
             command = await asyncio.to_thread(
-                lambda: command_send(
+                lambda: command_request(
                     charge_point=charge_point,
                     action=action,
                     payload=payload,
@@ -104,7 +105,7 @@ def test_command_the_charger_does_not_implement_records_its_call_error(
 def test_command_to_unconnected_charger_is_offline_at_once(operator):
     charge_point = ChargePointFactory(ocpp_id="CP-CMD-4")
 
-    command = command_send(
+    command = command_request(
         charge_point=charge_point,
         action="Reset",
         payload={"type": "Hard"},
@@ -137,7 +138,7 @@ def test_connection_closing_mid_call_records_offline(server_factory, operator):
         async with charger(server, "CP-CMD-6", answer_reset=False):
             charge_point = await asyncio.to_thread(connected, "CP-CMD-6")
             command = await asyncio.to_thread(
-                lambda: command_send(
+                lambda: command_request(
                     charge_point=charge_point,
                     action="Reset",
                     payload={"type": "Soft"},
@@ -164,7 +165,7 @@ def test_connection_closing_mid_call_records_offline(server_factory, operator):
         pytest.param("Reboot", {}, "action", id="unknown-action"),
         pytest.param("Heartbeat", {}, "action", id="charger-only-action"),
         pytest.param("Reset", {"type": "Sideways"}, "type", id="bad-enum"),
-        pytest.param("Reset", {}, "type", id="missing-field"),
+        pytest.param("UnlockConnector", {}, "connectorId", id="missing-field"),
         pytest.param(
             "ChangeConfiguration", {"key": "k" * 51, "value": "1"}, "key", id="too-long"
         ),
@@ -177,7 +178,7 @@ def test_invalid_command_is_refused_naming_the_field_and_nothing_is_stored(
     charge_point = ChargePointFactory(ocpp_id="CP-CMD-7")
 
     with pytest.raises(CommandPayloadError) as refused:
-        command_send(
+        command_request(
             charge_point=charge_point,
             action=action,
             payload=payload,

@@ -13,7 +13,7 @@ from stations.ocpp.protocol import (
     format_ocpp_datetime,
     parse_ocpp_datetime,
 )
-from stations.ocpp.validation import validate
+from stations.ocpp.v16.validation import validate
 
 
 @pytest.mark.parametrize(

@@ -106,7 +106,7 @@ def test_every_command_round_trip_with_a_simulated_charger(
             stack_level=1,
             kind="Relative",
             rate_unit="A",
-            periods=[{"startPeriod": 0, "limit": 16.0}],
+            periods=[{"start_s": 0, "limit": 16.0}],
             created_at=charge_point.created_at,
         )
         command = charging_profile_send(profile=profile, requested_by=operator)

@@ -86,8 +86,6 @@ class Command(BaseCommand):
             raise CommandError(
                 "payload: must be a JSON object.", returncode=EXIT_BAD_INPUT
             )
-        if options["connector"] is not None:
-            payload.setdefault("connectorId", options["connector"])
         timeout = options["timeout"]
         if timeout is None:
             timeout = settings.OCPP_COMMAND_TIMEOUT + 5
@@ -96,6 +94,7 @@ class Command(BaseCommand):
                 charge_point=charge_point,
                 action=options["action"],
                 payload=payload,
+                connector=options["connector"],
                 requested_by=None,
             )
         except CommandPayloadError as error:

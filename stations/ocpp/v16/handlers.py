@@ -6,15 +6,13 @@ package's ``route_message``/``_handle_call`` because those drop unparsable
 frames silently, put every CALLRESULT on the response queue (a stray one would
 be consumed by the next command) and validate with jsonschema in a thread pool.
 Here every frame is parsed once, logged, validated with the compiled schemas of
-``stations.ocpp.validation`` and answered with the OCPP-J 1.6 CallError codes.
+``stations.ocpp.v16.validation`` and answered with the OCPP-J 1.6 CallError codes.
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 from collections.abc import Callable
-from types import ModuleType
 from typing import Any
 
 from django.utils import timezone
@@ -26,10 +24,11 @@ from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from sessions_app import services as sessions
 from stations import services
 from stations.models import OcppMessage
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
-from stations.ocpp.groupcommit import get_batcher, orm_service, side_call
+from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
@@ -44,7 +43,8 @@ from stations.ocpp.protocol import (
     parse_frame,
     parse_ocpp_datetime,
 )
-from stations.ocpp.validation import validate
+from stations.ocpp.runtime import orm_service, side_call
+from stations.ocpp.v16.validation import validate
 
 logger = logging.getLogger(__name__)
 
@@ -53,11 +53,6 @@ IN = OcppMessage.Direction.IN
 OUT = OcppMessage.Direction.OUT
 
 PublishEvents = Callable[[list[services.LiveEvent]], None]
-
-
-def _sessions() -> ModuleType:
-    """The sessions services (another app), imported when first needed."""
-    return importlib.import_module("sessions_app.services")
 
 
 def _text(value: str | None) -> str:
@@ -346,7 +341,7 @@ class CentralSystem(V16ChargePoint):
         # Read-only (token, charger, open sessions): it runs beside the ORM
         # thread instead of queueing behind the other chargers' writes.
         auth = await side_call(
-            _sessions().id_tag_authorize,
+            sessions.id_tag_authorize,
             charge_point_id=self.charge_point_id,
             id_tag=id_tag,
             at=timezone.now(),
@@ -365,7 +360,7 @@ class CentralSystem(V16ChargePoint):
     ) -> call_result.StartTransaction:
         started_at = parse_ocpp_datetime(timestamp)
         transaction_id, auth = await self.call_service(
-            _sessions().session_start_from_ocpp,
+            sessions.session_start_from_ocpp,
             charge_point_id=self.charge_point_id,
             connector_id=connector_id,
             id_tag=id_tag,
@@ -391,7 +386,7 @@ class CentralSystem(V16ChargePoint):
         stopped_at = parse_ocpp_datetime(timestamp)
         transaction_data = raw.get("transactionData")
         auth = await self.call_service(
-            _sessions().session_stop_from_ocpp,
+            sessions.session_stop_from_ocpp,
             charge_point_id=self.charge_point_id,
             transaction_id=transaction_id,
             meter_stop_wh=meter_stop,
@@ -411,7 +406,7 @@ class CentralSystem(V16ChargePoint):
     ) -> call_result.MeterValues:
         # Group commit with the other chargers of this process; answered once stored.
         await get_batcher("meter_values").submit(
-            _sessions().MeterValuesReport(
+            sessions.MeterValuesReport(
                 charge_point_id=self.charge_point_id,
                 connector_id=connector_id,
                 transaction_id=transaction_id,

@@ -42,10 +42,11 @@ from ocpp.messages import Call, CallResult, _validate_payload
 from stations.ocpp.protocol import (
     CALL,
     CALLRESULT,
-    OCPP_VERSION,
     FormationViolationError,
     is_ocpp_datetime,
 )
+
+OCPP_VERSION = "1.6"  # python-ocpp's name for the schema set
 
 SCHEMA_DIR = Path(ocpp.__file__).resolve().parent / "v16" / "schemas"
 _DECIMAL_SCHEMAS = {

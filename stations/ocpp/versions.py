@@ -1,0 +1,134 @@
+"""OCPP versions behind one seam: WebSocket subprotocol -> version adapter.
+
+The adapters are listed in ``settings.OCPP_VERSION_ADAPTERS`` (dotted paths of
+adapter classes, after OpenWISP's connector classes chosen from a setting and
+Saleor's gateway plugins); OCPP 1.6J (``stations.ocpp.v16``) is the only one
+today. The consumer negotiates the subprotocol from this registry and builds
+the adapter's central system for the socket; remote operations ask the
+charger's adapter (``ChargePoint.ocpp_protocol``) for the wire CALL of a
+neutral command (``stations.ocpp.commands``) and for the neutral reading of its
+answer. Nothing outside ``stations/ocpp/`` needs to know a version's field names.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Protocol
+
+from django.conf import settings
+from django.utils.module_loading import import_string
+
+if TYPE_CHECKING:
+    from stations.ocpp import commands as neutral
+
+
+@dataclass(frozen=True)
+class WireCall:
+    """A CALL as a version spells it: the action and its payload (JSON object)."""
+
+    action: str
+    payload: dict[str, Any]
+
+
+class CentralSystemSession(Protocol):
+    """What the consumer needs of a version's central system for one socket."""
+
+    pending_calls: dict[str, str]
+    responses: dict[str, Any]
+
+    async def start(self) -> None: ...
+
+    async def call(self, payload: Any, *args: Any, **kwargs: Any) -> Any: ...
+
+    def log_frame(self, direction: str, message_type: int, **fields: Any) -> None: ...
+
+    async def send_call_error(
+        self,
+        unique_id: str,
+        code: str,
+        description: str,
+        details: Any = None,
+        *,
+        action: str = "",
+    ) -> None: ...
+
+
+class VersionAdapter(Protocol):
+    """One OCPP version: its subprotocol, central system and command mapping."""
+
+    subprotocol: str  # e.g. "ocpp1.6" (OCPP-J §3.1.2)
+    version: tuple[int, ...]  # orders the registry: the newest offered wins
+    command_actions: frozenset[str]  # CALLs the central system may send
+
+    def central_system(
+        self,
+        ocpp_id: str,
+        connection: Any,
+        *,
+        charge_point_id: int,
+        writer: Any,
+        publish: Callable[[list[Any]], None],
+        response_timeout: float,
+    ) -> CentralSystemSession: ...
+
+    def action_name(self, action: str) -> str: ...
+
+    def call_for(self, command: neutral.Command) -> WireCall: ...
+
+    def raw_call(
+        self, action: str, payload: Any, *, connector: int | None = None
+    ) -> WireCall: ...
+
+    def command_of(self, call: WireCall) -> neutral.Command: ...
+
+    def answer_of(self, action: str, payload: Any) -> neutral.Answer: ...
+
+    def answer_error(self, action: str, payload: Any) -> Exception | None: ...
+
+    def request_for(self, call: WireCall) -> Any: ...
+
+
+class UnknownProtocolError(LookupError):
+    """No adapter is registered for this subprotocol."""
+
+
+@cache
+def _registry(paths: tuple[str, ...]) -> dict[str, VersionAdapter]:
+    adapters: dict[str, VersionAdapter] = {}
+    for path in paths:
+        adapter = import_string(path)()
+        adapters[adapter.subprotocol] = adapter
+    return adapters
+
+
+def adapters() -> dict[str, VersionAdapter]:
+    """The registered adapters by subprotocol (from the setting, built once)."""
+    return _registry(tuple(settings.OCPP_VERSION_ADAPTERS))
+
+
+def supported_subprotocols() -> list[str]:
+    """Registered subprotocols, newest first."""
+    registered = adapters()
+    return sorted(registered, key=lambda name: registered[name].version, reverse=True)
+
+
+def negotiate(offered: Iterable[str]) -> str | None:
+    """The newest registered subprotocol the charger offered, or None.
+
+    OCPP-J §3.1.2: the charger lists the versions it speaks in
+    ``Sec-WebSocket-Protocol``; the central system picks one and echoes it.
+    """
+    offers = set(offered)
+    return next((name for name in supported_subprotocols() if name in offers), None)
+
+
+def adapter_for(subprotocol: str) -> VersionAdapter:
+    """The adapter of a charger's negotiated protocol (``ChargePoint.ocpp_protocol``)."""
+    try:
+        return adapters()[subprotocol]
+    except KeyError:
+        raise UnknownProtocolError(
+            f"No OCPP version adapter for {subprotocol!r}"
+        ) from None
