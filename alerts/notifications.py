@@ -20,17 +20,17 @@ import urllib.error
 import urllib.request
 import zoneinfo
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from guardian.shortcuts import get_users_with_perms
 
-from accounts.models import Role
+from accounts.models import Role, User
 from alerts.models import (
     Alert,
     AlertEvent,
@@ -134,7 +134,9 @@ def _email_recipients(alert: Alert, config: AlertRuleConfig) -> list[str]:
         )
         recipients += [
             user.email
-            for user in users.filter(groups__name=Role.OPERATIONS, is_active=True)
+            for user in cast("QuerySet[User]", users).filter(
+                groups__name=Role.OPERATIONS, is_active=True
+            )
             if user.email
         ]
     return sorted(set(recipients))
@@ -202,8 +204,8 @@ def alert_notify(*, alert_id: int, event_key: str) -> list[int]:
     )
     if alert is None or (alert.is_suppressed and not event_key.startswith("resolved")):
         return []
-    config = AlertRuleConfig.objects.filter(network_id=alert.network_id).first()
-    config = config or AlertRuleConfig(network_id=alert.network_id)
+    config = AlertRuleConfig.objects.filter(network=alert.network).first()
+    config = config or AlertRuleConfig(network=alert.network)
     is_resolved = event_key.startswith("resolved")
     if not is_resolved and alert.severity in severity_at_least(
         config.email_min_severity

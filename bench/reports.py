@@ -690,11 +690,13 @@ def time_reports(
                 times.append(time.monotonic() - began)
                 queries = captured
             finite = [t for t in times if t != float("inf")]
-            entry = {
+            p50_s = statistics.median(times) if finite else None
+            max_s = max(times)
+            entry: dict[str, Any] = {
                 "range": label,
                 "report": name,
-                "p50_s": statistics.median(times) if finite else None,
-                "max_s": max(times),
+                "p50_s": p50_s,
+                "max_s": max_s,
                 "runs": len(times),
                 "timed_out": len(finite) < len(times),
             }
@@ -706,8 +708,8 @@ def time_reports(
                 entry["slowest_s"] = float(slowest["time"])
             results.append(entry)
             log(
-                f"{label:9} {name:52} p50 {_fmt(entry['p50_s'])} max "
-                f"{_fmt(entry['max_s'])} ({entry.get('queries', '?')} queries)"
+                f"{label:9} {name:52} p50 {_fmt(p50_s)} max "
+                f"{_fmt(max_s)} ({entry.get('queries', '?')} queries)"
             )
     # The 5-minute SLA windows of one station-local day (always raw history).
     times = []
@@ -933,8 +935,10 @@ def main() -> int:
 
     network = Network.objects.order_by("pk").first()
     station = Station.objects.filter(network=network).order_by("pk").first()
+    if network is None or station is None:
+        raise SystemExit("the bench fleet has no network with a station")
     args.network_desc = (
-        f"{station.__class__.objects.filter(network=network).count()} stations, "
+        f"{Station.objects.filter(network=network).count()} stations, "
         f"{network.time_zone}"
     )
     user = bench_user(network.name)

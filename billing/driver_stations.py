@@ -15,9 +15,9 @@ from typing import Any
 from django.db.models import Prefetch, Q, QuerySet
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import AuthenticatedRequest
 from billing.pricing import tariff_for_connector, tariff_price_summary
 from cms.api import (
     PAGINATION_PARAMETERS,
@@ -225,7 +225,7 @@ class _TokenQuerySerializer(serializers.Serializer):
     )
 
 
-def _driver_token(request: Request, pk: int | None) -> IdToken | None:
+def _driver_token(request: AuthenticatedRequest, pk: int | None) -> IdToken | None:
     if pk is None:
         return None
     token = IdToken.objects.filter(pk=pk, owner=request.user).first()
@@ -255,7 +255,7 @@ class DriverStationNearbyApi(DriverApiView):
         parameters=[InputSerializer, *PAGINATION_PARAMETERS],
         responses=responses(DriverStationSerializer(many=True), 400, 429),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         data = query_input(self.InputSerializer, request)
         id_token = _driver_token(request, data.get("id_token"))
         lat, lng, radius = data["lat"], data["lng"], data["radius_km"]
@@ -282,9 +282,11 @@ class DriverStationNearbyApi(DriverApiView):
         )
         found = []
         for station in stations:
+            if station.latitude is None or station.longitude is None:
+                continue  # the query asks for coordinates; this says so to mypy
             distance = haversine_km(
                 lat, lng, float(station.latitude), float(station.longitude)
-            )  # type: ignore[arg-type]
+            )
             if distance > radius:
                 continue
             station_connectors = [
@@ -311,7 +313,7 @@ class DriverStationDetailApi(DriverApiView):
         parameters=[_TokenQuerySerializer],
         responses=responses(DriverStationSerializer, 400, 429),
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         data = query_input(_TokenQuerySerializer, request)
         id_token = _driver_token(request, data.get("id_token"))
         station = Station.objects.select_related("network").filter(pk=pk).first()

@@ -112,8 +112,9 @@ def _cdr_groups(
         queryset = queryset.filter(stopped_at__gte=start)
     if end is not None:
         queryset = queryset.filter(stopped_at__lt=end)
-    return list(
-        queryset.annotate(
+    return [
+        dict(group)
+        for group in queryset.annotate(
             day=TruncDate("stopped_at", tzinfo=ZoneInfo(zone)),
             tariff_id=KT("tariff_snapshot__tariff_id"),
             tariff_name=KT("tariff_snapshot__name"),
@@ -135,7 +136,7 @@ def _cdr_groups(
             total=Sum("total_amount"),
         )
         .order_by()
-    )
+    ]
 
 
 def _cdr_watermark() -> int:
@@ -294,8 +295,8 @@ def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     by_day: dict[tuple[str, int, str, int, date, str], _Sum] = defaultdict(_Sum)
     by_tariff: dict[tuple[str, int, str, str], _Sum] = defaultdict(_Sum)
     for group in groups:
-        network = (networks[group["network_id"]].name, group["network_id"])
-        station = (
+        network_key = (networks[group["network_id"]].name, group["network_id"])
+        station_key = (
             group["station__name"] or "(no station)",
             group["station_id"] or 0,
         )
@@ -305,40 +306,40 @@ def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
             if group["tariff_id"] is not None
             else "(no tariff)"
         )
-        by_network[(*network, currency)].add(group)
-        by_station[(*network, *station, currency)].add(group)
-        by_day[(*network, *station, group["day"], currency)].add(group)
-        by_tariff[(*network, tariff, currency)].add(group)
+        by_network[(*network_key, currency)].add(group)
+        by_station[(*network_key, *station_key, currency)].add(group)
+        by_day[(*network_key, *station_key, group["day"], currency)].add(group)
+        by_tariff[(*network_key, tariff, currency)].add(group)
     rows: list[ReportRow] = []
     for (name, _, currency), total in sorted(by_network.items()):
         rows.append(
             table_row("network", name, day=None, currency=currency, **total.values())
         )
-    for (name, _, station, _, currency), total in sorted(by_station.items()):
+    for (name, _, station_name, _, currency), total in sorted(by_station.items()):
         rows.append(
             table_row(
                 "station",
-                f"{name} / {station}",
+                f"{name} / {station_name}",
                 day=None,
                 currency=currency,
                 **total.values(),
             )
         )
-    for (name, _, station, _, day, currency), total in sorted(by_day.items()):
+    for (name, _, station_name, _, day, currency), total in sorted(by_day.items()):
         rows.append(
             table_row(
                 "station day",
-                f"{name} / {station}",
+                f"{name} / {station_name}",
                 day=day,
                 currency=currency,
                 **total.values(),
             )
         )
-    for (name, _, tariff, currency), total in sorted(by_tariff.items()):
+    for (name, _, tariff_name, currency), total in sorted(by_tariff.items()):
         rows.append(
             table_row(
                 "tariff",
-                f"{name} / {tariff}",
+                f"{name} / {tariff_name}",
                 day=None,
                 currency=currency,
                 **total.values(),

@@ -411,7 +411,8 @@ def outbox_batch() -> Iterator[None]:
     if buffer:
         # An emit inside a savepoint that rolled back is not written: Django
         # dropped its on-commit callback with the savepoint.
-        pending = {id(callback) for _, callback, _ in connection.run_on_commit}
+        # Entries are (savepoint ids, callback, robust) in Django 5 (the stubs say 2).
+        pending = {id(entry[1]) for entry in connection.run_on_commit}
         _outbox_write([event for event, callback in buffer if id(callback) in pending])
 
 

@@ -7,9 +7,9 @@ from typing import Any
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_serializer
 from rest_framework import exceptions, serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import AuthenticatedRequest
 from billing.services import NoTariffAssigned, session_cost_estimate_in_currency
 from cms.api import (
     PAGINATION_PARAMETERS,
@@ -84,7 +84,7 @@ class SessionListApi(ApiView):
         ],
         responses=responses(SessionOutputSerializer(many=True), 400),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         if not request.user.has_perm("charging.view_chargingsession"):
             raise exceptions.PermissionDenied("Your role does not allow this.")
         filters = query_input(self.FilterSerializer, request)
@@ -109,7 +109,7 @@ class SessionDetailApi(ApiView):
     @extend_schema(
         operation_id="sessions_retrieve", responses=responses(SessionOutputSerializer)
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         session = session_get_for_user(
             user=request.user, pk=pk, perm="charging.view_chargingsession"
         )
@@ -135,7 +135,7 @@ class SessionMeterValuesApi(ApiView):
         parameters=[FilterSerializer, *PAGINATION_PARAMETERS],
         responses=responses(MeterValueOutputSerializer(many=True), 400),
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         session = session_get_for_user(
             user=request.user, pk=pk, perm="charging.view_metervalue"
         )
@@ -179,7 +179,7 @@ class DriverTokenListApi(DriverApiView):
         parameters=PAGINATION_PARAMETERS,
         responses=responses(DriverTokenOutputSerializer(many=True), 429),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         tokens = IdToken.objects.filter(owner=request.user).order_by("token", "pk")
         return paginated(self, tokens, DriverTokenOutputSerializer)
 
@@ -251,7 +251,7 @@ class DriverSessionListApi(DriverApiView):
         parameters=[FilterSerializer, *PAGINATION_PARAMETERS],
         responses=responses(DriverSessionOutputSerializer(many=True), 400, 429),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         filters = query_input(self.FilterSerializer, request)
         sessions = _with_cdr(driver_session_list(user=request.user))
         if "status" in filters:
@@ -271,7 +271,7 @@ class DriverActiveSessionListApi(DriverApiView):
         summary="My active sessions with live energy, power and cost so far",
         responses=responses(DriverSessionOutputSerializer(many=True), 429),
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthenticatedRequest) -> Response:
         sessions = _with_cdr(driver_session_list(user=request.user)).filter(
             status=SessionStatus.ACTIVE
         )
@@ -287,7 +287,7 @@ class DriverSessionDetailApi(DriverApiView):
         operation_id="driver_sessions_retrieve",
         responses=responses(DriverSessionOutputSerializer, 429),
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         session = _driver_session(request.user, pk)
         return Response(
             DriverSessionOutputSerializer(
@@ -313,7 +313,7 @@ class DriverSessionStopApi(DriverApiView):
         request=None,
         responses=responses({202: DriverStopOutputSerializer}, 409, 429),
     )
-    def post(self, request: Request, pk: int) -> Response:
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
         session = _driver_session(request.user, pk)
         if session.status != SessionStatus.ACTIVE:
             raise Conflict("session", "This session is not active.")
@@ -379,7 +379,7 @@ class DriverStartApi(DriverApiView):
         request=InputSerializer,
         responses=responses({202: RemoteStartOutputSerializer}, 400, 409, 429),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         data = body_input(self.InputSerializer, request)
         token = IdToken.objects.filter(pk=data["id_token"], owner=request.user).first()
         if token is None:
@@ -399,10 +399,10 @@ class DriverStartApi(DriverApiView):
         )
         if connector is None:
             raise exceptions.ValidationError({"connector": ["No such connector."]})
-        if (
-            token.network_id is not None
-            and token.network_id != connector.charge_point.station.network_id
-        ):  # type: ignore[union-attr]
+        station = connector.charge_point.station
+        if token.network_id is not None and (
+            station is None or token.network_id != station.network_id
+        ):
             raise exceptions.ValidationError(
                 {"id_token": ["This token is not valid on this network."]}
             )
@@ -429,7 +429,7 @@ class DriverStartDetailApi(DriverApiView):
         summary="The outcome of a start: pending, started (transaction id) or failed",
         responses=responses(RemoteStartOutputSerializer, 429),
     )
-    def get(self, request: Request, pk: int) -> Response:
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         handle = RemoteStartRequest.objects.filter(
             pk=pk, requested_by=request.user
         ).first()
@@ -442,6 +442,8 @@ class DriverStartDetailApi(DriverApiView):
             )
             .values_list("pk", flat=True)
             .first()
+            if handle.connector_number is not None
+            else None
         )
         return Response(
             RemoteStartOutputSerializer(remote_start_row(handle, connector)).data

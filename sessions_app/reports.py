@@ -151,7 +151,8 @@ def distribution_sums(
     sums: dict[tuple[int, date], dict[str, float]] = {}
     for row in rows:
         values = {}
-        for key, value in row.items():
+        fields: dict[str, Any] = dict(row)
+        for key, value in fields.items():
             if key in ("station", "day"):
                 continue
             if isinstance(value, timedelta):
