@@ -11,6 +11,7 @@ from cms.events import (
     FirmwareStatusChanged,
     SessionStarted,
     SessionStopped,
+    SmartProfileAnswered,
     TaskCalls,
     subscribe,
 )
@@ -65,6 +66,12 @@ def evaluate_session(event: SessionStarted | SessionStopped) -> TaskCalls:
     return [alerts_evaluate_session_task.si(session_id=event.session_id)]
 
 
+def evaluate_smart_profile(event: SmartProfileAnswered) -> TaskCalls:
+    from alerts.tasks import alerts_on_smart_profile_task
+
+    return [alerts_on_smart_profile_task.si(payload=event.payload())]
+
+
 def notify_alert_notice(event: AlertNotice) -> TaskCalls:
     """From the outbox relay: email and queue the webhooks of one alert event."""
     from alerts.tasks import alert_notify_task
@@ -88,6 +95,7 @@ class AlertsConfig(AppConfig):
         subscribe(EventKind.CHARGER_FIRMWARE_STATUS, evaluate_on_firmware_status)
         subscribe(EventKind.SESSION_STARTED, evaluate_session)
         subscribe(EventKind.SESSION_STOPPED, evaluate_session)
+        subscribe(EventKind.SMART_PROFILE_ANSWERED, evaluate_smart_profile)
         # Emails and webhooks leave the product: through the outbox.
         for kind in (
             EventKind.ALERT_OPENED,

@@ -51,6 +51,7 @@ from cms.events import (
     AlertOpened,
     AlertResolved,
     EventKind,
+    SmartProfileAnswered,
     emit,
 )
 from sessions_app.models import ChargingSession, SessionStatus
@@ -455,6 +456,49 @@ def _session_place(session: ChargingSession) -> SessionPlace:
         "connector_id": session.connector_id,
         "session_id": session.pk,
     }
+
+
+# A charger can refuse a TxProfile sent before its StartTransaction answer
+# arrived (it does not know the transactionId yet); one retry fixes that, so an
+# alert is raised only from the second refusal in a row.
+ALERT_AFTER_REJECTIONS = 2
+
+
+def smart_profile_subject(connector_pk: int, purpose: str) -> str:
+    return f"connector:{connector_pk}:{purpose}"
+
+
+def alerts_on_smart_profile(answer: SmartProfileAnswered) -> None:
+    """Load management's profile refused again and again: alert; accepted: clear."""
+    now = datetime.fromisoformat(answer.at)
+    subject = smart_profile_subject(answer.connector_pk, answer.purpose)
+    if answer.accepted:
+        alert_clear(
+            rule=Rule.SMART_PROFILE_REJECTED,
+            subject_key=subject,
+            message="The charger accepted the load-management profile.",
+            now=now,
+        )
+        return
+    if answer.refusals < ALERT_AFTER_REJECTIONS:
+        return
+    alert_raise(
+        rule=Rule.SMART_PROFILE_REJECTED,
+        subject_key=subject,
+        title=f"{answer.connector_label} refuses its load-management profile",
+        detail=(
+            f"The charger refused the {answer.purpose} ({answer.limit}) "
+            f"{answer.refusals} times; retrying with backoff. Until it "
+            "accepts, the site limit relies on its fallback profile."
+        ),
+        context={"purpose": answer.purpose},
+        severity="major",
+        network_id=answer.network_id,
+        station_id=answer.station_id,
+        charge_point_id=answer.charge_point_pk,
+        connector_id=answer.connector_pk,
+        now=now,
+    )
 
 
 def alerts_on_rating_failure(

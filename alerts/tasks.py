@@ -6,10 +6,13 @@ The OCPP gateway dispatches the ``alerts_*_task`` entry points on commit, e.g.
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import Task, shared_task
 from django.conf import settings
 
 from alerts import notifications, services
+from cms.events import SmartProfileAnswered
 
 
 @shared_task(acks_late=True)
@@ -45,6 +48,11 @@ def alerts_on_rating_failure_task(*, session_id: int, error: str) -> None:
 @shared_task(acks_late=True)
 def alerts_on_rating_success_task(*, session_id: int) -> None:
     services.alerts_on_rating_success(session_id)
+
+
+@shared_task(acks_late=True)
+def alerts_on_smart_profile_task(*, payload: dict[str, Any]) -> None:
+    services.alerts_on_smart_profile(SmartProfileAnswered(**payload))
 
 
 @shared_task

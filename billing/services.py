@@ -211,12 +211,13 @@ def _validate_elements(elements: list[dict[str, Any]]) -> None:
 @transaction.atomic
 def tariff_create(
     *,
-    actor: User,
+    actor: User | None,
     network: Network,
     data: dict[str, Any],
     elements: list[dict[str, Any]],
 ) -> Tariff:
-    """Create a tariff with its elements and first revision; audited."""
+    """Create a tariff with its elements and first revision; audited (``actor``
+    None: a system action such as the demo data)."""
     _validate_elements(elements)
     tariff = Tariff(network=network, **{k: data[k] for k in TARIFF_FIELDS if k in data})
     tariff.full_clean()
@@ -264,7 +265,7 @@ def tariff_update(
 @transaction.atomic
 def tariff_assignment_add(
     *,
-    actor: User,
+    actor: User | None,
     tariff: Tariff,
     station: Station | None = None,
     connector_type: str = "",
@@ -481,6 +482,16 @@ def session_cost_estimate_in_currency(session: ChargingSession) -> tuple[Decimal
     spec = tariff_from_snapshot(snapshot)
     rated = rate_session(session_timeline(session, as_of=timezone.now()), spec)
     return rated.total, spec.currency
+
+
+def session_cost_estimate_or_none(
+    session: ChargingSession,
+) -> tuple[Decimal, str] | None:
+    """The estimate for the session pages and the driver API; None without a tariff."""
+    try:
+        return session_cost_estimate_in_currency(session)
+    except NoTariffAssigned:
+        return None
 
 
 # --- Rating and issuing CDRs ----------------------------------------------------------

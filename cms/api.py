@@ -25,7 +25,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from stations.remote.dispatch import CommandPayloadError
+from cms.errors import InputError
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__", "detail"}
 
@@ -76,7 +76,7 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.PermissionDenied(str(exc) or None)
     elif isinstance(exc, DjangoValidationError):
         exc = exceptions.ValidationError(_django_validation_detail(exc))
-    elif isinstance(exc, CommandPayloadError):
+    elif isinstance(exc, InputError):
         exc = exceptions.ValidationError({exc.field or "payload": [str(exc)]})
     response = drf_exception_handler(exc, context)
     if response is None:

@@ -57,6 +57,7 @@ class EventKind(StrEnum):
     SESSION_UPDATED = "session.updated"
     COMMAND_FINISHED = "command.finished"
     SITE_PLANNED = "smart.plan"
+    SMART_PROFILE_ANSWERED = "smart.profile_answered"
     ALERT_CHANGED = "alert.changed"
     ALERT_OPENED = "alert.opened"
     ALERT_ESCALATED = "alert.escalated"
@@ -216,6 +217,27 @@ class SitePlanned(Event):
 
 
 @dataclass(frozen=True)
+class SmartProfileAnswered(Event):
+    """A charger accepted or refused the load manager's profile on a connector.
+
+    ``refusals`` counts the refusals in a row (0 when accepted); ``limit`` is the
+    refused limit as shown to people (e.g. "11000 W").
+    """
+
+    kind = EventKind.SMART_PROFILE_ANSWERED
+    connector_pk: int
+    charge_point_pk: int
+    network_id: int | None
+    station_id: int | None
+    connector_label: str
+    purpose: str
+    accepted: bool
+    refusals: int
+    limit: str
+    at: str
+
+
+@dataclass(frozen=True)
 class AlertChanged(Event):
     kind = EventKind.ALERT_CHANGED
     alert_id: int
@@ -267,6 +289,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SessionUpdated,
         CommandFinished,
         SitePlanned,
+        SmartProfileAnswered,
         AlertChanged,
         AlertOpened,
         AlertEscalated,

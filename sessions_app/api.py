@@ -10,7 +10,6 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from accounts.http import AuthenticatedRequest
-from billing.services import NoTariffAssigned, session_cost_estimate_in_currency
 from cms.api import (
     PAGINATION_PARAMETERS,
     ApiView,
@@ -33,6 +32,7 @@ from sessions_app.models import (
     SessionStatus,
     TokenStatus,
 )
+from sessions_app.pricing import session_cost_estimate
 from sessions_app.selectors import (
     session_get_for_user,
     session_list_for_user,
@@ -213,10 +213,9 @@ def driver_session_row(session: ChargingSession, *, with_cost: bool) -> dict[str
     if cdr is not None:
         cost, currency = cdr.total_amount, cdr.currency
     elif with_cost:
-        try:
-            cost, currency = session_cost_estimate_in_currency(session)
-        except NoTariffAssigned:
-            cost = None
+        estimate = session_cost_estimate(session)
+        if estimate is not None:
+            cost, currency = estimate
     return {
         "id": session.pk,
         "status": session.status,

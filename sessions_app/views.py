@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
-from billing.selectors import session_price_for_user
 from sessions_app.forms import (
     FLAGGED,
     SESSION_SORTS,
@@ -27,6 +26,7 @@ from sessions_app.forms import (
     UnmatchedStopResolveForm,
 )
 from sessions_app.models import SessionStatus, TokenStatus
+from sessions_app.pricing import session_price_panel
 from sessions_app.selectors import (
     id_token_get_for_user,
     id_token_list_for_user,
@@ -251,7 +251,7 @@ def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     spans_days = len({instant.date() for instant in local_instants}) > 1
     label_format = "%d.%m. %H:%M" if spans_days else "%H:%M:%S"
     chart["labels"] = [instant.strftime(label_format) for instant in local_instants]
-    price = session_price_for_user(session=session, user=request.user)
+    price = session_price_panel(session=session, user=request.user)
     return render(
         request,
         "charging/session_detail.html",

@@ -27,13 +27,16 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
 from cms.loops import loop_local
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -311,6 +314,11 @@ class PushConsumer(AsyncJsonWebsocketConsumer):
 
     push_closed = False
     _live_subscription: _Subscription | None = None
+
+    @property
+    def user(self) -> User:
+        """The signed-in user: ``connect`` closes the socket for anyone else."""
+        return cast("User", self.scope["user"])
 
     async def live_subscribe(self, groups: list[str], deliver: Deliver) -> None:
         self.push_closed = False

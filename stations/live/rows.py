@@ -62,7 +62,7 @@ def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
         cells.append(
             format_html(
                 '<td><a href="{}">{}</a></td>',
-                _url("stations:station_detail", charge_point.station_id),
+                _url("stations:station_detail", station.pk),
                 station.name,
             )
             if station is not None

@@ -154,7 +154,9 @@ def network_overview(
     counts = {
         row["effective_status"]: row["n"]
         for row in connectors.order_by()
-        .values("effective_status")
+        # ``effective_status`` is with_effective_status()'s annotation, which the
+        # ORM plugin cannot see through the helper.
+        .values("effective_status")  # type: ignore[misc]
         .annotate(n=Count("pk"))
     }
     total = sum(counts.values())
@@ -347,6 +349,8 @@ def session_chart_points(
     totals: dict[tuple[dt.datetime, str], float] = {}
     phases: dict[tuple[dt.datetime, str], float] = defaultdict(float)
     for at, measurand, phase, value in rows:
+        if value is None:  # excluded by the query; narrows the type
+            continue
         key = (at, measurand)
         if phase in ("", None):
             totals[key] = float(value)
@@ -356,7 +360,7 @@ def session_chart_points(
     by_time: dict[dt.datetime, dict[str, float]] = defaultdict(dict)
     for (at, measurand), value in merged.items():
         by_time[at][measurand] = value
-    points = []
+    points: list[dict[str, object]] = []
     for at in sorted(by_time)[-limit:]:
         values = by_time[at]
         power = values.get("Power.Active.Import")

@@ -298,7 +298,7 @@ class LiveConsumer(livebus.PushConsumer):
                 # Read-only rendering runs off the process's ORM thread, so
                 # browsers never queue behind the chargers' writes (or slow them).
                 key = (
-                    self.scope["user"].pk,
+                    self.user.pk,
                     self.view,
                     tuple(sorted(set(map(_event_key, events)), key=repr)),
                 )
@@ -347,7 +347,7 @@ class LiveConsumer(livebus.PushConsumer):
         return None  # connector 0, commands and others: no row to patch
 
     def _render_fragments(self, events: list[dict[str, Any]]) -> str:
-        user = self.scope["user"]
+        user = self.user
         wanted: Q | None = None
         if self.visible_rows is not None:
             pks = self.visible_rows.rows_of(events)
@@ -385,7 +385,7 @@ class LiveConsumer(livebus.PushConsumer):
             user=user, pk=int(event["charge_point_pk"])
         )
         context = charge_point_sessions_context(charge_point)
-        panels = [
+        panels: list[str] = [
             render_to_string("stations/includes/cp_connection.html", context),
         ]
         if event.get("kind") == "session.updated":
@@ -395,11 +395,11 @@ class LiveConsumer(livebus.PushConsumer):
         return panels
 
     def _render_overview(self) -> str:
-        user = self.scope["user"]
-        networks = network_list_for_user(user=user)
+        user = self.user
+        scoped = network_list_for_user(user=user)
         if self.network_ids is not None:
-            networks = networks.filter(pk__in=self.network_ids)
-        networks = list(networks)
+            scoped = scoped.filter(pk__in=self.network_ids)
+        networks = list(scoped)
         selected = (
             self.network_ids[0]
             if self.network_ids and len(self.network_ids) == 1

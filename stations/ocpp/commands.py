@@ -20,18 +20,16 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
+from cms.errors import InputError
 
-class CommandPayloadError(ValueError):
+
+class CommandPayloadError(InputError):
     """A command the charger's protocol cannot carry; ``field`` names the culprit.
 
     For a neutral command ``field`` is the command's attribute
     (``connector``, ``id_token``); for a raw payload it is the wire field the
     user typed (e.g. ``idTag``), or ``action`` / ``payload``.
     """
-
-    def __init__(self, message: str, *, field: str = "") -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class ResetKind(StrEnum):

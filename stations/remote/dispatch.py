@@ -139,6 +139,8 @@ def _dispatch(channel: str, command_id: int) -> None:
     """Hand the command to the consumer that held the charger's socket at commit."""
     layer = get_channel_layer()
     try:
+        if layer is None:
+            raise RuntimeError("no channel layer is configured")
         async_to_sync(layer.send)(
             channel, {"type": COMMAND_MESSAGE_TYPE, "command_id": command_id}
         )

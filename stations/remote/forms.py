@@ -11,12 +11,12 @@ import json
 import zoneinfo
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.utils import timezone
 
-from stations.models import OcppProtocol
+from stations.models import ChargePoint, OcppProtocol, Station
 from stations.ocpp import commands as ocpp
 from stations.ocpp import versions
 from stations.remote.models import ProfileKind, ProfilePurpose
@@ -48,7 +48,8 @@ class CommandForm(forms.Form):
     command_fields: dict[str, str] = {}
 
     def __init__(self, *args: Any, time_zone: str = "UTC", **kwargs: Any) -> None:
-        super().__init__(*args, prefix=self.action, **kwargs)
+        kwargs.setdefault("prefix", self.action)
+        super().__init__(*args, **kwargs)
         self.time_zone = zoneinfo.ZoneInfo(time_zone)
         for field in self.fields.values():
             if isinstance(field.widget, forms.DateTimeInput):
@@ -178,7 +179,9 @@ class DataTransferForm(CommandForm):
     action, title = "DataTransfer", "Data transfer"
     vendor_id = forms.CharField(max_length=255, label="Vendor id")
     message_id = forms.CharField(max_length=50, required=False, label="Message id")
-    data = forms.CharField(
+    # A form field named like BaseForm.data: the form metaclass moves it into
+    # base_fields, so the attribute never shadows the bound data at run time.
+    data = forms.CharField(  # type: ignore[assignment]
         required=False, widget=forms.Textarea(attrs={"rows": 3}), label="Data"
     )
 
@@ -352,7 +355,9 @@ class AdvancedForm(CommandForm):
     """Any action with a raw JSON payload (operations), validated by the adapter."""
 
     action, title = "advanced", "Advanced: any command, raw payload"
-    command = forms.ChoiceField(choices=[], label="Action")
+    # A field named like CommandForm.command(): the form metaclass moves it into
+    # base_fields; this form is sent through payload(), never command().
+    command = forms.ChoiceField(choices=[], label="Action")  # type: ignore[assignment]
     payload_json = forms.CharField(
         widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}),
         initial="{}",
@@ -365,7 +370,9 @@ class AdvancedForm(CommandForm):
             adapter = versions.adapter_for(OcppProtocol.OCPP16)
             actions = list(adapter.command_actions)
         names = sorted(actions)
-        self.fields["command"].choices = [(a, a) for a in names]
+        cast(forms.ChoiceField, self.fields["command"]).choices = [
+            (a, a) for a in names
+        ]
 
     def clean_payload_json(self) -> dict[str, Any]:
         try:
@@ -528,10 +535,12 @@ class BulkCommandForm(forms.Form):
         label="Payload (JSON)",
         help_text='e.g. {"type": "Soft"} for Reset.',
     )
-    charge_points = forms.ModelMultipleChoiceField(
-        queryset=None, required=False, label="Chargers"
+    charge_points: forms.ModelMultipleChoiceField[ChargePoint] = (
+        forms.ModelMultipleChoiceField(queryset=None, required=False, label="Chargers")
     )
-    station = forms.ModelChoiceField(queryset=None, required=False)
+    station: forms.ModelChoiceField[Station] = forms.ModelChoiceField(
+        queryset=None, required=False
+    )
     model = forms.ChoiceField(choices=[], required=False, label="Charger model")
 
     def __init__(
@@ -543,11 +552,18 @@ class BulkCommandForm(forms.Form):
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["command"].choices = [(a, a) for a in actions]
-        self.fields["charge_points"].queryset = charge_points
-        self.fields["station"].queryset = stations
+        cast(forms.ChoiceField, self.fields["command"]).choices = [
+            (a, a) for a in actions
+        ]
+        cast(
+            forms.ModelMultipleChoiceField, self.fields["charge_points"]
+        ).queryset = charge_points
+        cast(forms.ModelChoiceField, self.fields["station"]).queryset = stations
         models = sorted({m for m in charge_points.values_list("model", flat=True) if m})
-        self.fields["model"].choices = [("", "—"), *((m, m) for m in models)]
+        cast(forms.ChoiceField, self.fields["model"]).choices = [
+            ("", "—"),
+            *((m, m) for m in models),
+        ]
         self._charge_points = charge_points
 
     def clean_payload_json(self) -> dict[str, Any]:

@@ -218,7 +218,7 @@ def _send(
     charge_point: ChargePoint,
     command: ocpp.Command,
     requested_by: Any,
-    record: Callable[[ChargePointCommand], None] | None = None,
+    record: Callable[[ChargePointCommand], object] | None = None,
     connector_number: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
@@ -826,7 +826,7 @@ def _apply_cancel_reservation(command: ChargePointCommand) -> None:
 def _apply_remote_start(command: ChargePointCommand) -> None:
     if command.status == CommandStatus.ACCEPTED:
         return  # stays pending until StartTransaction (or the timeout sweep)
-    reasons = {
+    reasons: dict[str, str] = {
         CommandStatus.REJECTED: RemoteStartRequest.FailureReason.REJECTED,
         CommandStatus.OFFLINE: RemoteStartRequest.FailureReason.OFFLINE,
         CommandStatus.TIMEOUT: RemoteStartRequest.FailureReason.TIMEOUT,

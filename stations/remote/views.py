@@ -20,6 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts.http import AuthenticatedHttpRequest
 from sessions_app.models import IdToken, TokenStatus
 from stations.models import ChargePoint, ChargePointCommand
 from stations.ocpp import commands as ocpp
@@ -210,8 +211,12 @@ def send(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 def _send_local_list(
     request: HttpRequest, charge_point: ChargePoint, form: SendLocalListForm
 ) -> ChargePointCommand | None:
-    network_id = charge_point.station.network_id if charge_point.station else None
-    tokens = IdToken.objects.filter(network_id=network_id).select_related("parent")
+    # An unassigned charger (no station, so no network) lists network-less tokens.
+    tokens = (
+        IdToken.objects.filter(network_id=charge_point.station.network_id)
+        if charge_point.station is not None
+        else IdToken.objects.filter(network__isnull=True)
+    ).select_related("parent")
     wanted = [t.strip() for t in form.cleaned_data["tokens"].split(",") if t.strip()]
     if wanted:
         selected = [t for t in tokens if t.token.upper() in {w.upper() for w in wanted}]
@@ -397,7 +402,7 @@ def firmware(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def profiles(request: HttpRequest, pk: int) -> HttpResponse:
+def profiles(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """List profiles; POST creates one from the editor and sends it."""
     charge_point = _charge_point(request, pk, "stations.manage_charging_profiles")
     time_zone = _tz(charge_point)
@@ -437,7 +442,7 @@ def profiles(request: HttpRequest, pk: int) -> HttpResponse:
         .order_by("-requested_at")
         .first()
     )
-    schedule = answer_of(composite).fact if composite is not None else None
+    answered = answer_of(composite).fact if composite is not None else None
     return render(
         request,
         "stations/commands/profiles.html",
@@ -447,11 +452,11 @@ def profiles(request: HttpRequest, pk: int) -> HttpResponse:
             "form": form,
             "periods": periods,
             "composite": composite,
-            "schedule": schedule
-            if isinstance(schedule, ocpp.CompositeSchedule)
+            "schedule": answered
+            if isinstance(answered, ocpp.CompositeSchedule)
             else None,
-            "schedule_chart": _schedule_chart(schedule)
-            if isinstance(schedule, ocpp.CompositeSchedule)
+            "schedule_chart": _schedule_chart(answered)
+            if isinstance(answered, ocpp.CompositeSchedule)
             else None,
             "composite_form": ACTION_FORMS["GetCompositeSchedule"](time_zone=time_zone),
             "time_zone": time_zone,
@@ -508,7 +513,7 @@ def _bulk_form(request: HttpRequest, data: Any = None) -> BulkCommandForm:
 
 
 @login_required
-def bulk(request: HttpRequest) -> HttpResponse:
+def bulk(request: AuthenticatedHttpRequest) -> HttpResponse:
     actions = allowed_actions(request.user)
     if not actions:
         raise PermissionDenied("Your role may not send charger commands.")

@@ -35,6 +35,7 @@ from stations.reports.tallies import (
     connectors_buckets_raw,
     range_totals,
     raw_end,
+    station_id_of,
 )
 from stations.selectors import station_get_for_user
 
@@ -58,7 +59,7 @@ def availability_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]
     for zone, members in stations_by_zone(stations).items():
         chosen = [c for station in members for c in connectors[station.pk]]
         # One pass: per connector and local month; stations and totals add up.
-        station_of = {c.pk: c.charge_point.station_id for c in chosen}
+        station_of = {c.pk: station_id_of(c.charge_point) for c in chosen}
         for (pk, month), tally in range_totals(
             connectors=chosen,
             first=filters.date_from,
@@ -115,8 +116,10 @@ def availability_windows(
     result = []
     moment = start
     while moment < end:
-        tally = merged.get(moment)
-        result.append((moment.astimezone(zone), tally.availability if tally else None))
+        bucket = merged.get(moment)
+        result.append(
+            (moment.astimezone(zone), bucket.availability if bucket else None)
+        )
         moment += window
     return result
 

@@ -92,9 +92,9 @@ def faults_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     faults = _fault_counts(stations, filters)
     downtime: dict[int, float] = defaultdict(float)
     charger_of = {c.pk: c.charge_point_id for cs in connectors.values() for c in cs}
-    for zone, members in stations_by_zone(stations).items():
+    for zone, zone_stations in stations_by_zone(stations).items():
         for (pk, _), tally in range_totals(
-            connectors=[c for station in members for c in connectors[station.pk]],
+            connectors=[c for station in zone_stations for c in connectors[station.pk]],
             first=filters.date_from,
             last=filters.date_to,
             zone=zone,
@@ -126,7 +126,7 @@ def faults_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
     def charger_row(level: str, cp: ChargePoint) -> ReportRow:
         return table_row(
             level,
-            f"{cp.station.name} / {cp.ocpp_id}",
+            f"{cp.station.name if cp.station else '—'} / {cp.ocpp_id}",
             vendor=cp.vendor,
             model=cp.model,
             firmware=cp.firmware_version,

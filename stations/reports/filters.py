@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from django.core.exceptions import PermissionDenied
 
 from stations.models import Connector, Station
+from stations.reports.tallies import station_id_of
 from stations.selectors import (
     network_get_for_user,
     station_get_for_user,
@@ -118,7 +119,7 @@ def connectors_by_station(stations: list[Station]) -> dict[int, list[Connector]]
     for connector in Connector.objects.filter(
         charge_point__station__in=stations
     ).select_related("charge_point"):
-        by_station[connector.charge_point.station_id].append(connector)
+        by_station[station_id_of(connector.charge_point)].append(connector)
     return by_station
 
 

@@ -256,19 +256,21 @@ class ConnectorsHistory:
                 ConnectionEvent.Kind.BACK_ONLINE,
             )
             # (time, order, kind): a status heard at the same instant comes after.
-            marks = [(at, 0, kind) for at, kind in events[cp_id]]
-            marks += [(at, 1, "heard") for at in heard if at >= self.start_us]
+            marks: list[tuple[int, int, str]] = [
+                (at_us, 0, event) for at_us, event in events[cp_id]
+            ]
+            marks += [(at_us, 1, "heard") for at_us in heard if at_us >= self.start_us]
             marks.sort(key=lambda mark: (mark[0], mark[1]))
             changes: list[tuple[int, bool]] = []
-            for at, _, kind in marks:
-                if kind == "heard":
+            for mark_us, _, mark in marks:
+                if mark == "heard":
                     if state != silent:
                         continue
-                    kind = ConnectionEvent.Kind.CONNECTED  # a silent charger spoke
-                if kind == ConnectionEvent.Kind.BACK_ONLINE:
-                    kind = ConnectionEvent.Kind.CONNECTED
-                state = kind
-                changes.append((at, kind == ConnectionEvent.Kind.CONNECTED))
+                    mark = ConnectionEvent.Kind.CONNECTED  # a silent charger spoke
+                if mark == ConnectionEvent.Kind.BACK_ONLINE:
+                    mark = ConnectionEvent.Kind.CONNECTED
+                state = ConnectionEvent.Kind(mark)
+                changes.append((mark_us, mark == ConnectionEvent.Kind.CONNECTED))
             self._online[cp_id] = Step(initial, changes)
 
     def _load_sessions(self, ids: list[int], cp_ids: list[int]) -> None:
@@ -315,7 +317,8 @@ class ConnectorsHistory:
                 .order_by("session_id", "timestamp")
                 .values_list("session_id", "timestamp", "value")
             ):
-                readings[session_id].append((to_us(timestamp), value))
+                if value is not None:  # excluded by the query; narrows the type
+                    readings[session_id].append((to_us(timestamp), value))
         for pk, row in found:
             session_id, _, _, _, started_at, stopped_at, last_meter_at = row[:7]
             meter_start_wh, energy_wh = row[7], row[8]

@@ -40,7 +40,11 @@ class Column:
 
 def extra_columns(*names: str) -> tuple[Column, ...]:
     """Columns whose values are ``row.extra[name]`` (table reports)."""
-    return tuple(Column(name, lambda row, name=name: row.extra[name]) for name in names)
+
+    def extra(name: str) -> Callable[[ReportRow], Any]:
+        return lambda row: row.extra[name]
+
+    return tuple(Column(name, extra(name)) for name in names)
 
 
 # The first two columns of most reports: the row's level and label.

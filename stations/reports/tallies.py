@@ -32,7 +32,7 @@ the same numbers.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -42,7 +42,7 @@ from django.db.models import Q, QuerySet, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from stations.models import Connector
+from stations.models import ChargePoint, Connector
 from stations.reports.history import (
     ENERGY_INDEX,
     EPOCH,
@@ -311,10 +311,19 @@ GROUP_FIELDS = {
     "connector": "connector_id",
     "station": "connector__charge_point__station_id",
 }
+
+
+def station_id_of(charge_point: ChargePoint) -> int:
+    """The station of a charger a report covers (reports select chargers by station)."""
+    if charge_point.station_id is None:
+        raise ValueError(f"charger {charge_point.ocpp_id} has no station")
+    return charge_point.station_id
+
+
 Totals = dict[tuple[int, date | None], Tally]
 
 
-def _add_row(tally: Tally, row: dict[str, Any]) -> None:
+def _add_row(tally: Tally, row: Mapping[str, Any]) -> None:
     for name in SECONDS_FIELDS:
         tally.seconds[name] += row.get(name) or 0
     tally.sessions_started += row["sessions"] or 0
@@ -386,7 +395,7 @@ def range_totals(
     if sources.hours is not None:
         _add_hours(totals, ids, sources.hours, column, tz, period, sums)
     key_of = {
-        c.pk: c.pk if group == "connector" else c.charge_point.station_id
+        c.pk: c.pk if group == "connector" else station_id_of(c.charge_point)
         for c in connectors
     }
     for range_start, pk, hour_start, tally in _raw_hours(connectors, sources.raw):

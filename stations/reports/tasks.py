@@ -231,7 +231,7 @@ def _rebuild_daily(connectors: list[Connector], start: datetime, end: datetime) 
     """Recompute the daily rows of every local day touching ``[start, end)``."""
     ids = [c.pk for c in connectors]
     if connection.vendor == "postgresql":
-        params = {"ids": ids, "start": start, "end": end}
+        params: dict[str, Any] = {"ids": ids, "start": start, "end": end}
         with connection.cursor() as cursor:
             cursor.execute(_DAILY_DELETE_SQL, params)
             cursor.execute(_DAILY_INSERT_SQL, params)
@@ -460,13 +460,16 @@ def _backfill(
     state: ReportRollupState, now: datetime, deadline: float | None
 ) -> tuple[int, bool]:
     """Continue the first build; (rows written, finished)."""
+    start, end = state.backfill_from, state.backfill_until
+    if start is None or end is None:
+        raise ValueError("the first build's range is planned before it runs")
     written = 0
     pending = list(_connectors().filter(pk__gt=state.backfill_cursor))
     for index, chunk in enumerate(_chunks(pending)):
         written += connectors_rollups_rebuild(
             connectors=chunk,
-            start=state.backfill_from,
-            end=state.backfill_until,
+            start=start,
+            end=end,
             now=now,
         )
         state.backfill_cursor = chunk[-1].pk

@@ -135,7 +135,7 @@ def report_page(request: HttpRequest, kind: str) -> HttpResponse:
 
 @require_GET
 @login_required
-def report_csv(request: HttpRequest, kind: str) -> HttpResponse:
+def report_csv(request: HttpRequest, kind: str) -> HttpResponse | StreamingHttpResponse:
     report = report_get_for_user(user=request.user, key=kind)
     result = _run(request, report)
     if isinstance(result, ReportInputError):

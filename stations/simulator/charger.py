@@ -900,9 +900,9 @@ class SimulatedCharger:
             self._expire_reservation(connector)
             now = time.monotonic()
             if arrival_at is not None and now >= arrival_at:
-                request = self._random_arrival(connector)
-                if request is not None:
-                    return request
+                arrival = self._random_arrival(connector)
+                if arrival is not None:
+                    return arrival
                 arrival_at = self._arrival_deadline()
                 continue
             timeout = 3600.0 if arrival_at is None else arrival_at - now

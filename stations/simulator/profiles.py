@@ -245,38 +245,33 @@ def limit_at(
     None means no profile limits the connector now.
     """
     installed = list(profiles)
-    common = {
-        "transaction_started_at": transaction_started_at,
-        "phases": phases,
-        "voltage_v": voltage_v,
-    }
-    charger_max = _highest_stack_watts(
-        (p for p in installed if p.purpose == CHARGE_POINT_MAX), at, **common
-    )
+
+    def highest(candidates: Iterable[ChargingProfile]) -> float | None:
+        return _highest_stack_watts(
+            candidates,
+            at,
+            transaction_started_at=transaction_started_at,
+            phases=phases,
+            voltage_v=voltage_v,
+        )
+
+    charger_max = highest(p for p in installed if p.purpose == CHARGE_POINT_MAX)
     session_limit = None
     if transaction_started_at is not None:
-        session_limit = _highest_stack_watts(
-            (
-                p
-                for p in installed
-                if p.purpose == TX_PROFILE
-                and p.connector_id == connector_id
-                and (p.transaction_id is None or p.transaction_id == transaction_id)
-            ),
-            at,
-            **common,
+        session_limit = highest(
+            p
+            for p in installed
+            if p.purpose == TX_PROFILE
+            and p.connector_id == connector_id
+            and (p.transaction_id is None or p.transaction_id == transaction_id)
         )
     if session_limit is None:
         # A TxDefaultProfile on the connector overrides one set on connector 0.
         for scope in (connector_id, 0):
-            session_limit = _highest_stack_watts(
-                (
-                    p
-                    for p in installed
-                    if p.purpose == TX_DEFAULT and p.connector_id == scope
-                ),
-                at,
-                **common,
+            session_limit = highest(
+                p
+                for p in installed
+                if p.purpose == TX_DEFAULT and p.connector_id == scope
             )
             if session_limit is not None:
                 break

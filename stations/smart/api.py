@@ -54,7 +54,8 @@ class SiteLimitSerializer(serializers.Serializer):
     limit_kw = serializers.DecimalField(
         max_digits=12, decimal_places=2, allow_null=True
     )
-    source = serializers.CharField()
+    # An API field named like Field.source (the serializer metaclass collects it).
+    source = serializers.CharField()  # type: ignore[assignment]
     static_kw = serializers.DecimalField(
         max_digits=12, decimal_places=2, allow_null=True
     )
@@ -114,7 +115,8 @@ class SiteLimitSignalApi(APIView):
         valid_from = serializers.DateTimeField()
         valid_until = serializers.DateTimeField()
         reference = serializers.CharField()
-        source = serializers.CharField()
+        # An API field named like Field.source (the serializer metaclass collects it).
+        source = serializers.CharField()  # type: ignore[assignment]
         effective = SiteLimitSerializer()
 
     @extend_schema(request=InputSerializer, responses={201: OutputSerializer})

@@ -29,8 +29,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from accounts.services import audit_record
-from alerts.models import Rule
-from cms.events import SitePlanned, emit
+from cms.events import SitePlanned, SmartProfileAnswered, emit
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import station_group
 from stations.models import (
@@ -66,12 +65,6 @@ logger = logging.getLogger(__name__)
 # profile on a higher level overrides them (OCPP 1.6 §3.13.2).
 SMART_STACK_LEVEL = 1
 SMART_PROFILE_NAME = "Site load management"
-# Not yet a choice of alerts.models.Rule (that needs an alerts migration).
-ALERT_RULE_PROFILE_REJECTED = Rule.SMART_PROFILE_REJECTED
-# A charger can refuse a TxProfile sent before its StartTransaction answer
-# arrived (it does not know the transactionId yet); one retry fixes that, so an
-# alert is raised only from the second refusal in a row.
-ALERT_AFTER_REJECTIONS = 2
 DC_CONNECTOR_TYPES = frozenset(
     {
         ConnectorType.CCS1,
@@ -468,7 +461,7 @@ class ConnectorLimits:
 
 def _smart_settings(connector: Connector) -> ConnectorSmartSettings | None:
     try:
-        return connector.smart_settings  # type: ignore[attr-defined, no-any-return]
+        return connector.smart_settings
     except ObjectDoesNotExist:
         return None
 
@@ -700,7 +693,7 @@ def _plan_site(
             )
         )
     allocations = alloc.allocate(limit_w=max(0, budget_w), demands=demands)
-    plan = _record_plan(planning, trigger, connectors, session_of, allocations)
+    plan = _record_plan(planning, trigger, limit_w, connectors, session_of, allocations)
     units: dict[int, str] = {}
 
     def unit_for(connector: Connector) -> str:
@@ -717,13 +710,13 @@ def _plan_site(
             continue  # cannot be told anything now; its last limits stand
         hardware = limits[connector.pk]
         unit = unit_for(connector)
-        session = session_of.get(connector.pk)
-        if session is not None:
+        running = session_of.get(connector.pk)
+        if running is not None:
             wanted[(connector.pk, _TX)] = _Slot(
                 connector,
                 _TX,
                 profile_limit(hardware, unit, allocations[connector.pk].allocated_w),
-                transaction_id=session.pk,
+                transaction_id=running.pk,
             )
         share_w = min(hardware.max_w, limit_w // max(1, len(connectors)))
         wanted[(connector.pk, _TX_DEFAULT)] = _Slot(
@@ -736,6 +729,7 @@ def _plan_site(
 def _record_plan(
     planning: _Planning,
     trigger: str,
+    limit_w: int,
     connectors: list[Connector],
     session_of: dict[int, ChargingSession],
     allocations: dict[int, alloc.Allocation],
@@ -778,7 +772,7 @@ def _record_plan(
             network_id=station.network_id,
             at=planning.now.isoformat(),
             trigger=plan.trigger,
-            limit_w=limit.limit_w,
+            limit_w=limit_w,
             limit_source=limit.source,
             allocated_w=plan.allocated_w,
             measured_w=plan.measured_w,
@@ -969,10 +963,6 @@ def _release_site(planning: _Planning) -> None:
 # --- answers, reconnects, sweeps -------------------------------------------------
 
 
-def _alert_subject(connector_pk: int, purpose: str) -> str:
-    return f"connector:{connector_pk}:{purpose}"
-
-
 def smart_profile_result_apply(
     *, command_id: int, now: datetime | None = None
 ) -> int | None:
@@ -981,8 +971,6 @@ def smart_profile_result_apply(
     Returns the station id when the site should be re-planned now (an accepted
     decrease may release held-back increases); retries wait for the sweep.
     """
-    from alerts.services import alert_clear, alert_raise
-
     now = now or timezone.now()
     with transaction.atomic():
         state = (
@@ -1011,12 +999,6 @@ def smart_profile_result_apply(
             state.attempts = 0
             state.last_error = ""
             state.next_retry_at = None
-            alert_clear(
-                rule=ALERT_RULE_PROFILE_REJECTED,
-                subject_key=_alert_subject(connector.pk, state.purpose),
-                message="The charger accepted the load-management profile.",
-                now=now,
-            )
         else:
             is_refusal = command.status == CommandStatus.REJECTED
             state.status = (
@@ -1028,25 +1010,6 @@ def smart_profile_result_apply(
                 f"{command.get_status_display()}: "
                 f"{command.charger_status or command.error_description}"
             )[:200]
-            if is_refusal and state.attempts >= ALERT_AFTER_REJECTIONS:
-                alert_raise(
-                    rule=ALERT_RULE_PROFILE_REJECTED,
-                    subject_key=_alert_subject(connector.pk, state.purpose),
-                    title=f"{connector} refuses its load-management profile",
-                    detail=(
-                        f"The charger refused the {state.purpose} "
-                        f"({state.limit_value} {state.rate_unit}) "
-                        f"{state.attempts} times; retrying with backoff. Until it "
-                        "accepts, the site limit relies on its fallback profile."
-                    ),
-                    context={"purpose": state.purpose},
-                    severity="major",
-                    network_id=station.network_id if station else None,
-                    station_id=station.pk if station else None,
-                    charge_point_id=connector.charge_point_id,
-                    connector_id=connector.pk,
-                    now=now,
-                )
         state.save(
             update_fields=[
                 "status",
@@ -1056,6 +1019,24 @@ def smart_profile_result_apply(
                 "updated_at",
             ]
         )
+        if state.status in (SmartProfileStatus.ACTIVE, SmartProfileStatus.REJECTED):
+            # The alert rule for refused profiles lives in alerts, which subscribes.
+            emit(
+                SmartProfileAnswered(
+                    connector_pk=connector.pk,
+                    charge_point_pk=connector.charge_point_id,
+                    network_id=station.network_id if station else None,
+                    station_id=station.pk if station else None,
+                    connector_label=str(connector),
+                    purpose=state.purpose,
+                    accepted=state.status == SmartProfileStatus.ACTIVE,
+                    refusals=state.attempts
+                    if state.status == SmartProfileStatus.REJECTED
+                    else 0,
+                    limit=f"{state.limit_value} {state.rate_unit}",
+                    at=now.isoformat(),
+                )
+            )
     return station.pk if station is not None and replan else None
 
 

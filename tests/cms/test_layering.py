@@ -56,17 +56,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("accounts.selectors", "stations"): _SCOPE,
     ("accounts.services", "stations"): _SCOPE,
     ("accounts.views", "stations"): _SCOPE,
-    ("cms.api", "stations"): (
-        "the API error handler maps stations' CommandPayloadError to a 400; "
-        "fix: a payload error class in cms that stations raises"
-    ),
-    ("sessions_app.api", "billing"): (
-        "the driver's running-session cost estimate; fix: the endpoint moves to "
-        "billing or billing registers the estimate"
-    ),
-    ("sessions_app.views", "billing"): (
-        "the session page's price panel; fix: billing registers the panel"
-    ),
     ("stations.live.selectors", "sessions_app"): (
         "overview figures and board rows show active sessions, power and energy "
         "today; " + _SESSIONS_READ
@@ -81,10 +70,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stations.ocpp.v16.handlers", "sessions_app"): _GATEWAY,
     ("stations.reports.history", "sessions_app"): _REPORT_HISTORY,
     ("stations.reports.tasks", "sessions_app"): _REPORT_HISTORY,
-    ("stations.smart.services", "alerts"): (
-        "smart charging raises and clears an alert when a site limit cannot be "
-        "applied; fix: it emits an event that alerts subscribes to"
-    ),
     ("stations.smart.services", "sessions_app"): (
         "the allocator's demands are the active sessions; " + _SESSIONS_READ
     ),

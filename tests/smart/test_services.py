@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from accounts.models import AuditLog
-from alerts.models import Alert
+from alerts.models import Alert, Rule
 from sessions_app.models import SessionStatus
 from stations.models import ChargePointCommand, CommandStatus
 from stations.remote.models import ConfigurationKey
@@ -21,7 +21,6 @@ from stations.smart.models import (
     SmartProfileStatus,
 )
 from stations.smart.services import (
-    ALERT_RULE_PROFILE_REJECTED,
     SmartChargingInputError,
     limit_signal_submit,
     schedule_entry_add,
@@ -312,16 +311,20 @@ def test_a_charger_that_takes_watts_gets_watts(site):
     assert schedule["chargingRateUnit"] == "W"
 
 
-def test_a_refused_profile_is_retried_with_backoff_and_alerted(site):
+def test_a_refused_profile_is_retried_with_backoff_and_alerted(
+    site, django_capture_on_commit_callbacks
+):
+    # The alert is raised by the alerts app from the committed answer (an event).
     connectors = site_connectors(site, chargers=1)
     start_session(connectors[0])
     site_replan(station_id=site.pk, trigger="test")
 
-    answer_all("Rejected")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_all("Rejected")
     state = SmartProfileState.objects.get(connector=connectors[0], purpose="TxProfile")
     assert state.status == SmartProfileStatus.REJECTED
     assert state.attempts == 1
-    assert not Alert.objects.filter(rule=ALERT_RULE_PROFILE_REJECTED).exists()
+    assert not Alert.objects.filter(rule=Rule.SMART_PROFILE_REJECTED).exists()
     sent = _commands()
 
     site_replan(station_id=site.pk, trigger="periodic")  # backing off: not yet
@@ -330,9 +333,10 @@ def test_a_refused_profile_is_retried_with_backoff_and_alerted(site):
     later = timezone.now() + timedelta(seconds=3)
     site_replan(station_id=site.pk, trigger="periodic", now=later)
     assert _commands() > sent
-    answer_all("Rejected")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_all("Rejected")
     alert = Alert.objects.get(
-        rule=ALERT_RULE_PROFILE_REJECTED,
+        rule=Rule.SMART_PROFILE_REJECTED,
         connector=connectors[0],
         context__purpose="TxProfile",
     )
@@ -341,7 +345,8 @@ def test_a_refused_profile_is_retried_with_backoff_and_alerted(site):
     site_replan(
         station_id=site.pk, trigger="periodic", now=later + timedelta(seconds=10)
     )
-    answer_all("Accepted")
+    with django_capture_on_commit_callbacks(execute=True):
+        answer_all("Accepted")
     alert.refresh_from_db()
     assert alert.resolved_at is not None
 

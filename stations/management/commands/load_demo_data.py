@@ -400,6 +400,8 @@ class Command(BaseCommand):
     def _load(self) -> _Tally:
         tally = _Tally()
         charge_point_password = _SharedPassword(CHARGE_POINT_PASSWORD)
+        if not settings.DEMO_PASSWORD:
+            raise CommandError("DEMO_PASSWORD is empty: the demo users need one.")
         user_password = _SharedPassword(settings.DEMO_PASSWORD)
         demo = _network(DEMO_NETWORK, "EUR", "Europe/Berlin", tally)
         stations = {spec.name: _station(demo, spec, tally) for spec in DEMO_STATIONS}
