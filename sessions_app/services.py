@@ -11,6 +11,7 @@ System must accept it, or the charger retries it forever).
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -70,6 +71,28 @@ class AuthorizationResult:
 
 INVALID = AuthorizationResult(status=TokenStatus.INVALID)
 
+# An authorizer for id tags that are not ours (a roaming partner's driver, for
+# example): it returns the answer for the tag at the charger, or None when the
+# tag is not one it knows. Higher apps register theirs from ``AppConfig.ready()``.
+ExternalAuthorizer = Callable[..., AuthorizationResult | None]
+_external_authorizers: list[ExternalAuthorizer] = []
+
+
+def external_authorizers_register(authorizer: ExternalAuthorizer) -> None:
+    """Ask ``authorizer(id_tag=, charge_point=, at=)`` about id tags we do not issue."""
+    if authorizer not in _external_authorizers:
+        _external_authorizers.append(authorizer)
+
+
+def _external_authorization(
+    id_tag: str, *, charge_point: ChargePoint, at: datetime
+) -> AuthorizationResult:
+    for authorizer in _external_authorizers:
+        result = authorizer(id_tag=id_tag, charge_point=charge_point, at=at)
+        if result is not None:
+            return result
+    return INVALID
+
 
 # --- Lookups ------------------------------------------------------------------
 
@@ -108,13 +131,16 @@ def _authorization_for(
     at: datetime,
     check_concurrency: bool,
     exclude_connector_number: int | None = None,
+    id_tag: str | None = None,
 ) -> AuthorizationResult:
     if charge_point.registration_status != RegistrationStatus.ACCEPTED:
         return (
             INVALID  # OCPP 1.6 §4.2.1: no transactions before the charger is Accepted
         )
     if token is None:
-        return INVALID
+        if id_tag is None:
+            return INVALID
+        return _external_authorization(id_tag, charge_point=charge_point, at=at)
     if token.network_id is not None and token.network_id != _charge_point_network_id(
         charge_point
     ):
@@ -199,7 +225,11 @@ def id_tag_authorize(
     if charge_point is None:
         return INVALID
     return _authorization_for(
-        _token(id_tag), charge_point=charge_point, at=at, check_concurrency=True
+        _token(id_tag),
+        charge_point=charge_point,
+        at=at,
+        check_concurrency=True,
+        id_tag=id_tag,
     )
 
 
@@ -236,6 +266,7 @@ def session_start_from_ocpp(
         at=started_at,
         check_concurrency=True,
         exclude_connector_number=connector_id,
+        id_tag=id_tag,
     )
     if auth.is_accepted and not reservation_allows(
         charge_point_ocpp_id=charge_point.ocpp_id,
@@ -361,6 +392,7 @@ def session_stop_from_ocpp(
             charge_point=charge_point,
             at=stopped_at,
             check_concurrency=False,
+            id_tag=id_tag,
         )
     now = timezone.now()
     session = (
