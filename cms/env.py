@@ -84,3 +84,47 @@ def env_secret(name: str, default: str | None = None) -> str | None:
                 f"{name}_FILE={file_name!r} cannot be read: {exc}"
             ) from exc
     return env_str(name, default)
+
+
+# The variables `make run` sets for the embedded product; a manage.py command run
+# beside it with none of them set reads them from VAR_DIR/embedded.env.
+EMBEDDED_ENV_VARIABLES = ("DEBUG", "DEMO_MODE", "SECRET_KEY", "DATABASE_URL")
+EMBEDDED_ENV_FILE_NAME = "embedded.env"
+
+
+def embedded_env_apply(path: Path) -> bool:
+    """Put the embedded run's variables from ``path`` into the environment.
+
+    Only when the environment sets none of ``EMBEDDED_ENV_VARIABLES`` (nor
+    ``SECRET_KEY_FILE``): any of them set means the caller configures the process
+    itself, and nothing is mixed in. Returns whether the file was applied.
+    """
+    names = (*EMBEDDED_ENV_VARIABLES, "SECRET_KEY_FILE")
+    if any(name in os.environ for name in names) or not path.is_file():
+        return False
+    values: dict[str, str] = {}
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        name, sep, value = line.partition("=")
+        if not sep or name.strip() not in EMBEDDED_ENV_VARIABLES:
+            raise ImproperlyConfigured(f"{path}:{number}: not NAME=value of {names}")
+        values[name.strip()] = value.strip()
+    os.environ.update(values)
+    return True
+
+
+def embedded_env_write(path: Path, values: dict[str, str]) -> None:
+    """Write the embedded run's variables, readable by the owner only."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "# Written by `manage.py embedded_env` (make run): the settings of the",
+        "# embedded product, read by manage.py commands run without DEBUG, DEMO_MODE,",
+        "# SECRET_KEY or DATABASE_URL in their environment.",
+        *(f"{name}={values[name]}" for name in EMBEDDED_ENV_VARIABLES),
+    ]
+    temporary = path.with_suffix(".tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write("\n".join(lines) + "\n")
+    temporary.replace(path)

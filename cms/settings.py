@@ -15,6 +15,8 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from cms.env import (
+    EMBEDDED_ENV_FILE_NAME,
+    embedded_env_apply,
     env_bool,
     env_choice,
     env_float,
@@ -26,6 +28,9 @@ from cms.env import (
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("CMS_VAR_DIR", str(BASE_DIR / "var")) or BASE_DIR / "var")
+# `manage.py import_id_tokens ...` beside a running `make run`: with none of DEBUG,
+# DEMO_MODE, SECRET_KEY or DATABASE_URL set, the embedded run's values apply.
+EMBEDDED_ENV_APPLIED = embedded_env_apply(VAR_DIR / EMBEDDED_ENV_FILE_NAME)
 
 DEBUG = env_bool("DEBUG", False)
 DEMO_MODE = env_bool("DEMO_MODE", False)
