@@ -17,6 +17,7 @@ import logging
 import random
 import re
 import time
+from collections.abc import Iterable
 from typing import Any
 
 from asgiref.sync import sync_to_async
@@ -94,7 +95,7 @@ class _ConsumerConnection:
             )
 
 
-def _basic_auth(headers: list[tuple[bytes, bytes]]) -> tuple[str, str] | None:
+def _basic_auth(headers: Iterable[tuple[bytes, bytes]]) -> tuple[str, str] | None:
     for name, value in headers:
         if name.lower() != b"authorization":
             continue

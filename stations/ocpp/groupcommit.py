@@ -69,7 +69,7 @@ def _run_batch(
     log_entries: list[LogEntry],
 ) -> tuple[list[Outcome], list[services.LiveEvent]]:
     try:
-        results, events = run_service(
+        results, round_events = run_service(
             _write_round,
             {
                 "batch_service": batch_service,
@@ -79,7 +79,7 @@ def _run_batch(
         )
         if results is None:
             results = [None] * len(items)
-        return [(None, result) for result in results], events
+        return [(None, result) for result in results], round_events
     except Exception:
         if len(items) == 1:
             logger.exception("%s: the write failed", name)
@@ -170,12 +170,12 @@ class GroupCommit(Generic[Item]):
                     items,
                     log_entries,
                 )
-            except BaseException as error:  # the thread hop itself failed
-                outcomes, events = [(error, None)] * len(batch), []
-                if isinstance(error, asyncio.CancelledError):
+            except BaseException as hop_error:  # the thread hop itself failed
+                outcomes, events = [(hop_error, None)] * len(batch), []
+                if isinstance(hop_error, asyncio.CancelledError):
                     for _, future in batch:
                         if not future.done():
-                            future.set_exception(error)
+                            future.set_exception(hop_error)
                     raise
             self.batches += 1
             self.items += len(batch)
