@@ -49,6 +49,9 @@ _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
 # A failing channel-layer receive (Redis restart, "Timeout reading") is retried
 # with a capped, jittered backoff instead of ending the consumer and its socket.
 CHANNEL_RECEIVE_BACKOFF_S = (0.05, 5.0)
+_UNKNOWN_REFUSED = "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
+# Refusals that no credentials could fix: answered 403, not 401 with a challenge.
+_NOT_CREDENTIAL_FAILURES = frozenset({_UNKNOWN_REFUSED})
 
 
 def _resilient_receive(
@@ -167,7 +170,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         refusal = await self._authenticate()
         if refusal:
-            await self._refuse(refusal)
+            await self._refuse(
+                refusal, unauthorized=refusal not in _NOT_CREDENTIAL_FAILURES
+            )
             return
         # Batched with the other handshakes of this process (a reconnect storm).
         opened = await get_batcher("connect").submit(
@@ -181,7 +186,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         )
         if opened is None:
-            await self._refuse("unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)")
+            await self._refuse(_UNKNOWN_REFUSED)
             return
         self.charge_point_id = opened.charge_point_id
         if opened.replaced_channel:
@@ -215,7 +220,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         if credentials is None:
             if settings.OCPP_UNKNOWN_CHARGERS == "reject":
-                return "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
+                return _UNKNOWN_REFUSED
             return ""
         if not credentials.password_hash:
             return ""  # no password set: security profile 0 for this charger
@@ -235,7 +240,15 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         return "" if is_valid else "wrong password"
 
-    async def _refuse(self, reason: str) -> None:
+    async def _refuse(self, reason: str, *, unauthorized: bool = False) -> None:
+        """Record the refusal, then deny the handshake.
+
+        A credentials failure is answered ``401`` with ``WWW-Authenticate: Basic``
+        (RFC 7617 §2; OCPP 1.6 Security Whitepaper, security profile 1: the
+        Central System asks for Basic auth), so a charger knows to send or fix
+        its password. Servers without the ASGI denial-response extension (and
+        any other refusal) close the handshake, which the server answers 403.
+        """
         logger.warning(
             "refused OCPP connection for %r from %s: %s",
             self.ocpp_id,
@@ -252,6 +265,25 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         except Exception:
             logger.exception("could not record refused connection of %s", self.ocpp_id)
+        extensions = self.scope.get("extensions") or {}
+        if unauthorized and "websocket.http.response" in extensions:
+            await self.base_send(
+                {
+                    "type": "websocket.http.response.start",
+                    "status": 401,
+                    "headers": [
+                        (b"www-authenticate", b'Basic realm="OCPP", charset="UTF-8"'),
+                        (b"content-type", b"text/plain; charset=utf-8"),
+                    ],
+                }
+            )
+            await self.base_send(
+                {
+                    "type": "websocket.http.response.body",
+                    "body": b"Charge point credentials required (HTTP Basic).\n",
+                }
+            )
+            return
         await self.close()
 
     async def _take_over(self, replaced_channel: str) -> None:

@@ -7,6 +7,7 @@ from datetime import datetime
 
 import pytest
 import websockets
+import websockets.http11
 from ocpp.v16 import call
 
 from stations.models import ChargePoint, ConnectionEvent, RegistrationStatus
@@ -16,14 +17,18 @@ from tests.ocpp.client import auth_header, boot, charger, raw_socket, wait_for
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def refused_status(server, ocpp_id: str, **kwargs) -> int:
-    async def scenario() -> int:
+def refused_response(server, ocpp_id: str, **kwargs) -> websockets.http11.Response:
+    async def scenario() -> websockets.http11.Response:
         with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
             async with raw_socket(server, ocpp_id, **kwargs):
                 pass
-        return refused.value.response.status_code
+        return refused.value.response
 
     return asyncio.run(scenario())
+
+
+def refused_status(server, ocpp_id: str, **kwargs) -> int:
+    return refused_response(server, ocpp_id, **kwargs).status_code
 
 
 def test_known_charger_boots_accepted_and_details_are_stored(asgi_server):
@@ -181,12 +186,15 @@ def test_basic_auth_with_the_right_password_connects(asgi_server):
         pytest.param({"Authorization": "Basic !!!"}, id="malformed"),
     ],
 )
-def test_basic_auth_refuses_bad_credentials(asgi_server, headers):
+def test_basic_auth_refuses_bad_credentials_with_a_basic_challenge(
+    asgi_server, headers
+):
     ChargePointFactory(ocpp_id="CP-AUTH-2", password="s3cret-pass")
 
-    status = refused_status(asgi_server, "CP-AUTH-2", headers=headers)
+    response = refused_response(asgi_server, "CP-AUTH-2", headers=headers)
 
-    assert status == 403
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"].startswith("Basic ")
     charge_point = ChargePoint.objects.get(ocpp_id="CP-AUTH-2")
     assert not charge_point.is_connected
     assert charge_point.last_boot_at is None
