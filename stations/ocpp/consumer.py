@@ -281,6 +281,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 {
                     "type": "websocket.http.response.body",
                     "body": b"Charge point credentials required (HTTP Basic).\n",
+                    "more_body": False,
                 }
             )
             return
