@@ -203,6 +203,8 @@ def tariff_from_snapshot(data: Mapping[str, Any]) -> TariffSpec:
 
 # --- Outputs -------------------------------------------------------------------------
 
+_PRICE_UNITS = {"energy": "/kWh", "time": "/h", "idle": "/min", "flat": ""}
+
 
 @dataclass(frozen=True)
 class LineItem:
@@ -230,12 +232,26 @@ class LineItem:
         return ""
 
     @property
+    def display_price(self) -> Decimal:
+        """The unit price per display unit (idle is priced per hour, shown per minute)."""
+        return self.unit_price / 60 if self.kind == "idle" else self.unit_price
+
+    @property
     def unit_price_display(self) -> str:
-        units = {"energy": "/kWh", "time": "/h", "idle": "/min", "flat": ""}
-        if self.kind not in units:
+        if self.kind not in _PRICE_UNITS:
             return ""
-        price = self.unit_price / 60 if self.kind == "idle" else self.unit_price
-        return f"{price.normalize():f}{units[self.kind]}"
+        return f"{self.display_price.normalize():f}{_PRICE_UNITS[self.kind]}"
+
+    def unit_price_text(self, currency: str) -> str:
+        """``EUR 0.10/min``: the unit price with its currency, never fewer decimals
+        than the currency's minor unit (a receipt must not say ``0.1/min``)."""
+        if self.kind not in _PRICE_UNITS:
+            return ""
+        price = self.display_price.normalize()
+        unit = minor_unit(currency)
+        if int(price.as_tuple().exponent) > int(unit.as_tuple().exponent):
+            price = price.quantize(unit)
+        return f"{currency} {price:f}{_PRICE_UNITS[self.kind]}"
 
     def as_json(self) -> dict[str, Any]:
         return {

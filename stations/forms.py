@@ -14,6 +14,7 @@ from django import forms
 from django.core.validators import MinValueValidator
 from django.db.models import QuerySet
 
+from stations.inventory import NETWORK_FIELDS
 from stations.models import ChargePoint, Connector, Network, Station
 
 TIME_ZONES = sorted(zoneinfo.available_timezones())
@@ -29,11 +30,17 @@ class TimeZoneInput(forms.TextInput):
 class NetworkForm(forms.ModelForm):
     class Meta:
         model = Network
-        fields = ["name", "currency", "time_zone"]
-        widgets = {"time_zone": TimeZoneInput()}
+        fields = list(NETWORK_FIELDS)
+        widgets = {
+            "time_zone": TimeZoneInput(),
+            "legal_address": forms.Textarea(attrs={"rows": 3}),
+        }
         help_texts = {
             "currency": "ISO 4217 code, e.g. EUR.",
             "time_zone": "Default IANA time zone, e.g. Europe/Berlin.",
+            "legal_name": "The seller named on receipts, e.g. Example Charging GmbH.",
+            "legal_address": "The seller's registered address, printed on receipts.",
+            "vat_id": "The seller's VAT identification number, e.g. DE123456789.",
         }
 
 

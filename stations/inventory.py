@@ -24,7 +24,14 @@ from stations.models import (
     Station,
 )
 
-NETWORK_FIELDS = ("name", "currency", "time_zone")
+NETWORK_FIELDS = (
+    "name",
+    "currency",
+    "time_zone",
+    "legal_name",
+    "legal_address",
+    "vat_id",
+)
 STATION_FIELDS = (
     "network",
     "name",

@@ -1,23 +1,15 @@
 from __future__ import annotations
 
-import zoneinfo
 from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
-from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
-
-def validate_time_zone(value: str) -> None:
-    if value not in zoneinfo.available_timezones():
-        raise ValidationError(
-            f"“{value}” is not a known IANA time zone (e.g. Europe/Berlin)."
-        )
-
+from cms.validators import validate_time_zone
 
 currency_validator = RegexValidator(
     r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR."
@@ -40,6 +32,14 @@ class Network(models.Model):
     )
     time_zone = models.CharField(
         max_length=64, default="UTC", validators=[validate_time_zone]
+    )
+    # The seller named on receipts (EU VAT Directive 2006/112/EC art. 226: the
+    # supplier's full name, address and VAT identification number). Defaults in the
+    # database too: rows are also inserted by raw SQL (bench/reports.py).
+    legal_name = models.CharField(max_length=200, blank=True, default="", db_default="")
+    legal_address = models.TextField(blank=True, default="", db_default="")
+    vat_id = models.CharField(
+        "VAT id", max_length=32, blank=True, default="", db_default=""
     )
     created_at = models.DateTimeField(auto_now_add=True)
 

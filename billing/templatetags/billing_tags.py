@@ -7,7 +7,7 @@ from typing import Any
 
 from django import template
 
-from billing.rating import round_money
+from billing.rating import lines_from_json, round_money
 
 register = template.Library()
 
@@ -37,3 +37,9 @@ def kwh(energy_wh: Any) -> str:
     if energy_wh is None or energy_wh == "":
         return "—"
     return f"{(Decimal(int(energy_wh)) / 1000).quantize(Decimal('0.001'))} kWh"
+
+
+@register.filter
+def unit_price(line: Any, currency: str) -> str:
+    """A stored CDR line (``line_items`` entry) -> ``EUR 0.10/min``."""
+    return lines_from_json([line])[0].unit_price_text(currency)
