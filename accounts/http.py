@@ -8,10 +8,15 @@ they are annotations only, never instantiated (the django-stubs recipe).
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AnonymousUser
 from django.http import HttpRequest
 from rest_framework.request import Request
 
 from accounts.models import User
+
+# Whoever a request carries before a login check: selectors and services that
+# scope by role take either and answer an anonymous user with nothing.
+AnyUser = User | AnonymousUser
 
 
 class AuthenticatedHttpRequest(HttpRequest):
@@ -20,3 +25,9 @@ class AuthenticatedHttpRequest(HttpRequest):
 
 class AuthenticatedRequest(Request):
     user: User
+
+
+def recorded_actor(user: AnyUser | None) -> User | None:
+    """The user an audit or history row names: ``None`` for the system (no user)
+    and for an anonymous caller, who cannot be recorded."""
+    return user if isinstance(user, User) else None

@@ -30,6 +30,7 @@ from django.db.models import Count, Max, QuerySet, Sum
 from django.db.models.fields.json import KT
 from django.db.models.functions import TruncDate
 
+from accounts.http import AnyUser
 from billing.models import Cdr
 from sessions_app.reports import (
     Distribution,
@@ -249,7 +250,7 @@ def revenue_rollups_rebuild(
     return written
 
 
-def revenue_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def revenue_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Revenue per network, station, station-local day and tariff, per currency."""
     # Checked here too: the function is also called outside the registry's views.
     if getattr(user, "is_driver", False) or not user.has_perm(REVENUE_PERMISSION):

@@ -10,6 +10,7 @@ from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 
 from accounts.http import AuthenticatedRequest
+from accounts.models import User
 from cms.api import (
     PAGINATION_PARAMETERS,
     ApiView,
@@ -149,7 +150,7 @@ class SessionMeterValuesApi(ApiView):
 # --- Driver ----------------------------------------------------------------------------
 
 
-def driver_session_list(*, user: Any) -> QuerySet[ChargingSession]:
+def driver_session_list(*, user: User) -> QuerySet[ChargingSession]:
     """The driver's own sessions: those started with a token the driver owns."""
     return ChargingSession.objects.filter(id_token__owner=user).select_related(
         "charge_point",
@@ -160,7 +161,7 @@ def driver_session_list(*, user: Any) -> QuerySet[ChargingSession]:
     )
 
 
-def _driver_session(user: Any, pk: int) -> ChargingSession:
+def _driver_session(user: User, pk: int) -> ChargingSession:
     session = driver_session_list(user=user).filter(pk=pk).first()
     if session is None:
         raise exceptions.NotFound("No such session.")

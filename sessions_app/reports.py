@@ -24,6 +24,7 @@ from django.db import transaction
 from django.db.models import Count, DurationField, ExpressionWrapper, F, Min, Q, Sum
 from django.db.models.functions import TruncDate
 
+from accounts.http import AnyUser
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.models import Station
 from stations.reports.filters import (
@@ -173,7 +174,7 @@ def _complete_days(first: date, last: date, zone: str) -> date | None:
 
 
 def sessions_distribution_report(
-    *, user: Any, filters: ReportFilters
+    *, user: AnyUser, filters: ReportFilters
 ) -> list[ReportRow]:
     """Histograms of session duration, energy and idle time (CDRs).
 

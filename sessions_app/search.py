@@ -7,12 +7,13 @@ from typing import Any
 
 from django.db.models import Q
 
+from accounts.http import AnyUser
 from sessions_app.models import ChargingSession, IdToken
 from stations.search import SearchSection, search_section_register
 
 
 def _tokens(
-    *, user: Any, query: str, network_ids: Sequence[int], limit: int
+    *, user: AnyUser, query: str, network_ids: Sequence[int], limit: int
 ) -> list[Any]:
     return list(
         IdToken.objects.filter(network_id__in=network_ids)
@@ -23,7 +24,7 @@ def _tokens(
 
 
 def _sessions(
-    *, user: Any, query: str, network_ids: Sequence[int], limit: int
+    *, user: AnyUser, query: str, network_ids: Sequence[int], limit: int
 ) -> list[Any]:
     match = Q(id_tag__iexact=query)
     if query.isdigit():

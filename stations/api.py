@@ -15,6 +15,7 @@ from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts.http import AnyUser
 from cms.api import (
     PAGINATION_PARAMETERS,
     ApiView,
@@ -630,7 +631,7 @@ class CommandCreateApi(ApiView):
         return accepted(CommandOutputSerializer(command).data)
 
 
-def command_list_for_user(*, user: Any) -> QuerySet[ChargePointCommand]:
+def command_list_for_user(*, user: AnyUser) -> QuerySet[ChargePointCommand]:
     return ChargePointCommand.objects.filter(
         charge_point__in=charge_point_list_for_user(user=user)
     ).select_related("charge_point")

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 
+from accounts.http import AnyUser
 from accounts.services import audit_record, model_snapshot
 from stations.models import (
     ChargePoint,
@@ -113,7 +114,7 @@ def _network_of(instance: models.Model) -> Network | None:
 
 def _audit(
     *,
-    actor: Any,
+    actor: AnyUser | None,
     action: str,
     instance: models.Model,
     before: dict[str, Any] | None,
@@ -131,7 +132,7 @@ def _audit(
 
 
 @transaction.atomic
-def network_create(*, actor: Any, fields: Mapping[str, Any]) -> Network:
+def network_create(*, actor: AnyUser | None, fields: Mapping[str, Any]) -> Network:
     """Create a network (tenant) from ``name``, ``currency`` and ``time_zone``."""
     network = Network()
     _apply(network, fields, NETWORK_FIELDS)
@@ -142,7 +143,7 @@ def network_create(*, actor: Any, fields: Mapping[str, Any]) -> Network:
 
 @transaction.atomic
 def network_update(
-    *, actor: Any, network: Network, fields: Mapping[str, Any]
+    *, actor: AnyUser | None, network: Network, fields: Mapping[str, Any]
 ) -> Network:
     before = _stored_snapshot(network)
     _apply(network, fields, NETWORK_FIELDS)
@@ -152,7 +153,7 @@ def network_update(
 
 
 @transaction.atomic
-def station_create(*, actor: Any, fields: Mapping[str, Any]) -> Station:
+def station_create(*, actor: AnyUser | None, fields: Mapping[str, Any]) -> Station:
     station = Station()
     _apply(station, fields, STATION_FIELDS)
     _save_validated(station)
@@ -162,7 +163,7 @@ def station_create(*, actor: Any, fields: Mapping[str, Any]) -> Station:
 
 @transaction.atomic
 def station_update(
-    *, actor: Any, station: Station, fields: Mapping[str, Any]
+    *, actor: AnyUser | None, station: Station, fields: Mapping[str, Any]
 ) -> Station:
     before = _stored_snapshot(station)
     _apply(station, fields, STATION_FIELDS)
@@ -174,7 +175,7 @@ def station_update(
 @transaction.atomic
 def charge_point_register(
     *,
-    actor: Any,
+    actor: AnyUser | None,
     ocpp_id: str,
     station: Station | None,
     display_name: str = "",
@@ -204,7 +205,7 @@ def charge_point_register(
 @transaction.atomic
 def charge_point_update(
     *,
-    actor: Any,
+    actor: AnyUser | None,
     charge_point: ChargePoint,
     fields: Mapping[str, Any],
     password: str | None = None,
@@ -233,7 +234,7 @@ def charge_point_update(
 
 @transaction.atomic
 def charge_point_assign(
-    *, actor: Any, charge_point: ChargePoint, station: Station
+    *, actor: AnyUser | None, charge_point: ChargePoint, station: Station
 ) -> ChargePoint:
     """Place a charger at a station; assigning it to the same station again is a no-op."""
     locked = ChargePoint.objects.select_for_update().get(pk=charge_point.pk)
@@ -248,7 +249,7 @@ def charge_point_assign(
 
 
 def _set_registration(
-    *, actor: Any, charge_point: ChargePoint, status: str, action: str
+    *, actor: AnyUser | None, charge_point: ChargePoint, status: str, action: str
 ) -> ChargePoint:
     locked = ChargePoint.objects.select_for_update().get(pk=charge_point.pk)
     if locked.registration_status == status:  # a double click changes nothing
@@ -262,7 +263,9 @@ def _set_registration(
 
 
 @transaction.atomic
-def charge_point_approve(*, actor: Any, charge_point: ChargePoint) -> ChargePoint:
+def charge_point_approve(
+    *, actor: AnyUser | None, charge_point: ChargePoint
+) -> ChargePoint:
     """Accept a Pending (or Rejected) charger: its next BootNotification is Accepted."""
     return _set_registration(
         actor=actor,
@@ -273,7 +276,9 @@ def charge_point_approve(*, actor: Any, charge_point: ChargePoint) -> ChargePoin
 
 
 @transaction.atomic
-def charge_point_reject(*, actor: Any, charge_point: ChargePoint) -> ChargePoint:
+def charge_point_reject(
+    *, actor: AnyUser | None, charge_point: ChargePoint
+) -> ChargePoint:
     """Reject a charger: its BootNotifications are answered Rejected."""
     return _set_registration(
         actor=actor,
@@ -285,7 +290,7 @@ def charge_point_reject(*, actor: Any, charge_point: ChargePoint) -> ChargePoint
 
 @transaction.atomic
 def connector_create(
-    *, actor: Any, charge_point: ChargePoint, fields: Mapping[str, Any]
+    *, actor: AnyUser | None, charge_point: ChargePoint, fields: Mapping[str, Any]
 ) -> Connector:
     connector = Connector(charge_point=charge_point)
     _apply(connector, fields, CONNECTOR_FIELDS)
@@ -296,7 +301,7 @@ def connector_create(
 
 @transaction.atomic
 def connector_update(
-    *, actor: Any, connector: Connector, fields: Mapping[str, Any]
+    *, actor: AnyUser | None, connector: Connector, fields: Mapping[str, Any]
 ) -> Connector:
     before = _stored_snapshot(connector)
     _apply(connector, fields, CONNECTOR_FIELDS)
@@ -306,7 +311,7 @@ def connector_update(
 
 
 @transaction.atomic
-def connector_delete(*, actor: Any, connector: Connector) -> None:
+def connector_delete(*, actor: AnyUser | None, connector: Connector) -> None:
     """Delete a connector; its sessions keep their connector number."""
     before = model_snapshot(connector)
     audit_record(

@@ -13,6 +13,7 @@ from typing import Any
 
 from django.db.models import Q
 
+from accounts.http import AnyUser
 from stations.selectors import charge_point_list_for_user, station_list_for_user
 
 SEARCH_LIMIT = 20
@@ -44,7 +45,7 @@ def search_sections() -> list[SearchSection]:
 
 
 def search_results(
-    *, user: Any, query: str, network_ids: Sequence[int]
+    *, user: AnyUser, query: str, network_ids: Sequence[int]
 ) -> dict[str, list[Any]]:
     """Per section key, what ``query`` finds in the user's scope (empty: none)."""
     results: dict[str, list[Any]] = {key: [] for key in _SECTIONS}
@@ -59,7 +60,7 @@ def search_results(
 
 
 def _charge_points(
-    *, user: Any, query: str, network_ids: Sequence[int], limit: int
+    *, user: AnyUser, query: str, network_ids: Sequence[int], limit: int
 ) -> list[Any]:
     return list(
         charge_point_list_for_user(user=user)
@@ -69,7 +70,7 @@ def _charge_points(
 
 
 def _stations(
-    *, user: Any, query: str, network_ids: Sequence[int], limit: int
+    *, user: AnyUser, query: str, network_ids: Sequence[int], limit: int
 ) -> list[Any]:
     return list(
         station_list_for_user(user=user)

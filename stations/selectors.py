@@ -9,18 +9,17 @@ role lacks ``perm``: a user never learns that another network's object exists.
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
+from accounts.http import AnyUser
 from accounts.scope import is_administrator
 from stations.models import ChargePoint, Connector, Network, Station
 
 
-def network_list_for_user(*, user: Any) -> QuerySet[Network]:
+def network_list_for_user(*, user: AnyUser) -> QuerySet[Network]:
     if not getattr(user, "is_authenticated", False) or getattr(
         user, "is_driver", False
     ):
@@ -32,21 +31,21 @@ def network_list_for_user(*, user: Any) -> QuerySet[Network]:
     )
 
 
-def network_ids_for_user(*, user: Any) -> list[int]:
+def network_ids_for_user(*, user: AnyUser) -> list[int]:
     cached = getattr(user, "_network_ids", None)
     if cached is None:
         cached = list(network_list_for_user(user=user).values_list("pk", flat=True))
         if getattr(user, "is_authenticated", False):
-            user._network_ids = cached
+            user._network_ids = cached  # type: ignore[union-attr]  # a per-request cache
     return cached
 
 
-def _require(user: Any, perm: str | None) -> None:
+def _require(user: AnyUser, perm: str | None) -> None:
     if perm is not None and not user.has_perm(perm):
         raise PermissionDenied(f"Your role does not allow this ({perm}).")
 
 
-def network_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Network:
+def network_get_for_user(*, user: AnyUser, pk: int, perm: str | None = None) -> Network:
     network = network_list_for_user(user=user).filter(pk=pk).first()
     if network is None:
         raise Http404("No such network.")
@@ -54,13 +53,13 @@ def network_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Netw
     return network
 
 
-def station_list_for_user(*, user: Any) -> QuerySet[Station]:
+def station_list_for_user(*, user: AnyUser) -> QuerySet[Station]:
     return Station.objects.filter(
         network_id__in=network_ids_for_user(user=user)
     ).select_related("network")
 
 
-def station_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Station:
+def station_get_for_user(*, user: AnyUser, pk: int, perm: str | None = None) -> Station:
     station = station_list_for_user(user=user).filter(pk=pk).first()
     if station is None:
         raise Http404("No such station.")
@@ -68,7 +67,7 @@ def station_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Stat
     return station
 
 
-def can_see_unassigned(user: Any) -> bool:
+def can_see_unassigned(user: AnyUser) -> bool:
     return bool(
         getattr(user, "is_authenticated", False)
         and user.has_perm("stations.manage_unassigned")
@@ -76,7 +75,7 @@ def can_see_unassigned(user: Any) -> bool:
 
 
 def charge_point_list_for_user(
-    *, user: Any, include_unassigned: bool = True
+    *, user: AnyUser, include_unassigned: bool = True
 ) -> QuerySet[ChargePoint]:
     scope = Q(station__network_id__in=network_ids_for_user(user=user))
     if include_unassigned and can_see_unassigned(user):
@@ -87,7 +86,7 @@ def charge_point_list_for_user(
 
 
 def charge_point_get_for_user(
-    *, user: Any, pk: int, perm: str | None = None
+    *, user: AnyUser, pk: int, perm: str | None = None
 ) -> ChargePoint:
     charge_point = charge_point_list_for_user(user=user).filter(pk=pk).first()
     if charge_point is None:
@@ -96,7 +95,7 @@ def charge_point_get_for_user(
     return charge_point
 
 
-def connector_list_for_user(*, user: Any) -> QuerySet[Connector]:
+def connector_list_for_user(*, user: AnyUser) -> QuerySet[Connector]:
     scope = Q(charge_point__station__network_id__in=network_ids_for_user(user=user))
     if can_see_unassigned(user):
         scope |= Q(charge_point__station__isnull=True)
@@ -105,7 +104,9 @@ def connector_list_for_user(*, user: Any) -> QuerySet[Connector]:
     )
 
 
-def connector_get_for_user(*, user: Any, pk: int, perm: str | None = None) -> Connector:
+def connector_get_for_user(
+    *, user: AnyUser, pk: int, perm: str | None = None
+) -> Connector:
     connector = connector_list_for_user(user=user).filter(pk=pk).first()
     if connector is None:
         raise Http404("No such connector.")

@@ -24,6 +24,7 @@ from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
 
+from accounts.models import User
 from cms.loops import loop_local
 from stations.live import bus as livebus
 from stations.live.events import (
@@ -161,7 +162,7 @@ class _VisibleRows:
         return pks
 
 
-def _visible_rows(user: Any, params: dict[str, list[str]]) -> _VisibleRows | None:
+def _visible_rows(user: User, params: dict[str, list[str]]) -> _VisibleRows | None:
     values = params.get("rows")
     if values is None:
         return None  # the page did not say: every row of the scope
@@ -201,7 +202,7 @@ class LiveConsumer(livebus.PushConsumer):
         view = (params.get("view") or ["board"])[0]
         try:
             groups, network_ids = await database_sync_to_async(self._authorize)(
-                user, params
+                self.user, params
             )
         except (Http404, PermissionDenied, ValueError) as refusal:
             logger.info("live socket refused for %s: %s", user.get_username(), refusal)
@@ -212,7 +213,7 @@ class LiveConsumer(livebus.PushConsumer):
         self.visible_rows: _VisibleRows | None = None
         if self.view in ("board", "station") and "rows" in params:
             self.visible_rows = await database_sync_to_async(_visible_rows)(
-                user, params
+                self.user, params
             )
         self.overview_task: asyncio.Task[None] | None = None
         self.render_task: asyncio.Task[None] | None = None
@@ -222,7 +223,7 @@ class LiveConsumer(livebus.PushConsumer):
         await self.accept()
 
     def _authorize(
-        self, user: Any, params: dict[str, list[str]]
+        self, user: User, params: dict[str, list[str]]
     ) -> tuple[list[str], list[int] | None]:
         """Return the groups this user may join for the requested page, or raise."""
         if getattr(user, "is_driver", False) or not user.has_perm(
@@ -380,7 +381,7 @@ class LiveConsumer(livebus.PushConsumer):
                 parts.extend(self._charge_point_panels((sessions or mine)[-1], user))
         return "".join(parts)
 
-    def _charge_point_panels(self, event: dict[str, Any], user: Any) -> list[str]:
+    def _charge_point_panels(self, event: dict[str, Any], user: User) -> list[str]:
         charge_point = charge_point_get_for_user(
             user=user, pk=int(event["charge_point_pk"])
         )

@@ -28,6 +28,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.http import AnyUser, recorded_actor
 from accounts.services import audit_record
 from cms.events import CommandFinished, emit
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
@@ -78,7 +79,7 @@ def command_send(
     *,
     charge_point: ChargePoint,
     command: Command,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     connector_number: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
@@ -99,7 +100,7 @@ def command_send(
             connector_number=connector_number,
             action=name,
             payload=camel,
-            requested_by=requested_by
+            requested_by=recorded_actor(requested_by)
             if getattr(requested_by, "is_authenticated", False)
             else None,
             requested_at=timezone.now(),

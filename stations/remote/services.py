@@ -26,6 +26,8 @@ from django.db.models import Count, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from accounts.http import AnyUser, recorded_actor
+from accounts.models import User
 from sessions_app.models import ChargingSession, IdToken
 from stations.models import (
     ChargePoint,
@@ -113,7 +115,7 @@ def action_name(action: str) -> str:
     return name
 
 
-def allowed_actions(user: Any) -> list[str]:
+def allowed_actions(user: AnyUser) -> list[str]:
     """Actions the user's role allows, in the table's order."""
     return [a for a, perm in ACTION_PERMISSIONS.items() if user.has_perm(perm)]
 
@@ -122,8 +124,8 @@ def _now() -> datetime:
     return timezone.now()
 
 
-def _actor(user: Any) -> Any:
-    return user if getattr(user, "is_authenticated", False) else None
+def _actor(user: AnyUser | None) -> User | None:
+    return recorded_actor(user)
 
 
 # --- sending --------------------------------------------------------------------
@@ -134,7 +136,7 @@ def command_request(
     charge_point: ChargePoint,
     action: str,
     payload: dict[str, Any] | None,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     connector: int | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
@@ -158,7 +160,7 @@ def command_submit(
     *,
     charge_point: ChargePoint,
     command: ocpp.Command,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
     """Send any neutral command, creating the domain row it stands for."""
@@ -217,7 +219,7 @@ def _send(
     *,
     charge_point: ChargePoint,
     command: ocpp.Command,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     record: Callable[[ChargePointCommand], object] | None = None,
     connector_number: int | None = None,
     batch: uuid.UUID | None = None,
@@ -283,7 +285,7 @@ def remote_start_request(
     charge_point: ChargePoint,
     id_tag: str,
     connector_number: int | None,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     profile: ocpp.ChargingProfileSpec | None = None,
     batch: uuid.UUID | None = None,
 ) -> RemoteStartRequest:
@@ -321,7 +323,7 @@ def reservation_create(
     connector_number: int,
     id_tag: str,
     expires_at: datetime,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     parent_id_tag: str = "",
     batch: uuid.UUID | None = None,
 ) -> Reservation:
@@ -355,7 +357,7 @@ def reservation_create(
 
 
 def reservation_cancel(
-    *, reservation: Reservation, requested_by: Any
+    *, reservation: Reservation, requested_by: AnyUser | None
 ) -> ChargePointCommand:
     """Cancel an open reservation on the charger."""
     return _send(
@@ -372,7 +374,7 @@ def _tracked_request(
     *,
     charge_point: ChargePoint,
     command: ocpp.UpdateFirmware | ocpp.GetDiagnostics,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     batch: uuid.UUID | None,
 ) -> Any:
     """Send a firmware or diagnostics command with the row that tracks its progress.
@@ -406,7 +408,7 @@ def firmware_update_request(
     charge_point: ChargePoint,
     location: str,
     retrieve_at: datetime,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     retries: int | None = None,
     retry_interval_s: int | None = None,
     batch: uuid.UUID | None = None,
@@ -434,7 +436,7 @@ def diagnostics_request(
     *,
     charge_point: ChargePoint,
     location: str,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     start_time: datetime | None = None,
     stop_time: datetime | None = None,
     retries: int | None = None,
@@ -464,7 +466,7 @@ def diagnostics_request(
 def configuration_fetch(
     *,
     charge_point: ChargePoint,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     keys: list[str] | None = None,
     batch: uuid.UUID | None = None,
 ) -> ChargePointCommand:
@@ -486,7 +488,7 @@ def configuration_fetch(
 
 
 def configuration_change(
-    *, charge_point: ChargePoint, key: str, value: str, requested_by: Any
+    *, charge_point: ChargePoint, key: str, value: str, requested_by: AnyUser | None
 ) -> ChargePointCommand:
     """Change one configuration key; the key is updated when the charger accepts."""
     return _send(
@@ -501,7 +503,7 @@ def local_list_send(
     charge_point: ChargePoint,
     update_type: str,
     id_tokens: Iterable[Any],
-    requested_by: Any,
+    requested_by: AnyUser | None,
     removed_id_tags: Iterable[str] = (),
 ) -> ChargePointCommand:
     """Send a local authorization list built from ``IdToken`` rows.
@@ -565,7 +567,7 @@ def schedule_periods_of(stored: list[dict[str, Any]]) -> list[ocpp.SchedulePerio
 
 
 def charging_profile_send(
-    *, profile: ChargingProfile, requested_by: Any
+    *, profile: ChargingProfile, requested_by: AnyUser | None
 ) -> ChargePointCommand:
     """Set a stored profile on the charger; active once Accepted."""
     command = _send(
@@ -584,7 +586,7 @@ def charging_profile_send(
 
 
 def charging_profile_clear(
-    *, profile: ChargingProfile, requested_by: Any
+    *, profile: ChargingProfile, requested_by: AnyUser | None
 ) -> ChargePointCommand:
     """Clear one profile (by its id) on the charger."""
     command = _send(
@@ -605,7 +607,7 @@ def command_batch_send(
     charge_points: Iterable[ChargePoint],
     action: str,
     payload: dict[str, Any] | None,
-    requested_by: Any,
+    requested_by: AnyUser | None,
     description: str = "",
 ) -> CommandBatch:
     """Send one action (raw payload) to many chargers; each gets its own command.

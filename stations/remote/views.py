@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AnyUser, AuthenticatedHttpRequest
 from sessions_app.models import IdToken, TokenStatus
 from stations.models import ChargePoint, ChargePointCommand
 from stations.ocpp import commands as ocpp
@@ -103,11 +103,11 @@ def _charge_point(request: HttpRequest, pk: int, perm: str = VIEW) -> ChargePoin
     return charge_point_get_for_user(user=request.user, pk=pk, perm=perm)
 
 
-def _console_actions(user: Any) -> list[str]:
+def _console_actions(user: AnyUser) -> list[str]:
     return [a for a in allowed_actions(user) if a in ACTION_FORMS]
 
 
-def _forms_for(user: Any, charge_point: ChargePoint) -> list[CommandForm]:
+def _forms_for(user: AnyUser, charge_point: ChargePoint) -> list[CommandForm]:
     time_zone = _tz(charge_point)
     forms: list[CommandForm] = [
         ACTION_FORMS[action](time_zone=time_zone) for action in _console_actions(user)

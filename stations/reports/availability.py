@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
+from accounts.http import AnyUser
 from stations.models import Connector
 from stations.reports.filters import (
     REPORT_PERMISSION,
@@ -50,7 +50,7 @@ def _month_spans(first: date, last: date) -> list[tuple[date, date]]:
     return spans
 
 
-def availability_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def availability_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Availability per connector, station, region and station-local month."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = connectors_by_station(stations)
@@ -95,7 +95,7 @@ def availability_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]
 
 
 def availability_windows(
-    *, user: Any, station_id: int, day: date, minutes: int = 5
+    *, user: AnyUser, station_id: int, day: date, minutes: int = 5
 ) -> list[tuple[datetime, float | None]]:
     """Station availability per ``minutes`` window of one station-local day."""
     reports_require(user=user)

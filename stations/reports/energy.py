@@ -7,8 +7,8 @@ session crossing midnight lands on both local days (``stations.reports.tallies``
 from __future__ import annotations
 
 from datetime import date, timedelta
-from typing import Any
 
+from accounts.http import AnyUser
 from stations.reports.filters import (
     ReportFilters,
     connectors_by_station,
@@ -21,7 +21,7 @@ from stations.reports.rows import ReportRow
 from stations.reports.tallies import HOUR, Tally, range_totals
 
 
-def energy_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def energy_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Energy and sessions started per station and station-local day."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = connectors_by_station(stations)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.db.models import CharField, Count, F, OuterRef, Q, Subquery
 
+from accounts.http import AnyUser
 from stations.models import ChargePoint, ConnectorStatus, Station, StatusChange
 from stations.reports.filters import (
     ReportFilters,
@@ -80,7 +81,7 @@ def _fault_counts(stations: list[Station], filters: ReportFilters) -> dict[int, 
     return counts
 
 
-def faults_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def faults_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Fault rate per vendor/model/firmware; top chargers by faults and downtime."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = connectors_by_station(stations)

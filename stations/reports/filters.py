@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied
 
+from accounts.http import AnyUser
 from stations.models import Connector, Station
 from stations.reports.tallies import station_id_of
 from stations.selectors import (
@@ -79,13 +80,13 @@ def parse_filters(params: Mapping[str, Any], *, today: date) -> ReportFilters:
     return ReportFilters(date_from, date_to, _id("network"), _id("station"))
 
 
-def reports_require(*, user: Any, permission: str = REPORT_PERMISSION) -> None:
+def reports_require(*, user: AnyUser, permission: str = REPORT_PERMISSION) -> None:
     """Raise ``PermissionDenied`` unless ``user`` is staff holding ``permission``."""
     if getattr(user, "is_driver", False) or not user.has_perm(permission):
         raise PermissionDenied("Your role does not allow reports.")
 
 
-def report_stations_for_user(*, user: Any, filters: ReportFilters) -> list[Station]:
+def report_stations_for_user(*, user: AnyUser, filters: ReportFilters) -> list[Station]:
     """Stations the report covers; 404 for a station or network outside the scope."""
     reports_require(user=user)
     stations = station_list_for_user(user=user).order_by("network__name", "name")

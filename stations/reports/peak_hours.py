@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from accounts.http import AnyUser
 from stations.reports.filters import (
     ReportFilters,
     connectors_by_station,
@@ -19,7 +20,7 @@ from stations.reports.tallies import Tally, hourly_totals
 WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
 
-def peak_hours_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def peak_hours_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Sessions started and energy by station-local weekday and hour of day.
 
     Roll-up hours are UTC; in a zone with a half-hour offset an hour counts

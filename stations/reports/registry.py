@@ -22,6 +22,7 @@ from typing import Any, Literal
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
+from accounts.http import AnyUser
 from stations.reports.filters import REPORT_PERMISSION, reports_require
 from stations.reports.models import ReportRollupState
 from stations.reports.rows import ReportRow
@@ -103,7 +104,7 @@ class Report:
         """The row's cells in column order (the page table and the CSV line)."""
         return [column.value(row) for column in self.columns]
 
-    def is_allowed(self, user: Any) -> bool:
+    def is_allowed(self, user: AnyUser) -> bool:
         """Whether ``user`` may see this report at all (scope is checked later)."""
         if getattr(user, "is_driver", False) or not user.has_perm(REPORT_PERMISSION):
             return False
@@ -138,7 +139,7 @@ def report_list() -> list[Report]:
     return list(_REPORTS.values())
 
 
-def report_get_for_user(*, user: Any, key: str) -> Report:
+def report_get_for_user(*, user: AnyUser, key: str) -> Report:
     """The report ``key`` if ``user`` may open it: 404 unknown, 403 not allowed."""
     reports_require(user=user)
     report = _REPORTS.get(key)
@@ -149,7 +150,7 @@ def report_get_for_user(*, user: Any, key: str) -> Report:
     return report
 
 
-def report_list_for_user(*, user: Any) -> list[Report]:
+def report_list_for_user(*, user: AnyUser) -> list[Report]:
     """The reports ``user`` may open, in registration order."""
     return [report for report in _REPORTS.values() if report.is_allowed(user)]
 

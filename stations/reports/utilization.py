@@ -7,8 +7,8 @@ Charging only; shares are of the time with a known status.
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Any
 
+from accounts.http import AnyUser
 from stations.reports.filters import (
     ReportFilters,
     connectors_by_station,
@@ -26,7 +26,7 @@ from stations.reports.rows import ReportRow
 from stations.reports.tallies import Tally, range_totals
 
 
-def utilization_report(*, user: Any, filters: ReportFilters) -> list[ReportRow]:
+def utilization_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
     """Occupied and charging shares per connector, charge point and station."""
     stations = report_stations_for_user(user=user, filters=filters)
     connectors = connectors_by_station(stations)

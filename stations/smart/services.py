@@ -28,6 +28,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from accounts.http import AnyUser, recorded_actor
 from accounts.services import audit_record
 from cms.events import SitePlanned, SmartProfileAnswered, emit
 from sessions_app.models import ChargingSession, SessionStatus
@@ -172,7 +173,7 @@ def _parse_limit_kw(value: Any, *, field: str = "limit_kw") -> Decimal:
 
 
 def site_static_limit_set(
-    *, station: Station, limit_kw: Decimal | None, actor: Any
+    *, station: Station, limit_kw: Decimal | None, actor: AnyUser | None
 ) -> Station:
     """Set (or remove, with None) a site's static grid limit; audited, re-plans."""
     new = None if limit_kw is None else _parse_limit_kw(limit_kw)
@@ -207,7 +208,7 @@ def schedule_entry_add(
     start_time: time,
     end_time: time,
     limit_kw: Decimal,
-    actor: Any,
+    actor: AnyUser | None,
     now: datetime | None = None,
 ) -> SiteLimitScheduleEntry:
     """Add a lower limit on chosen weekdays between two local times; audited."""
@@ -225,7 +226,7 @@ def schedule_entry_add(
             start_time=start_time,
             end_time=end_time,
             limit_kw=limit,
-            created_by=actor if getattr(actor, "is_authenticated", False) else None,
+            created_by=recorded_actor(actor),
             created_at=now or timezone.now(),
         )
         audit_record(
@@ -245,7 +246,9 @@ def schedule_entry_add(
     return entry
 
 
-def schedule_entry_delete(*, entry: SiteLimitScheduleEntry, actor: Any) -> None:
+def schedule_entry_delete(
+    *, entry: SiteLimitScheduleEntry, actor: AnyUser | None
+) -> None:
     """Remove a schedule entry; audited, re-plans."""
     station = entry.station
     with transaction.atomic():
@@ -273,7 +276,7 @@ def limit_signal_submit(
     limit_kw: Any,
     valid_until: datetime,
     source: str,
-    actor: Any,
+    actor: AnyUser | None,
     valid_from: datetime | None = None,
     reference: str = "",
     now: datetime | None = None,
@@ -319,7 +322,7 @@ def limit_signal_submit(
                 valid_until=valid_until,
                 source=source,
                 reference=reference,
-                created_by=actor if getattr(actor, "is_authenticated", False) else None,
+                created_by=recorded_actor(actor),
                 created_at=now,
             )
             audit_record(
@@ -344,7 +347,7 @@ def limit_signal_submit(
 
 
 def limit_signal_cancel(
-    *, signal: SiteLimitSignal, actor: Any, now: datetime | None = None
+    *, signal: SiteLimitSignal, actor: AnyUser | None, now: datetime | None = None
 ) -> bool:
     """End a signal early; audited. False if it was already cancelled."""
     now = now or timezone.now()
@@ -368,7 +371,7 @@ def limit_signal_cancel(
 def connector_settings_update(
     *,
     connector: Connector,
-    actor: Any,
+    actor: AnyUser | None,
     phases: int,
     min_current_a: Decimal,
     max_current_a: Decimal | None,
@@ -413,7 +416,12 @@ def connector_settings_update(
 
 
 def priority_token_set(
-    *, station: Station, id_tag: str, priority: int, actor: Any, note: str = ""
+    *,
+    station: Station,
+    id_tag: str,
+    priority: int,
+    actor: AnyUser | None,
+    note: str = "",
 ) -> SmartPriorityToken:
     """Serve sessions of a token (or of a fleet's parent token) first; audited."""
     id_tag = (id_tag or "").strip()
@@ -436,7 +444,7 @@ def priority_token_set(
     return row
 
 
-def priority_token_delete(*, token: SmartPriorityToken, actor: Any) -> None:
+def priority_token_delete(*, token: SmartPriorityToken, actor: AnyUser | None) -> None:
     with transaction.atomic():
         SmartPriorityToken.objects.filter(pk=token.pk).delete()
         audit_record(
