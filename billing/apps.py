@@ -50,3 +50,8 @@ class BillingConfig(AppConfig):
 
         subscribe(EventKind.SESSION_STOPPED, rate_session_on_stop)
         subscribe(EventKind.CONNECTOR_STATUS, finalize_idle_on_unplug)
+
+        from billing.demo import billing_demo_load
+        from cms.demo import demo_loader_register
+
+        demo_loader_register("billing", billing_demo_load)

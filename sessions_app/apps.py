@@ -12,3 +12,7 @@ class ChargingConfig(AppConfig):
         from sessions_app.search import search_sections_register
 
         search_sections_register()
+        from cms.demo import demo_loader_register
+        from sessions_app.demo import sessions_demo_load
+
+        demo_loader_register("sessions", sessions_demo_load)

@@ -37,3 +37,7 @@ class StationsConfig(AppConfig):
         from stations.reports.registry import stations_reports_load
 
         stations_reports_load()
+        from cms.demo import demo_loader_register
+        from stations.demo import stations_demo_load
+
+        demo_loader_register("stations", stations_demo_load)

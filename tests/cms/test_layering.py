@@ -73,13 +73,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ("stations.smart.services", "sessions_app"): (
         "the allocator's demands are the active sessions; " + _SESSIONS_READ
     ),
-    ("stations.management.commands.load_demo_data", "billing"): (
-        "demo data spans the whole product; fix: the command moves to the top "
-        "app (or cms with registered loaders)"
-    ),
-    ("stations.management.commands.load_demo_data", "sessions_app"): (
-        "demo data spans the whole product (see its billing entry)"
-    ),
 }
 
 
