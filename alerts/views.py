@@ -281,7 +281,10 @@ def ticket_create(request: AuthenticatedHttpRequest) -> HttpResponse:
         }
     chosen = None
     if request.method == "POST":
-        chosen = charge_points.filter(pk=request.POST.get("charge_point") or 0).first()
+        # A garbled id is the form's "select a valid choice" on the field, not a 500.
+        raw_choice = request.POST.get("charge_point") or ""
+        if raw_choice.isdigit() and int(raw_choice) < 2**63:
+            chosen = charge_points.filter(pk=int(raw_choice)).first()
     elif alert is not None and alert.charge_point_id:
         chosen = alert.charge_point
     network_id = chosen.station.network_id if chosen and chosen.station else None

@@ -10,7 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import Http404
@@ -26,6 +28,7 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from cms.errors import InputError
+from cms.parsers import payload_too_large
 
 NON_FIELD_KEYS = {"non_field_errors", "__all__", "detail"}
 
@@ -78,6 +81,8 @@ def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response |
         exc = exceptions.ValidationError(_django_validation_detail(exc))
     elif isinstance(exc, InputError):
         exc = exceptions.ValidationError({exc.field or "payload": [str(exc)]})
+    elif isinstance(exc, RequestDataTooBig):
+        exc = payload_too_large(settings.DATA_UPLOAD_MAX_MEMORY_SIZE)
     response = drf_exception_handler(exc, context)
     if response is None:
         return None

@@ -340,6 +340,13 @@ SPECTACULAR_SETTINGS = {
 # REST API v1 (cms/api.py): one error body shape, rate limits on the driver app's
 # endpoints, and the docs page served from vendored assets (no CDN).
 REST_FRAMEWORK["EXCEPTION_HANDLER"] = "cms.api.api_exception_handler"
+# JSON bodies: at most DATA_UPLOAD_MAX_MEMORY_SIZE bytes (413) and this deep (400).
+REST_FRAMEWORK["DEFAULT_PARSER_CLASSES"] = [
+    "cms.parsers.JSONParser",
+    "rest_framework.parsers.FormParser",
+    "rest_framework.parsers.MultiPartParser",
+]
+API_JSON_MAX_DEPTH = env_int("API_JSON_MAX_DEPTH", 32, minimum=2)
 REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {
     "driver": env_str("API_DRIVER_RATE", "120/min"),
     "driver_start": env_str("API_DRIVER_START_RATE", "10/min"),

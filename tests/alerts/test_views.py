@@ -192,6 +192,20 @@ def test_ticket_form_names_the_bad_field(client, operator, charge_point_a):
     assert not MaintenanceTicket.objects.exists()
 
 
+@pytest.mark.parametrize("garbled", ["abc", "1.5", "99999999999999999999999"])
+def test_ticket_with_a_garbled_charge_point_is_refused_naming_the_field(
+    client, operator, charge_point_a, garbled
+):
+    login(client, operator)
+    response = client.post(
+        reverse("alerts:ticket_create"),
+        {"charge_point": garbled, "title": "Broken", "status": "open"},
+    )
+    assert response.status_code == 400
+    assert "charge_point" in response.context["form"].errors
+    assert not MaintenanceTicket.objects.exists()
+
+
 def test_support_cannot_create_tickets(client, support, charge_point_a):
     login(client, support)
     response = client.post(
