@@ -45,7 +45,9 @@ TAKEOVER_MESSAGE_TYPE = "ocpp.takeover"
 TAKEOVER_CLOSE_CODE = 4000
 # last_seen_at is written at most this often per charger (the sweep's scale is minutes).
 LAST_SEEN_WRITE_INTERVAL_S = 5.0
-_UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,36})"')
+# The unique id of a frame too large to parse: read from its start, echoed whole
+# (a charger's over-long id too), as protocol.parse_frame does.
+_UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,255})"')
 # A failing channel-layer receive (Redis restart, "Timeout reading") is retried
 # with a capped, jittered backoff instead of ending the consumer and its socket.
 CHANNEL_RECEIVE_BACKOFF_S = (0.05, 5.0)
@@ -356,7 +358,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         """Answer GenericError without parsing the frame (best-effort unique id)."""
         if self.cp is None:
             return
-        match = _UNIQUE_ID_PREFIX.match(text_data[:100])
+        match = _UNIQUE_ID_PREFIX.match(text_data[:300])
         unique_id = match.group(1) if match else UNKNOWN_UNIQUE_ID
         limit = settings.OCPP_MAX_FRAME_BYTES
         self.cp.log_frame(

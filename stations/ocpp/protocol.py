@@ -10,7 +10,9 @@ frame                                      CALLERROR code
 not JSON                                   FormationViolation (id "-1")
 JSON but not an array, too short/long      ProtocolError
 unknown MessageTypeId                      PropertyConstraintViolation
-unique id not a string / too long          ProtocolError
+unique id not a string / too long          ProtocolError (a too long id
+                                           is echoed whole: the charger
+                                           matches the answer by it)
 CALL action not a string / payload no obj  FormationViolation
 =========================================  =============================
 
@@ -74,8 +76,10 @@ class Frame:
 
 
 def _unique_id_of(message: list[Any]) -> str | None:
+    # Echoed as sent, even over 36 characters: a shortened id matches no request
+    # of the charger (OCPP-J 1.6 §4.2.3: the CALLERROR carries the CALL's id).
     if len(message) > 1 and isinstance(message[1], str):
-        return message[1][:UNIQUE_ID_MAX_LENGTH]
+        return message[1]
     return None
 
 

@@ -245,8 +245,14 @@ def test_every_frame_in_and_out_is_logged(asgi_server):
             + "x" * 51
             + '"}]',
             "bad-11",
-            "TypeConstraintViolation",
+            "PropertyConstraintViolation",
             id="too-long-string",
+        ),
+        pytest.param(
+            '[2, "' + "u" * 37 + '", "Heartbeat", {}]',
+            "u" * 37,
+            "ProtocolError",
+            id="unique-id-of-37-characters-echoed-whole",
         ),
         pytest.param(
             '[2, "bad-12", "StatusNotification", {"connectorId": 1, "errorCode": "NoError", "status": "Available", "timestamp": "yesterday"}]',

@@ -10,10 +10,16 @@ uses (``ocpp.messages._validate_payload``), spelled as OCPP 1.6 spells them:
 ======================  ===========================
 schema keyword          CallError
 ======================  ===========================
-type, maxLength         TypeConstraintViolation
+type                    TypeConstraintViolation
+maxLength               PropertyConstraintViolation
 required                ProtocolError
 anything else           FormationViolation
 ======================  ===========================
+
+OCPP-J 1.6 §4.2.3 separates a field of the wrong data type
+(TypeConstraintViolation: ``"somestring": 12``) from a field of the right type
+whose value breaks a constraint (PropertyConstraintViolation): a string over its
+CiString length is the latter (python-ocpp answers TypeConstraintViolation).
 
 Three schemas use ``multipleOf: 0.1`` on floats, which binary floats fail
 (21.4 / 0.1 != 214); those go through python-ocpp's Decimal-parsing validator.
@@ -31,6 +37,7 @@ import ocpp
 from ocpp.exceptions import (
     FormatViolationError,
     OCPPError,
+    PropertyConstraintViolationError,
     ProtocolError,
     TypeConstraintViolationError,
 )
@@ -56,7 +63,7 @@ _DECIMAL_SCHEMAS = {
 }
 _CODE_FOR_RULE: dict[str, type[OCPPError]] = {
     "type": TypeConstraintViolationError,
-    "maxLength": TypeConstraintViolationError,
+    "maxLength": PropertyConstraintViolationError,
     "required": ProtocolError,
 }
 
