@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "sessions_app",
     "billing",
     "alerts",
+    "roaming",
 ]
 
 MIDDLEWARE = [
@@ -252,6 +253,20 @@ ALERT_WEBHOOK_BACKOFF_SECONDS = env_int("ALERT_WEBHOOK_BACKOFF_SECONDS", 10, min
 ALERT_WEBHOOK_BACKOFF_MAX_SECONDS = env_int(
     "ALERT_WEBHOOK_BACKOFF_MAX_SECONDS", 3600, minimum=1
 )
+
+# --- Roaming (OCPI 2.2.1) --------------------------------------------------------
+# Our party on the OCPI networks (CredentialsRole: ISO-3166 alpha-2 country code
+# and a 3-character party id) and the public base URL partners reach us at.
+OCPI_COUNTRY_CODE = (env_str("OCPI_COUNTRY_CODE", "NL") or "NL").upper()
+OCPI_PARTY_ID = (env_str("OCPI_PARTY_ID", "CMS") or "CMS").upper()
+OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "CMS") or "CMS"
+OCPI_BASE_URL = (env_str("OCPI_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+OCPI_TIMEOUT_SECONDS = env_float("OCPI_TIMEOUT_SECONDS", 10.0)
+OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1)
+if len(OCPI_COUNTRY_CODE) != 2 or not 1 <= len(OCPI_PARTY_ID) <= 3:
+    raise ImproperlyConfigured(
+        "OCPI_COUNTRY_CODE must have 2 characters and OCPI_PARTY_ID 1 to 3"
+    )
 
 # --- Auth ---------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

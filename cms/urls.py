@@ -29,5 +29,6 @@ urlpatterns = [
     path("commands/", include("stations.remote.urls")),
     path("smart-charging/", include("stations.smart.urls")),
     path("reports/", include("stations.reports.urls")),
+    path("", include("roaming.urls")),
     path("", include("stations.urls")),
 ]

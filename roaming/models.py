@@ -1,0 +1,104 @@
+"""Roaming partners: the other platforms we speak OCPI 2.2.1 with.
+
+A partner is one OCPI connection (OCPI 2.2.1 credentials: one credentials token
+per platform, identifying the platform in every request). A platform may hold
+several roles (CPO, EMSP, ...), each with its own country code and party id;
+the first one registered is the partner's identity in our portal.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+from django.db import models
+
+
+def token_hash(token: str) -> str:
+    """SHA-256 of a credentials token: tokens we only verify are stored this way.
+
+    Credentials tokens are random strings of at least 256 bits that we issue, so
+    an unsalted digest keeps them safe at rest and lets a request find its
+    partner by an indexed lookup.
+    """
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class PartnerStatus(models.TextChoices):
+    # Token A issued, waiting for the partner's POST credentials.
+    PENDING = "PENDING", "Waiting for registration"
+    REGISTERED = "REGISTERED", "Registered"
+    UNREGISTERED = "UNREGISTERED", "Unregistered"
+
+
+class TokenEncoding(models.TextChoices):
+    # OCPI 2.2.1 transport_and_format "Authorization header": the token is
+    # Base64-encoded; many 2.1.1/2.2 peers send it raw, so this is per partner.
+    BASE64 = "BASE64", "Base64 (OCPI 2.2.1)"
+    RAW = "RAW", "Raw token (accepted too; sent raw)"
+
+
+class Partner(models.Model):
+    """One OCPI connection with another platform."""
+
+    name = models.CharField(max_length=100)
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=12, choices=PartnerStatus.choices, default=PartnerStatus.PENDING
+    )
+    token_encoding = models.CharField(
+        max_length=6, choices=TokenEncoding.choices, default=TokenEncoding.BASE64
+    )
+    # CREDENTIALS_TOKEN_A we issued: valid for versions and credentials only,
+    # dead once the handshake is done (OCPI 2.2.1 credentials "Registration").
+    token_a_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # The token the partner uses for us after registration (C when they
+    # registered with us, B when we registered with them): we only verify it.
+    token_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    # The token we send to the partner: we need it in clear to send it.
+    outgoing_token = models.CharField(max_length=64, blank=True)
+    versions_url = models.URLField(max_length=255, blank=True)
+    version = models.CharField(max_length=10, blank=True)
+    # [{"identifier": "locations", "role": "RECEIVER", "url": ...}, ...]
+    endpoints = models.JSONField(default=list, blank=True)
+    # The partner's CredentialsRole objects as they sent them.
+    roles = models.JSONField(default=list, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id"], name="partner_unique_party"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.name}".strip()
+
+    @property
+    def is_registered(self) -> bool:
+        return self.status == PartnerStatus.REGISTERED
+
+    def endpoint_url(self, identifier: str, role: str) -> str | None:
+        """The URL of the partner's module ``identifier`` in interface ``role``."""
+        for endpoint in self.endpoints:
+            if endpoint.get("identifier") == identifier and (
+                identifier == "credentials" or endpoint.get("role") == role
+            ):
+                return str(endpoint.get("url"))
+        return None
+
+    def has_party(self, country_code: str, party_id: str) -> bool:
+        """Whether the partner platform holds a role with this country code and party id."""
+        parties = {(self.country_code.upper(), self.party_id.upper())}
+        parties.update(
+            (
+                str(role.get("country_code", "")).upper(),
+                str(role.get("party_id", "")).upper(),
+            )
+            for role in self.roles
+        )
+        return (country_code.upper(), party_id.upper()) in parties

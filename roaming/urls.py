@@ -1,0 +1,41 @@
+"""OCPI endpoints (``/ocpi/...``, for partners) and the portal's partner pages."""
+
+from __future__ import annotations
+
+from django.urls import include, path, re_path
+
+from roaming import endpoints, views
+
+app_name = "roaming"
+
+# Partners' clients differ on trailing slashes; both spellings are served.
+ocpi_urlpatterns = [
+    re_path(r"^versions/?$", endpoints.VersionsView.as_view(), name="ocpi_versions"),
+    re_path(
+        r"^2\.2\.1/?$",
+        endpoints.VersionDetailsView.as_view(),
+        name="ocpi_version_details",
+    ),
+    re_path(
+        r"^2\.2\.1/credentials/?$",
+        endpoints.CredentialsView.as_view(),
+        name="ocpi_credentials",
+    ),
+    # Anything else under /ocpi/ is a 404 in the response format.
+    re_path(r"^.*$", endpoints.unknown_endpoint),
+]
+
+portal_urlpatterns = [
+    path("", views.partner_list, name="partner_list"),
+    path("new/", views.partner_invite_view, name="partner_invite"),
+    path("register/", views.partner_register_view, name="partner_register"),
+    path("<int:pk>/", views.partner_detail, name="partner_detail"),
+    path(
+        "<int:pk>/unregister/", views.partner_unregister_view, name="partner_unregister"
+    ),
+]
+
+urlpatterns = [
+    path("ocpi/", include(ocpi_urlpatterns)),
+    path("roaming/partners/", include(portal_urlpatterns)),
+]

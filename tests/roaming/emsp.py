@@ -1,0 +1,242 @@
+"""An OCPI 2.2.1 eMSP platform for the tests, written from the specification.
+
+It shares no code with the product's roaming app: its own HTTP server (the
+eMSP's versions, version details and credentials endpoints, on loopback) and
+its own client (Base64 credentials tokens, X-Request-ID / X-Correlation-ID,
+routing headers, the response format). Every request it receives is kept in
+``received`` so tests can assert what the CPO sent.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import secrets
+import threading
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+COUNTRY_CODE = "DE"
+PARTY_ID = "EMS"
+
+
+def encode_token(token: str) -> str:
+    return base64.b64encode(token.encode("utf-8")).decode("ascii")
+
+
+@dataclass
+class Response:
+    status: int
+    body: dict[str, Any]
+    headers: dict[str, str]
+
+    @property
+    def data(self) -> Any:
+        return self.body.get("data")
+
+    @property
+    def status_code(self) -> int | None:
+        return self.body.get("status_code")
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: Any
+
+
+@dataclass
+class EmspPlatform:
+    """The eMSP's state: its tokens, what it learnt of the CPO, what it received."""
+
+    base_url: str = ""
+    # The token the CPO must send us (our "Token B", or the one we issued it).
+    token_for_cpo: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # The token we send to the CPO (Token A first, then the CPO's Token C).
+    token_to_cpo: str = ""
+    cpo_endpoints: dict[tuple[str, str], str] = field(default_factory=dict)
+    received: list[Received] = field(default_factory=list)
+    # When set, the versions endpoint answers this HTTP status (a partner in trouble).
+    versions_failure: int | None = None
+
+    # --- the eMSP's own endpoints -------------------------------------------------
+
+    def versions_url(self) -> str:
+        return f"{self.base_url}/ocpi/emsp/versions"
+
+    def credentials_object(self) -> dict[str, Any]:
+        return {
+            "token": self.token_for_cpo,
+            "url": self.versions_url(),
+            "roles": [
+                {
+                    "role": "EMSP",
+                    "business_details": {"name": "Test eMSP"},
+                    "party_id": PARTY_ID,
+                    "country_code": COUNTRY_CODE,
+                }
+            ],
+        }
+
+    def answer(self, method: str, path: str) -> tuple[int, dict[str, Any]]:
+        now = datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        if path.rstrip("/") == "/ocpi/emsp/versions":
+            if self.versions_failure:
+                return self.versions_failure, {"status_code": 3000, "timestamp": now}
+            data: Any = [
+                {"version": "2.2.1", "url": f"{self.base_url}/ocpi/emsp/2.2.1"}
+            ]
+        elif path.rstrip("/") == "/ocpi/emsp/2.2.1":
+            data = {
+                "version": "2.2.1",
+                "endpoints": [
+                    {
+                        "identifier": "credentials",
+                        "role": "SENDER",
+                        "url": f"{self.base_url}/ocpi/emsp/2.2.1/credentials",
+                    },
+                    *(
+                        {
+                            "identifier": module,
+                            "role": "RECEIVER",
+                            "url": f"{self.base_url}/ocpi/emsp/2.2.1/{module}",
+                        }
+                        for module in ("locations", "tariffs", "sessions", "cdrs")
+                    ),
+                    {
+                        "identifier": "tokens",
+                        "role": "SENDER",
+                        "url": f"{self.base_url}/ocpi/emsp/2.2.1/tokens",
+                    },
+                ],
+            }
+        elif path.rstrip("/") == "/ocpi/emsp/2.2.1/credentials" and method == "GET":
+            data = self.credentials_object()
+        else:
+            return 404, {"status_code": 2000, "timestamp": now}
+        return 200, {"data": data, "status_code": 1000, "timestamp": now}
+
+    # --- the eMSP's client ----------------------------------------------------------
+
+    def call(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: Any = None,
+        raw_body: bytes | None = None,
+        token: str | None = None,
+        authorization: str | None = None,
+        headers: dict[str, str] | None = None,
+        routing: bool = False,
+    ) -> Response:
+        send = {
+            "X-Request-ID": str(uuid.uuid4()),
+            "X-Correlation-ID": str(uuid.uuid4()),
+        }
+        if authorization is not None:
+            send["Authorization"] = authorization
+        else:
+            send["Authorization"] = "Token " + encode_token(token or self.token_to_cpo)
+        if routing:
+            send.update(
+                {
+                    "OCPI-from-country-code": COUNTRY_CODE,
+                    "OCPI-from-party-id": PARTY_ID,
+                }
+            )
+        send.update(headers or {})
+        data = raw_body
+        if body is not None:
+            data = json.dumps(body).encode()
+        if data is not None:
+            send["Content-Type"] = "application/json"
+        request = urllib.request.Request(url, data=data, method=method, headers=send)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                status, raw, got = response.status, response.read(), response.headers
+        except urllib.error.HTTPError as error:
+            status, raw, got = error.code, error.read(), error.headers
+        # Header names are case-insensitive (transport_and_format): kept lower-case.
+        headers = {name.lower(): value for name, value in got.items()}
+        return Response(status, json.loads(raw), headers)
+
+    def register(self, versions_url: str, token_a: str) -> Response:
+        """credentials "Registration", Sender side: versions, details, POST credentials."""
+        self.token_to_cpo = token_a
+        versions = self.call("GET", versions_url)
+        assert versions.status == 200, versions.body
+        details_url = next(v["url"] for v in versions.data if v["version"] == "2.2.1")
+        details = self.call("GET", details_url)
+        assert details.status == 200, details.body
+        self.cpo_endpoints = {
+            (e["identifier"], e["role"]): e["url"] for e in details.data["endpoints"]
+        }
+        credentials_url = self.cpo_endpoints[("credentials", "SENDER")]
+        answer = self.call("POST", credentials_url, body=self.credentials_object())
+        if answer.status == 200 and answer.status_code == 1000:
+            self.token_to_cpo = answer.data["token"]
+        return answer
+
+    def get_all(self, url: str) -> tuple[list[Any], list[Response]]:
+        """Follow the Link rel="next" headers to the last page."""
+        items: list[Any] = []
+        pages: list[Response] = []
+        next_url: str | None = url
+        while next_url is not None:
+            page = self.call("GET", next_url, routing=True)
+            assert page.status == 200, page.body
+            pages.append(page)
+            items.extend(page.data)
+            next_url = None
+            link = page.headers.get("link", "")
+            if 'rel="next"' in link:
+                next_url = link.split(";")[0].strip().lstrip("<").rstrip(">")
+        return items, pages
+
+
+class _Handler(BaseHTTPRequestHandler):
+    platform: EmspPlatform
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        body = json.loads(raw) if raw else None
+        self.platform.received.append(
+            Received(self.command, self.path, dict(self.headers.items()), body)
+        )
+        expected = "Token " + encode_token(self.platform.token_for_cpo)
+        if self.headers.get("Authorization") != expected:
+            status, answer = 401, {"status_code": 2000, "timestamp": "x"}
+        else:
+            status, answer = self.platform.answer(self.command, self.path)
+        payload = json.dumps(answer).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(payload)))
+        for name in ("X-Request-ID", "X-Correlation-ID"):
+            if self.headers.get(name):
+                self.send_header(name, self.headers[name])
+        self.end_headers()
+        self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+def start_emsp() -> tuple[EmspPlatform, ThreadingHTTPServer]:
+    platform = EmspPlatform()
+    handler = type("Handler", (_Handler,), {"platform": platform})
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    platform.base_url = f"http://127.0.0.1:{server.server_address[1]}"
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return platform, server
