@@ -605,7 +605,8 @@ class CommandCreateApi(ApiView):
         )
         payload = serializers.DictField(
             required=False, default=dict,
-            help_text="The OCPP payload (camelCase or snake_case keys).",
+            help_text="The OCPP payload (camelCase or snake_case keys). ReserveNow's "
+            "reservationId is assigned by the CMS (the reservation's id): leave it out.",
         )  # fmt: skip
 
     @extend_schema(

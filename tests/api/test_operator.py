@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from accounts.models import AuditLog
 from stations.models import ChargePointCommand, Station
 
@@ -111,3 +113,42 @@ def test_revoked_token_answers_401(api, operator):
     client = api("operator")
     operator.auth_token.delete()
     assert client.get("/api/v1/networks/").status_code == 401
+
+
+RESERVE_NOW = {"connectorId": 1, "idTag": "TAG-1", "expiryDate": "2099-01-01T00:00:00Z"}
+
+
+def _reserve_now(api, charge_point, **extra):
+    return api("operator").post(
+        f"/api/v1/charge-points/{charge_point.pk}/commands/",
+        {"action": "ReserveNow", "payload": {**RESERVE_NOW, **extra}},
+        format="json",
+    )
+
+
+def test_reserve_now_gets_its_reservation_id_from_the_cms(
+    api, operator, charge_point_a
+):
+    from stations.remote.models import Reservation
+
+    response = _reserve_now(api, charge_point_a)
+
+    assert response.status_code == 202, response.json()
+    reservation = Reservation.objects.get(charge_point=charge_point_a)
+    sent = ChargePointCommand.objects.get(pk=response.json()["id"])
+    assert sent.payload["reservationId"] == reservation.pk
+
+
+@pytest.mark.parametrize("spelling", ["reservationId", "reservation_id"])
+def test_reserve_now_with_a_callers_reservation_id_is_refused_naming_it(
+    api, operator, charge_point_a, spelling
+):
+    from stations.remote.models import Reservation
+
+    response = _reserve_now(api, charge_point_a, **{spelling: 77})
+
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["field"] == "reservationId"
+    assert "assigns" in response.json()["errors"][0]["message"]
+    assert not Reservation.objects.exists()
+    assert not ChargePointCommand.objects.exists()

@@ -83,7 +83,6 @@ def test_every_command_round_trip_with_a_simulated_charger(
                 "connectorId": 2,
                 "idTag": "TAG-1",
                 "expiryDate": "2099-01-01T00:00:00Z",
-                "reservationId": 0,
             },
         )
         reservation = Reservation.objects.get(charge_point=charge_point)

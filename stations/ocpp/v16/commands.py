@@ -52,6 +52,11 @@ CMS_ACTIONS = frozenset(
 )
 # A raw payload may leave these out (issue 23: a bulk Reset with ``{}``).
 _RAW_DEFAULTS: dict[str, dict[str, Any]] = {"Reset": {"type": "Soft"}}
+# Fields the CMS fills in itself; a raw payload naming one is refused. ReserveNow's
+# reservationId is the reservation row's number (stations.remote.services
+# reservation_create), so that CancelReservation and the charger's
+# StartTransaction.reservationId find it; 0 holds its place until then.
+_CMS_ASSIGNED: dict[str, dict[str, Any]] = {"ReserveNow": {"reservationId": 0}}
 _ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked"})
 _REJECTED_ANSWERS = frozenset({"Rejected", "UnlockFailed"})
 # The neutral attribute a 1.6 field of a command's CALL comes from, so that an
@@ -309,6 +314,14 @@ def raw_call(action: str, payload: Any, *, connector: int | None = None) -> Wire
         payload = {}
     if not isinstance(payload, dict):
         raise CommandPayloadError("The payload must be a JSON object.", field="payload")
+    for wire_field, placeholder in _CMS_ASSIGNED.get(name, {}).items():
+        if wire_field in snake_to_camel_case(payload):  # either spelling
+            raise CommandPayloadError(
+                f"{name}: the CMS assigns {wire_field} (its own record's number); "
+                "leave it out.",
+                field=wire_field,
+            )
+        payload = {**payload, wire_field: placeholder}
     payload = {**_RAW_DEFAULTS.get(name, {}), **payload}
     if connector is not None and "connector_id" not in payload:
         payload.setdefault("connectorId", connector)
