@@ -32,6 +32,7 @@ from roaming.transport import (
 # class". credentials is listed as SENDER, as its NOTE advises.
 MODULES: list[tuple[str, str, str]] = [
     ("credentials", "SENDER", "roaming:ocpi_credentials"),
+    ("locations", "SENDER", "roaming:ocpi_cpo_locations"),
 ]
 
 

@@ -102,3 +102,43 @@ class Partner(models.Model):
             for role in self.roles
         )
         return (country_code.upper(), party_id.upper()) in parties
+
+
+class LocationPublication(models.Model):
+    """What roaming partners see of a network or a station: the operator's choice.
+
+    A station row overrides its network's row; a station with neither is not
+    published. ``opening_times`` is an OCPI Hours object (mod_locations "Hours
+    class"); without one the location is open around the clock.
+    """
+
+    network = models.OneToOneField(
+        "stations.Network",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="roaming_publication",
+    )
+    station = models.OneToOneField(
+        "stations.Station",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="roaming_publication",
+    )
+    is_published = models.BooleanField(default=True)
+    opening_times = models.JSONField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(network__isnull=True, station__isnull=False)
+                | models.Q(network__isnull=False, station__isnull=True),
+                name="publication_network_xor_station",
+            )
+        ]
+
+    def __str__(self) -> str:
+        target = self.station if self.station_id else self.network
+        return f"{target}: {'published' if self.is_published else 'not published'}"

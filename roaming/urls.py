@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
+from roaming.cpo import locations
 
 app_name = "roaming"
 
@@ -20,6 +21,17 @@ ocpi_urlpatterns = [
         r"^2\.2\.1/credentials/?$",
         endpoints.CredentialsView.as_view(),
         name="ocpi_credentials",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/locations/?$",
+        locations.LocationListView.as_view(),
+        name="ocpi_cpo_locations",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/locations/(?P<location_id>[^/]{1,36})"
+        r"(?:/(?P<evse_uid_>[^/]{1,36}))?(?:/(?P<connector_id>[^/]{1,36}))?/?$",
+        locations.LocationObjectView.as_view(),
+        name="ocpi_cpo_location",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

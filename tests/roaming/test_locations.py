@@ -1,0 +1,204 @@
+"""Locations pulled by an eMSP over HTTP: pages, filters, objects, publication."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.core.management import call_command
+
+from roaming.publication import location_publication_set
+from stations.models import Connector
+from tests.factories import (
+    ChargePointFactory,
+    ConnectorFactory,
+    NetworkFactory,
+    StationFactory,
+)
+from tests.roaming.emsp import EmspPlatform
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def registered(cpo, emsp: EmspPlatform) -> EmspPlatform:
+    out = io.StringIO()
+    call_command(
+        "ocpi_token_a", "--country-code", "DE", "--party-id", "EMS", stdout=out
+    )
+    versions_url, token_a = (line.split("=", 1)[1] for line in out.getvalue().split())
+    assert emsp.register(versions_url, token_a).status_code == 1000
+    return emsp
+
+
+@pytest.fixture
+def network():
+    network = NetworkFactory(name="Roaming network")
+    location_publication_set(network=network, is_published=True)
+    return network
+
+
+def _station(network, name, *, connectors=1, online=True):
+    station = StationFactory(network=network, name=name)
+    charge_point = ChargePointFactory(station=station, is_online=online)
+    for number in range(1, connectors + 1):
+        ConnectorFactory(charge_point=charge_point, connector_id=number)
+    return station
+
+
+def test_version_details_list_the_locations_sender(registered, cpo):
+    assert registered.cpo_endpoints[("locations", "SENDER")] == (
+        f"{cpo}/ocpi/cpo/2.2.1/locations"
+    )
+
+
+def test_pull_across_pages_returns_every_published_station_once(registered, network):
+    stations = [_station(network, f"Site {n}") for n in range(5)]
+    hidden = _station(network, "Withdrawn")
+    location_publication_set(station=hidden, is_published=False)
+    _station(NetworkFactory(name="Private"), "Never published")
+    url = registered.cpo_endpoints[("locations", "SENDER")] + "?limit=2"
+
+    items, pages = registered.get_all(url)
+
+    assert [item["id"] for item in items] == [str(s.pk) for s in stations]
+    assert len(pages) == 3
+    assert pages[0].headers["x-total-count"] == "5"
+    assert pages[0].headers["x-limit"] == "2"
+    assert "link" not in pages[-1].headers
+    assert pages[0].headers["ocpi-from-party-id"] == "CMS"
+    assert pages[0].headers["ocpi-to-party-id"] == "EMS"
+
+
+def test_the_server_caps_the_limit_and_says_so(registered, network):
+    for n in range(4):
+        _station(network, f"Site {n}")
+    # The live server runs with the default limit of 100; ask for more.
+    page = registered.call(
+        "GET", registered.cpo_endpoints[("locations", "SENDER")] + "?limit=1000"
+    )
+    assert page.headers["x-limit"] == "100"
+    assert len(page.data) == 4
+
+
+def test_next_link_keeps_the_date_filters(registered, network):
+    for n in range(3):
+        _station(network, f"Site {n}")
+    url = (
+        registered.cpo_endpoints[("locations", "SENDER")]
+        + "?limit=1&date_from=2020-01-01T00:00:00Z&date_to=2100-01-01T00:00:00Z"
+    )
+    page = registered.call("GET", url)
+    link = page.headers["link"]
+    assert link.endswith('>; rel="next"')
+    query = parse_qs(urlparse(link[1 : link.index(">")]).query)
+    assert query == {
+        "offset": ["1"],
+        "limit": ["1"],
+        "date_from": ["2020-01-01T00:00:00Z"],
+        "date_to": ["2100-01-01T00:00:00Z"],
+    }
+
+
+def test_date_from_is_inclusive_and_date_to_exclusive(registered, network):
+    station = _station(network, "Site")
+    Connector.objects.filter(charge_point__station=station).update(
+        status_received_at=datetime(2030, 1, 1, 12, 0, tzinfo=UTC)
+    )
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+    at = "2030-01-01T12:00:00Z"
+    assert len(registered.call("GET", f"{base}?date_from={at}").data) == 1
+    assert len(registered.call("GET", f"{base}?date_to={at}").data) == 0
+    later = (datetime(2030, 1, 1, 12, tzinfo=UTC) + timedelta(seconds=1)).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    assert len(registered.call("GET", f"{base}?date_to={later}").data) == 1
+
+
+def test_a_location_maps_station_connectors_and_status(registered, network):
+    station = _station(network, "Mapped", connectors=2)
+    Connector.objects.filter(charge_point__station=station, connector_id=2).update(
+        status="Charging", connector_type="CCS2", max_power_kw=150
+    )
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+
+    location = registered.call("GET", f"{base}/{station.pk}").data
+
+    assert location["country"] == "DEU"
+    assert location["coordinates"] == {
+        "latitude": "52.520008",
+        "longitude": "13.404954",
+    }
+    assert location["time_zone"] == "Europe/Berlin"
+    assert location["opening_times"] == {"twentyfourseven": True}
+    assert location["party_id"] == "CMS"
+    first, second = location["evses"]
+    assert first["status"] == "AVAILABLE"
+    assert second["status"] == "CHARGING"
+    assert "REMOTE_START_STOP_CAPABLE" in second["capabilities"]
+    assert second["connectors"][0]["standard"] == "IEC_62196_T2_COMBO"
+    assert second["connectors"][0]["power_type"] == "DC"
+    assert second["connectors"][0]["max_electric_power"] == 150000
+    evse = registered.call("GET", f"{base}/{station.pk}/{second['uid']}").data
+    assert evse["uid"] == second["uid"]
+    connector = registered.call("GET", f"{base}/{station.pk}/{second['uid']}/1").data
+    assert connector["standard"] == "IEC_62196_T2_COMBO"
+
+
+def test_an_offline_charger_shows_unknown(registered, network):
+    station = _station(network, "Offline", online=False)
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+    assert (
+        registered.call("GET", f"{base}/{station.pk}").data["evses"][0]["status"]
+        == "UNKNOWN"
+    )
+
+
+def test_unknown_and_unpublished_locations_are_404_2003(registered, network):
+    hidden = _station(network, "Withdrawn")
+    location_publication_set(station=hidden, is_published=False)
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+    for url in (f"{base}/999999", f"{base}/{hidden.pk}", f"{base}/abc"):
+        answer = registered.call("GET", url)
+        assert (answer.status, answer.status_code) == (404, 2003)
+
+
+def test_token_a_is_refused_on_locations(cpo, emsp, network):
+    out = io.StringIO()
+    call_command(
+        "ocpi_token_a", "--country-code", "DE", "--party-id", "EMS", stdout=out
+    )
+    token_a = out.getvalue().split()[1].split("=", 1)[1]
+    answer = emsp.call("GET", f"{cpo}/ocpi/cpo/2.2.1/locations", token=token_a)
+    assert (answer.status, answer.status_code) == (401, 2000)
+
+
+def test_wrong_routing_headers_are_refused(registered, network):
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+    wrong_from = registered.call(
+        "GET",
+        base,
+        headers={"OCPI-from-country-code": "FR", "OCPI-from-party-id": "XXX"},
+    )
+    assert (wrong_from.status, wrong_from.status_code) == (403, 2000)
+    wrong_to = registered.call(
+        "GET",
+        base,
+        headers={"OCPI-to-country-code": "NL", "OCPI-to-party-id": "NOP"},
+    )
+    assert (wrong_to.status, wrong_to.status_code) == (200, 2001)
+    assert "OCPI-to" in wrong_to.body["status_message"]
+
+
+def test_bad_pagination_parameters_are_2001_naming_them(registered, network):
+    base = registered.cpo_endpoints[("locations", "SENDER")]
+    for query, name in (
+        ("limit=x", "limit"),
+        ("offset=-1", "offset"),
+        ("date_from=yesterday", "date_from"),
+    ):
+        answer = registered.call("GET", f"{base}?{query}")
+        assert answer.status_code == 2001
+        assert name in answer.body["status_message"]
