@@ -35,6 +35,7 @@ from sessions_app.models import (
     TokenStatus,
     UnmatchedStop,
 )
+from stations.facts import Authorization, Sample
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
@@ -47,34 +48,12 @@ STOP_REASON_SUPERSEDED = "Superseded"
 STOP_REASON_DEFAULT = "Local"
 
 
-@dataclass(frozen=True)
-class AuthorizationResult:
-    """An OCPP 1.6 IdTagInfo."""
-
-    status: str  # "Accepted" | "Blocked" | "Expired" | "Invalid" | "ConcurrentTx"
-    expiry_date: datetime | None = None
-    parent_id_tag: str | None = None
-
-    @property
-    def is_accepted(self) -> bool:
-        return self.status == TokenStatus.ACCEPTED
-
-    def as_id_tag_info(self) -> dict[str, Any]:
-        """Return the idTagInfo with snake_case keys, as python-ocpp call results take it."""
-        info: dict[str, Any] = {"status": self.status}
-        if self.expiry_date is not None:
-            info["expiry_date"] = self.expiry_date.isoformat()
-        if self.parent_id_tag is not None:
-            info["parent_id_tag"] = self.parent_id_tag
-        return info
-
-
-INVALID = AuthorizationResult(status=TokenStatus.INVALID)
+INVALID = Authorization(status=TokenStatus.INVALID)
 
 # An authorizer for id tags that are not ours (a roaming partner's driver, for
 # example): it returns the answer for the tag at the charger, or None when the
 # tag is not one it knows. Higher apps register theirs from ``AppConfig.ready()``.
-ExternalAuthorizer = Callable[..., AuthorizationResult | None]
+ExternalAuthorizer = Callable[..., Authorization | None]
 _external_authorizers: list[ExternalAuthorizer] = []
 
 
@@ -86,7 +65,7 @@ def external_authorizers_register(authorizer: ExternalAuthorizer) -> None:
 
 def _external_authorization(
     id_tag: str, *, charge_point: ChargePoint, at: datetime
-) -> AuthorizationResult:
+) -> Authorization:
     for authorizer in _external_authorizers:
         result = authorizer(id_tag=id_tag, charge_point=charge_point, at=at)
         if result is not None:
@@ -132,7 +111,7 @@ def _authorization_for(
     check_concurrency: bool,
     exclude_connector_number: int | None = None,
     id_tag: str | None = None,
-) -> AuthorizationResult:
+) -> Authorization:
     if charge_point.registration_status != RegistrationStatus.ACCEPTED:
         return (
             INVALID  # OCPP 1.6 §4.2.1: no transactions before the charger is Accepted
@@ -146,20 +125,20 @@ def _authorization_for(
     ):
         return INVALID  # another operator's card: not ours to accept
     parent = token.parent
-    result = AuthorizationResult(
+    result = Authorization(
         status=token.status,
-        expiry_date=token.expires_at,
-        parent_id_tag=parent.token if parent is not None else None,
+        expires_at=token.expires_at,
+        group_token=parent.token if parent is not None else None,
     )
     if token.status != TokenStatus.ACCEPTED:
         return result
     if token.expires_at is not None and token.expires_at <= at:
-        return _with_status(result, TokenStatus.EXPIRED)
+        return result.with_status(TokenStatus.EXPIRED)
     if parent is not None:
         if parent.status != TokenStatus.ACCEPTED:
-            return _with_status(result, parent.status)
+            return result.with_status(parent.status)
         if parent.expires_at is not None and parent.expires_at <= at:
-            return _with_status(result, TokenStatus.EXPIRED)
+            return result.with_status(TokenStatus.EXPIRED)
     if check_concurrency and token.max_concurrent_sessions is not None:
         active = ChargingSession.objects.filter(
             id_token=token, status=SessionStatus.ACTIVE
@@ -170,16 +149,8 @@ def _authorization_for(
                 charge_point=charge_point, connector_number=exclude_connector_number
             )
         if active.count() >= token.max_concurrent_sessions:
-            return _with_status(result, CONCURRENT_TX)
+            return result.with_status(CONCURRENT_TX)
     return result
-
-
-def _with_status(result: AuthorizationResult, status: str) -> AuthorizationResult:
-    return AuthorizationResult(
-        status=status,
-        expiry_date=result.expiry_date,
-        parent_id_tag=result.parent_id_tag,
-    )
 
 
 def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:
@@ -219,7 +190,7 @@ def id_tag_authorize(
     charge_point_id: int | None = None,
     id_tag: str,
     at: datetime,
-) -> AuthorizationResult:
+) -> Authorization:
     """Answer an Authorize.req for ``id_tag`` at the charger (by pk or OCPP id)."""
     charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
@@ -243,7 +214,7 @@ def session_start_from_ocpp(
     meter_start_wh: int,
     started_at: datetime,
     reservation_id: int | None,
-) -> tuple[int, AuthorizationResult]:
+) -> tuple[int, Authorization]:
     """Open a session for a StartTransaction.req; a resent one returns the same id."""
     charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
@@ -313,14 +284,14 @@ def session_start_from_ocpp(
     return session.pk, auth
 
 
-def _stored_authorization(session: ChargingSession) -> AuthorizationResult:
+def _stored_authorization(session: ChargingSession) -> Authorization:
     token = session.id_token
     if token is None:
-        return AuthorizationResult(status=session.auth_status)
-    return AuthorizationResult(
+        return Authorization(status=session.auth_status)
+    return Authorization(
         status=session.auth_status,
-        expiry_date=token.expires_at,
-        parent_id_tag=token.parent.token if token.parent is not None else None,
+        expires_at=token.expires_at,
+        group_token=token.parent.token if token.parent is not None else None,
     )
 
 
@@ -374,10 +345,10 @@ def session_stop_from_ocpp(
     stopped_at: datetime,
     reason: str | None,
     id_tag: str | None,
-    transaction_data: list[dict] | None,
+    samples: list[Sample] | None,
     payload: dict,
-) -> AuthorizationResult | None:
-    """Close the session of a StopTransaction.req; returns idTagInfo when id_tag was given."""
+) -> Authorization | None:
+    """Close the session of a stopped transaction; returns the id token's authorization when one was given."""
     charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
         logger.warning(
@@ -423,12 +394,12 @@ def session_stop_from_ocpp(
     if session.stopped_at is not None and session.stop_reason != STOP_REASON_SUPERSEDED:
         return auth  # resent: the first stop stands
 
-    if transaction_data:
+    if samples:
         _store_samples(
             charge_point=charge_point,
             session=session,
             connector_number=session.connector_number,
-            samples=metering.parse_meter_values(transaction_data, received_at=now),
+            samples=samples,
             received_at=now,
         )
     is_inconsistent = (
@@ -487,7 +458,7 @@ def _sample_rows(
     charge_point_id: int,
     session: ChargingSession | None,
     connector_number: int,
-    samples: list[metering.Sample],
+    samples: list[Sample],
     received_at: datetime,
 ) -> list[tuple[object, ...]]:
     """MeterValue rows in ``SAMPLE_FIELDS`` order (``cms.db.insert_rows``)."""
@@ -518,7 +489,7 @@ def _store_samples(
     charge_point_id: int | None = None,
     session: ChargingSession | None,
     connector_number: int,
-    samples: list[metering.Sample],
+    samples: list[Sample],
     received_at: datetime,
 ) -> None:
     insert_rows(
@@ -536,7 +507,7 @@ def _store_samples(
     )
 
 
-def _apply_samples(session: ChargingSession, samples: list[metering.Sample]) -> bool:
+def _apply_samples(session: ChargingSession, samples: list[Sample]) -> bool:
     """Move the session's live state forward; return whether anything changed.
 
     A charger's timestamps order its state: instants not newer than the last
@@ -618,10 +589,10 @@ def meter_values_record(
     charge_point_id: int | None = None,
     connector_id: int,
     transaction_id: int | None,
-    meter_value: list[dict],
+    samples: list[Sample],
     received_at: datetime,
 ) -> None:
-    """Store every sampledValue of a MeterValues.req and update its session's live state.
+    """Store a charger's meter samples and update their session's live state.
 
     The hot path of the gateway (a charging session reports every 10-60 s), so
     it costs a constant three statements in one transaction whatever the number
@@ -631,7 +602,6 @@ def meter_values_record(
     session meanwhile (the UPDATE matches nothing), the session is re-read
     under a row lock and the samples applied to it.
     """
-    samples = metering.parse_meter_values(meter_value, received_at=received_at)
     if charge_point_id is None:
         charge_point_id = (
             ChargePoint.objects.filter(ocpp_id=charge_point_ocpp_id)
@@ -690,7 +660,7 @@ def meter_values_record(
 
 @transaction.atomic
 def _apply_samples_locked(
-    session_id: int, samples: list[metering.Sample]
+    session_id: int, samples: list[Sample]
 ) -> ChargingSession | None:
     """Apply samples to the session re-read under a row lock (the rare contended case)."""
     session = (
@@ -711,7 +681,7 @@ class MeterValuesReport:
     charge_point_id: int
     connector_id: int
     transaction_id: int | None
-    meter_value: list[dict]
+    samples: list[Sample]
     received_at: datetime
 
 
@@ -727,15 +697,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
     batch that fails is rolled back whole and the caller records the reports
     one by one, so one bad report never costs the others theirs.
     """
-    parsed = [
-        (
-            report,
-            metering.parse_meter_values(
-                report.meter_value, received_at=report.received_at
-            ),
-        )
-        for report in reports
-    ]
+    parsed = [(report, report.samples) for report in reports]
     wanted = {r.transaction_id for r in reports if r.transaction_id is not None}
     sessions: dict[int, ChargingSession] = {}
     if wanted:

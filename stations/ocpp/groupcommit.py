@@ -207,7 +207,7 @@ def _meter_values_single(*, item: Any) -> None:
         charge_point_id=item.charge_point_id,
         connector_id=item.connector_id,
         transaction_id=item.transaction_id,
-        meter_value=item.meter_value,
+        samples=item.samples,
         received_at=item.received_at,
     )
 

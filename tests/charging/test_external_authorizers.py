@@ -7,7 +7,7 @@ import pytest
 from sessions_app import services
 from sessions_app.models import ChargingSession, SessionStatus
 from sessions_app.services import (
-    AuthorizationResult,
+    Authorization,
     external_authorizers_register,
     id_tag_authorize,
     session_start_from_ocpp,
@@ -26,7 +26,7 @@ def partner_authorizer(monkeypatch):
     def authorizer(*, id_tag, charge_point, at):
         asked.append(id_tag)
         if id_tag == "PARTNER1":
-            return AuthorizationResult(status="Accepted")
+            return Authorization(status="Accepted")
         return None
 
     external_authorizers_register(authorizer)

@@ -11,6 +11,7 @@ from cms.events import EventKind, emit, unit_of_work
 from sessions_app import services as sessions
 from sessions_app.models import ChargingSession, MeterValue
 from stations.ocpp import groupcommit, runtime
+from stations.ocpp.v16.wire import samples_of
 from tests.factories import connector_status_event
 
 pytestmark = pytest.mark.django_db
@@ -55,7 +56,7 @@ def _meter(charge_point_id: int, transaction_id: int | None, entries: list[dict]
         charge_point_id=charge_point_id,
         connector_id=1,
         transaction_id=transaction_id,
-        meter_value=entries,
+        samples=samples_of(entries, received_at=timezone.now()),
         received_at=timezone.now(),
     )
 
@@ -87,7 +88,7 @@ def test_pk_and_ocpp_id_callers_store_the_same(session, charge_point_a):
         charge_point_ocpp_id=charge_point_a.ocpp_id,
         connector_id=1,
         transaction_id=session.pk,
-        meter_value=[_entry(2, 1800)],
+        samples=samples_of([_entry(2, 1800)], received_at=timezone.now()),
         received_at=timezone.now(),
     )
     session.refresh_from_db()
@@ -175,7 +176,7 @@ def _report(charge_point_id: int, transaction_id: int | None, entries: list[dict
         charge_point_id=charge_point_id,
         connector_id=1,
         transaction_id=transaction_id,
-        meter_value=entries,
+        samples=samples_of(entries, received_at=timezone.now()),
         received_at=timezone.now(),
     )
 

@@ -15,13 +15,14 @@ from sessions_app.models import (
     UnmatchedStop,
 )
 from sessions_app.services import (
-    AuthorizationResult,
     id_tag_authorize,
     meter_values_record,
     session_start_from_ocpp,
     session_stop_from_ocpp,
 )
+from stations.facts import Authorization
 from stations.models import Connector
+from stations.ocpp.v16.wire import id_tag_info, samples_of
 from tests.factories import ChargePointFactory, IdTokenFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,8 +51,11 @@ def _stop(cp, transaction_id, meter_stop_wh=5000, stopped_at=None, **kwargs):
         "meterStop": meter_stop_wh,
         "timestamp": (stopped_at or _at(60)).isoformat(),
     }
-    options = {"reason": "EVDisconnected", "id_tag": None, "transaction_data": None}
+    options = {"reason": "EVDisconnected", "id_tag": None}
     options.update(kwargs)
+    options["samples"] = samples_of(
+        options.pop("transaction_data", None), received_at=timezone.now()
+    )
     return session_stop_from_ocpp(
         charge_point_ocpp_id=cp.ocpp_id,
         transaction_id=transaction_id,
@@ -67,7 +71,7 @@ def _meter(cp, transaction_id, meter_value, connector_id=1):
         charge_point_ocpp_id=cp.ocpp_id,
         connector_id=connector_id,
         transaction_id=transaction_id,
-        meter_value=meter_value,
+        samples=samples_of(meter_value, received_at=timezone.now()),
         received_at=timezone.now(),
     )
 
@@ -108,7 +112,7 @@ def test_authorize_answers_the_token_status(
 
 
 def test_authorize_unknown_token_is_invalid(charge_point_a):
-    assert _authorize(charge_point_a, "NOPE") == AuthorizationResult(status="Invalid")
+    assert _authorize(charge_point_a, "NOPE") == Authorization(status="Invalid")
 
 
 def test_authorize_matches_token_case_insensitively(charge_point_a, token_a):
@@ -119,7 +123,7 @@ def test_authorize_token_of_another_network_is_invalid(charge_point_a, network_b
     IdTokenFactory(token="FOREIGN", network=network_b)
     result = _authorize(charge_point_a, "FOREIGN")
     assert result.status == "Invalid"
-    assert result.as_id_tag_info() == {"status": "Invalid"}
+    assert id_tag_info(result) == {"status": "Invalid"}
 
 
 def test_blocked_parent_blocks_its_children(charge_point_a, network_a):
@@ -127,14 +131,14 @@ def test_blocked_parent_blocks_its_children(charge_point_a, network_a):
     IdTokenFactory(token="DRIVER1", network=network_a, parent=group)
     result = _authorize(charge_point_a, "DRIVER1")
     assert result.status == "Blocked"
-    assert result.parent_id_tag == "FLEET"
+    assert result.group_token == "FLEET"
 
 
 def test_id_tag_info_carries_expiry_and_parent(charge_point_a, network_a):
     group = IdTokenFactory(token="FLEET", network=network_a)
     expiry = T0 + timedelta(days=30)
     IdTokenFactory(token="DRIVER1", network=network_a, parent=group, expires_at=expiry)
-    info = _authorize(charge_point_a, "DRIVER1").as_id_tag_info()
+    info = id_tag_info(_authorize(charge_point_a, "DRIVER1"))
     assert info == {
         "status": "Accepted",
         "expiry_date": expiry.isoformat(),
@@ -656,7 +660,7 @@ def test_meter_values_cost_a_constant_number_of_queries(
 def test_messages_from_an_unknown_charger_never_raise(db):
     ghost = ChargePointFactory.build(ocpp_id="GHOST")
     assert _authorize(ghost, "TAG1").status == "Invalid"
-    assert _start(ghost) == (0, AuthorizationResult(status="Invalid"))
+    assert _start(ghost) == (0, Authorization(status="Invalid"))
     assert _stop(ghost, 1) is None
     _meter(ghost, None, [_entry(1, {"value": "1"})])
     assert not IdToken.objects.exists()

@@ -14,6 +14,7 @@ from sessions_app.models import ChargingSession, IdToken, MeterValue, UnmatchedS
 from sessions_app.services import meter_values_record
 from sessions_app.templatetags.charging_tags import duration, kw, kwh, local_time
 from stations.models import OcppMessage
+from stations.ocpp.v16.wire import samples_of
 from tests.factories import (
     ChargePointFactory,
     ChargingSessionFactory,
@@ -422,17 +423,24 @@ def test_session_detail_shows_energy_duration_local_times_chart_and_frames(
         charge_point_ocpp_id=charge_point_a.ocpp_id,
         connector_id=1,
         transaction_id=session.pk,
-        meter_value=[
-            {
-                "timestamp": (T0 + timedelta(minutes=m)).isoformat(),
-                "sampledValue": [
-                    {"value": str(1000 + 120 * m), "unit": "Wh"},
-                    {"value": "7.2", "unit": "kW", "measurand": "Power.Active.Import"},
-                    {"value": str(40 + m), "unit": "Percent", "measurand": "SoC"},
-                ],
-            }
-            for m in range(1, 4)
-        ],
+        samples=samples_of(
+            [
+                {
+                    "timestamp": (T0 + timedelta(minutes=m)).isoformat(),
+                    "sampledValue": [
+                        {"value": str(1000 + 120 * m), "unit": "Wh"},
+                        {
+                            "value": "7.2",
+                            "unit": "kW",
+                            "measurand": "Power.Active.Import",
+                        },
+                        {"value": str(40 + m), "unit": "Percent", "measurand": "SoC"},
+                    ],
+                }
+                for m in range(1, 4)
+            ],
+            received_at=T0,
+        ),
         received_at=T0 + timedelta(minutes=4),
     )
     OcppMessage.objects.create(

@@ -85,7 +85,7 @@ def test_unplugging_after_a_stopped_session_issues_its_cdr_with_idle_time(
             stopped_at=done + timedelta(minutes=5),
             reason="Local",
             id_tag=None,
-            transaction_data=None,
+            samples=None,
             payload={},
         )
     assert not Cdr.objects.filter(session_id=transaction_id).exists()

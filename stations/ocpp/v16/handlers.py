@@ -45,6 +45,7 @@ from stations.ocpp.protocol import (
 )
 from stations.ocpp.runtime import orm_service, side_call
 from stations.ocpp.v16.validation import validate
+from stations.ocpp.v16.wire import id_tag_info, samples_of
 
 logger = logging.getLogger(__name__)
 
@@ -346,7 +347,7 @@ class CentralSystem(V16ChargePoint):
             id_tag=id_tag,
             at=timezone.now(),
         )
-        return call_result.Authorize(id_tag_info=auth.as_id_tag_info())
+        return call_result.Authorize(id_tag_info=id_tag_info(auth))
 
     @on(Action.start_transaction)
     async def on_start_transaction(
@@ -369,7 +370,7 @@ class CentralSystem(V16ChargePoint):
             reservation_id=reservation_id,
         )
         return call_result.StartTransaction(
-            transaction_id=transaction_id, id_tag_info=auth.as_id_tag_info()
+            transaction_id=transaction_id, id_tag_info=id_tag_info(auth)
         )
 
     @on(Action.stop_transaction)
@@ -384,7 +385,7 @@ class CentralSystem(V16ChargePoint):
     ) -> call_result.StopTransaction:
         raw = self._current_payload
         stopped_at = parse_ocpp_datetime(timestamp)
-        transaction_data = raw.get("transactionData")
+        samples = samples_of(raw.get("transactionData"), received_at=timezone.now())
         auth = await self.call_service(
             sessions.session_stop_from_ocpp,
             charge_point_id=self.charge_point_id,
@@ -393,25 +394,28 @@ class CentralSystem(V16ChargePoint):
             stopped_at=stopped_at,
             reason=reason,
             id_tag=id_tag,
-            transaction_data=transaction_data,
+            samples=samples,
             payload=raw,
         )
         return call_result.StopTransaction(
-            id_tag_info=auth.as_id_tag_info() if auth is not None else None
+            id_tag_info=id_tag_info(auth) if auth is not None else None
         )
 
     @on(Action.meter_values)
     async def on_meter_values(
         self, connector_id: int, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
+        received_at = timezone.now()
         # Group commit with the other chargers of this process; answered once stored.
         await get_batcher("meter_values").submit(
             sessions.MeterValuesReport(
                 charge_point_id=self.charge_point_id,
                 connector_id=connector_id,
                 transaction_id=transaction_id,
-                meter_value=self._current_payload.get("meterValue", []),
-                received_at=timezone.now(),
+                samples=samples_of(
+                    self._current_payload.get("meterValue"), received_at=received_at
+                ),
+                received_at=received_at,
             )
         )
         return call_result.MeterValues()

@@ -1,0 +1,112 @@
+"""Version-neutral facts a charger reports, as the domain reads them.
+
+Each OCPP version adapter (``stations/ocpp/v16/``, ``stations/ocpp/v201/``)
+turns its wire payloads into these values and the services of ``stations`` and
+``sessions_app`` take only these: no service reads a camelCase field. The
+vocabulary is the domain's: energy in Wh, power in W, times aware UTC,
+measurands, phases and locations by the names both OCPP versions share (OCPP
+1.6 §7.31 Measurand, OCPP 2.0.1 §3.43 MeasurandEnumType), authorization
+statuses as ``sessions_app.models.TokenStatus`` spells them (the values 1.6's
+AuthorizationStatus and 2.0.1's AuthorizationStatusEnumType have in common,
+plus 2.0.1's own).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+
+ENERGY_REGISTER = "Energy.Active.Import.Register"
+ENERGY_INTERVAL = "Energy.Active.Import.Interval"
+POWER_ACTIVE_IMPORT = "Power.Active.Import"
+STATE_OF_CHARGE = "SoC"
+# The measurand when a charger names none (OCPP 1.6 §7.45, OCPP 2.0.1 §2.42).
+DEFAULT_MEASURAND = ENERGY_REGISTER
+SIGNED_DATA = "SignedData"
+
+# Kilo units are stored in their base unit (Wh, W, varh, var, VA).
+_UNIT_SCALE = {
+    "kWh": 1000.0,
+    "kW": 1000.0,
+    "kvarh": 1000.0,
+    "kvar": 1000.0,
+    "kVA": 1000.0,
+}
+
+
+def normalized_value(
+    raw_value: str, *, unit: str, value_format: str, multiplier: int = 0
+) -> float | None:
+    """The numeric value in base units, or None (signed or not a number).
+
+    ``multiplier`` is OCPP 2.0.1's UnitOfMeasure power of ten (§2.51).
+    """
+    if value_format == SIGNED_DATA:
+        return None
+    try:
+        number = float(raw_value)
+    except ValueError:
+        return None
+    if not math.isfinite(number):
+        return None
+    return number * _UNIT_SCALE.get(unit, 1.0) * (10.0**multiplier)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured value at one instant, normalized (the meter-value store's row)."""
+
+    timestamp: datetime
+    measurand: str
+    phase: str
+    location: str
+    unit: str
+    context: str
+    value_format: str
+    raw_value: str
+    value: float | None
+
+
+@dataclass(frozen=True)
+class Authorization:
+    """What the CMS answers about an id token (1.6 IdTagInfo, 2.0.1 IdTokenInfo)."""
+
+    status: str  # TokenStatus: "Accepted" | "Blocked" | "Expired" | "Invalid" | ...
+    expires_at: datetime | None = None
+    group_token: str | None = None
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.status == "Accepted"
+
+    def with_status(self, status: str) -> Authorization:
+        return Authorization(
+            status=status, expires_at=self.expires_at, group_token=self.group_token
+        )
+
+
+@dataclass(frozen=True)
+class TransactionUpdate:
+    """A running transaction's news from an OCPP 2.0.1 TransactionEvent.
+
+    ``seq_no`` orders a transaction's events (OCPP 2.0.1 E01.FR.16: every event
+    of a transaction counts up by one); ``offline`` marks an event the charger
+    queued while it could not reach the CMS (E04).
+    """
+
+    charge_point_id: int
+    transaction_key: str  # the charger's own transaction id
+    event: str  # "Started" | "Updated" | "Ended"
+    at: datetime
+    seq_no: int
+    trigger_reason: str
+    connector_number: int
+    id_token: str | None
+    offline: bool = False
+    charging_state: str = ""
+    stopped_reason: str = ""
+    remote_start_id: int | None = None
+    reservation_id: int | None = None
+    samples: tuple[Sample, ...] = field(default=())
+    record: dict | None = None  # the message as received, kept for reconciliation
