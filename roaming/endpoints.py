@@ -33,6 +33,7 @@ from roaming.transport import (
 MODULES: list[tuple[str, str, str]] = [
     ("credentials", "SENDER", "roaming:ocpi_credentials"),
     ("locations", "SENDER", "roaming:ocpi_cpo_locations"),
+    ("tariffs", "SENDER", "roaming:ocpi_cpo_tariffs"),
 ]
 
 

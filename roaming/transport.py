@@ -20,7 +20,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
-from django.db.models import Model, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase, JsonResponse
 from django.utils.decorators import classonlymethod
 from django.views import View
@@ -403,14 +403,15 @@ def paginated(
     return OcpiResult(data=serialize(items), headers=headers)
 
 
-def object_or_404(
+def object_by_id(
     queryset: QuerySet[Any],
+    object_id: str,
     *,
     message: str,
     status_code: int = CLIENT_ERROR,
-    **lookup: Any,
-) -> Model:
-    found = queryset.filter(**lookup).first()
+) -> Any:
+    """The object whose (numeric) primary key is ``object_id``, or a 404."""
+    found = queryset.filter(pk=int(object_id)).first() if object_id.isdigit() else None
     if found is None:
         raise NotFound(message, status_code)
     return found

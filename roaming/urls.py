@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import locations
+from roaming.cpo import locations, tariffs
 
 app_name = "roaming"
 
@@ -32,6 +32,16 @@ ocpi_urlpatterns = [
         r"(?:/(?P<evse_uid_>[^/]{1,36}))?(?:/(?P<connector_id>[^/]{1,36}))?/?$",
         locations.LocationObjectView.as_view(),
         name="ocpi_cpo_location",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/tariffs/?$",
+        tariffs.TariffListView.as_view(),
+        name="ocpi_cpo_tariffs",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/tariffs/(?P<tariff_id>[^/]{1,36})/?$",
+        tariffs.TariffObjectView.as_view(),
+        name="ocpi_cpo_tariff",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

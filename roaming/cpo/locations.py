@@ -34,6 +34,7 @@ from roaming.transport import (
     NotFound,
     OcpiResult,
     OcpiView,
+    object_by_id,
     ocpi_timestamp,
     our_party,
     paginated,
@@ -253,13 +254,12 @@ class LocationObjectView(OcpiView):
         evse_uid_: str | None = None,
         connector_id: str | None = None,
     ) -> OcpiResult:
-        station = (
-            published_stations().filter(pk=int(location_id)).first()
-            if location_id.isdigit()
-            else None
+        station = object_by_id(
+            published_stations(),
+            location_id,
+            message=f"Unknown location {location_id}",
+            status_code=UNKNOWN_LOCATION,
         )
-        if station is None:
-            raise NotFound(f"Unknown location {location_id}", UNKNOWN_LOCATION)
         location = location_object(station)
         if evse_uid_ is None:
             return OcpiResult(data=location)

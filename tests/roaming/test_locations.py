@@ -202,3 +202,47 @@ def test_bad_pagination_parameters_are_2001_naming_them(registered, network):
         answer = registered.call("GET", f"{base}?{query}")
         assert answer.status_code == 2001
         assert name in answer.body["status_message"]
+
+
+def test_tariffs_of_published_networks_are_pulled_mapped_exactly(registered, network):
+    from billing.models import Tariff, TariffElement
+
+    tariff = Tariff.objects.create(
+        network=network,
+        name="Standard",
+        currency="EUR",
+        vat_percent=19,
+        min_price="0.50",
+        idle_grace_minutes=30,
+    )
+    TariffElement.objects.create(
+        tariff=tariff,
+        energy_price_per_kwh="0.3900",
+        energy_step_wh=1,
+        idle_price_per_minute="0.10",
+        idle_step_s=60,
+        days_of_week=["MONDAY", "TUESDAY"],
+        min_duration_minutes=5,
+    )
+    private = NetworkFactory(name="Private")
+    Tariff.objects.create(network=private, name="Hidden", currency="EUR")
+    url = registered.cpo_endpoints[("tariffs", "SENDER")]
+
+    items, _pages = registered.get_all(url)
+
+    assert [item["id"] for item in items] == [str(tariff.pk)]
+    [element] = items[0]["elements"]
+    assert element["price_components"] == [
+        {"type": "ENERGY", "price": 0.39, "vat": 19.0, "step_size": 1},
+        {"type": "PARKING_TIME", "price": 6.0, "vat": 19.0, "step_size": 60},
+    ]
+    assert element["restrictions"] == {
+        "min_duration": 300,
+        "day_of_week": ["MONDAY", "TUESDAY"],
+    }
+    assert items[0]["min_price"] == {"excl_vat": 0.5, "incl_vat": 0.595}
+    assert "30 idle minutes" in items[0]["tariff_alt_text"][0]["text"]
+    one = registered.call("GET", f"{url}/{tariff.pk}")
+    assert one.data["id"] == str(tariff.pk)
+    missing = registered.call("GET", f"{url}/999999")
+    assert (missing.status, missing.status_code) == (404, 2000)
