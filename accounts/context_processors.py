@@ -6,7 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
+from accounts.middleware import TIME_ZONE_META
 from accounts.scope import is_administrator
 
 # (label, url name, permission needed or None, administrators only)
@@ -61,3 +63,10 @@ def navigation(request: HttpRequest) -> dict[str, Any]:
             }
         )
     return {"nav_items": items}
+
+
+def time_zone(request: HttpRequest) -> dict[str, Any]:
+    """``user_time_zone``: the zone network-wide lists are shown in (activated by
+    ``UserTimeZoneMiddleware``), to be named next to their times."""
+    name = request.META.get(TIME_ZONE_META) or timezone.get_current_timezone_name()
+    return {"user_time_zone": name}

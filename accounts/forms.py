@@ -11,7 +11,7 @@ from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
 
 from accounts.models import Role, User
-from cms.forms import form_field
+from cms.forms import TimeZoneInput, form_field
 from stations.models import Network
 
 ROLE_HELP = (
@@ -227,3 +227,18 @@ class AuditLogFilterForm(forms.Form):
             )
             entries = entries.filter(at__lt=end)
         return entries
+
+
+class PreferencesForm(forms.ModelForm):
+    """A user's own settings: the zone of network-wide lists."""
+
+    class Meta:
+        model = User
+        fields = ["time_zone"]
+        widgets = {"time_zone": TimeZoneInput()}
+        labels = {"time_zone": "Time zone"}
+        help_texts = {
+            "time_zone": "Alerts, the audit log and other network-wide lists are "
+            "shown in this IANA zone (e.g. Europe/Berlin). Leave empty for your "
+            "network's zone. A station's pages always use the station's zone."
+        }

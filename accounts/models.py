@@ -4,6 +4,8 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 
+from cms.validators import validate_time_zone
+
 
 class Role(models.TextChoices):
     """The portal roles; each is a Django group with the permissions of DESIGN.md."""
@@ -20,6 +22,17 @@ class User(AbstractUser):
     is_driver = models.BooleanField(
         default=False,
         help_text="Driver accounts use the app API only, never the portal.",
+    )
+    # Network-wide lists (alerts, audit log, CDRs) are shown in this zone; empty
+    # means the zone of the user's first network. A station's own pages always use
+    # the station's zone.
+    time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        validators=[validate_time_zone],
+        help_text="IANA time zone for network-wide lists; empty: your network's.",
     )
 
     class Meta(AbstractUser.Meta):

@@ -29,6 +29,7 @@ urlpatterns = [
         ),
         name="password_change_done",
     ),
+    path("preferences/", views.preferences, name="preferences"),
     path("users/", views.user_list, name="user_list"),
     path("users/new/", views.user_create_view, name="user_create"),
     path("users/<int:pk>/", views.user_detail, name="user_detail"),

@@ -15,6 +15,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.diff import DiffRow, audit_diff
@@ -22,6 +23,7 @@ from accounts.forms import (
     AuditLogFilterForm,
     NetworkGrantForm,
     PasswordResetForm,
+    PreferencesForm,
     UserCreateForm,
     UserEditForm,
 )
@@ -44,12 +46,13 @@ from accounts.services import (
     user_set_password,
     user_update,
 )
+from accounts.timezones import user_time_zone_name
+from cms.forms import TIME_ZONES
 from stations.models import Network
 from stations.selectors import network_list_for_user
 
 USERS_PER_PAGE = 50
 AUDIT_ENTRIES_PER_PAGE = 50
-_UTC = ZoneInfo("UTC")
 
 
 def _ip(request: HttpRequest) -> str | None:
@@ -141,7 +144,7 @@ def _render_detail(
             "granted": granted,
             "grant_form": grant_form or NetworkGrantForm(networks=grantable),
             "token": api_token_for(user=target),
-            "history": [_audit_row(entry) for entry in history],
+            "history": [_audit_row(entry, _reader_zone()) for entry in history],
             "is_self": target.pk == request.user.pk,
         },
         status=status,
@@ -315,17 +318,17 @@ class AuditRow:
         return f"{self.local_at:%Y-%m-%d %H:%M:%S} {self.local_at.tzname()}"
 
 
-def _audit_row(entry: AuditLog) -> AuditRow:
-    # Entries of a network are shown in its time zone; the rest in UTC.
-    zone_name = entry.network.time_zone if entry.network else "UTC"
-    try:
-        zone = ZoneInfo(zone_name)
-    except (KeyError, ValueError):
-        zone = _UTC
+def _reader_zone() -> ZoneInfo:
+    """The reader's zone, activated by ``UserTimeZoneMiddleware``."""
+    return ZoneInfo(timezone.get_current_timezone_name())
+
+
+def _audit_row(entry: AuditLog, zone: ZoneInfo) -> AuditRow:
+    # A network-wide list: every entry in the reader's zone, named beside it.
     return AuditRow(
         entry=entry,
         local_at=entry.at.astimezone(zone),
-        zone=zone_name,
+        zone=zone.key,
         diff=audit_diff(entry.before, entry.after),
     )
 
@@ -358,8 +361,28 @@ def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": [_audit_row(entry) for entry in page.object_list],
+            "rows": [_audit_row(entry, _reader_zone()) for entry in page.object_list],
             "query": query.urlencode(),
         },
+        status=status,
+    )
+
+
+@login_required
+def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """The signed-in user's own settings (any role, no extra permission)."""
+    effective_zone = user_time_zone_name(request.user)
+    form = PreferencesForm(request.POST or None, instance=request.user)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            form.save()
+            messages.success(request, "Preferences saved.")
+            return redirect("accounts:preferences")
+        status = 400
+    return render(
+        request,
+        "accounts/preferences.html",
+        {"form": form, "time_zones": TIME_ZONES, "effective_zone": effective_zone},
         status=status,
     )

@@ -5,6 +5,11 @@ export of 100,000 sessions never holds them all in memory. CSV is generated row
 by row into the response; XLSX is written by openpyxl's write-only workbook to
 a temporary file on disk and streamed from there. The last row holds the totals
 per currency, summed with ``Decimal`` from the same rows.
+
+Times are the station's local time: in CSV as ISO 8601 with the UTC offset
+(``2026-01-15T15:00:00+01:00``); in XLSX as real date-time cells (spreadsheets
+have no offsets) with the zone in the ``time_zone`` column. Amounts are numbers
+in both; the fee columns split the net by what was priced (they add up to it).
 """
 
 from __future__ import annotations
@@ -38,13 +43,21 @@ HEADER = [
     "charging_seconds",
     "idle_seconds",
     "billed_idle_seconds",
+    "time_zone",
     "currency",
+    "energy_fee",
+    "time_fee",
+    "idle_fee",
+    "other_fees",
     "vat_percent",
     "net",
     "tax",
     "total",
     "credited",
 ]
+# Which fee column a CDR line's kind adds to (idle_cap lowers the idle fee).
+_FEE_COLUMN = {"energy": 0, "time": 1, "idle": 2, "idle_cap": 2}
+_FEE_OTHER = 3
 _FIELDS = (
     "number",
     "issued_at",
@@ -65,6 +78,7 @@ _FIELDS = (
     "tax_amount",
     "total_amount",
     "credited",
+    "line_items",
 )
 
 
@@ -73,8 +87,17 @@ def _safe_text(value: str) -> str:
     return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def _local(moment: datetime, zone: str | None) -> str:
-    return moment.astimezone(ZoneInfo(zone or "UTC")).isoformat()
+def _local(moment: datetime, zone: str | None) -> datetime:
+    return moment.astimezone(ZoneInfo(zone or "UTC"))
+
+
+def _fees(line_items: list[dict[str, Any]]) -> list[Decimal]:
+    fees = [Decimal(0)] * 4
+    for line in line_items:
+        fees[_FEE_COLUMN.get(str(line.get("kind")), _FEE_OTHER)] += Decimal(
+            str(line.get("amount") or "0")
+        )
+    return fees
 
 
 def _quantize(amount: Decimal) -> Decimal:
@@ -122,19 +145,17 @@ def export_rows(queryset: QuerySet[Cdr]) -> Iterator[list[Any]]:
         tax,
         total,
         credit,
+        line_items,
     ) in rows.iterator(chunk_size=CHUNK_SIZE):
-        bucket = totals.setdefault(
-            currency, [0, 0, Decimal(0), Decimal(0), Decimal(0), Decimal(0)]
-        )
+        fees = _fees(line_items or [])
+        bucket = totals.setdefault(currency, [0, 0] + [Decimal(0)] * 8)
         bucket[0] += 1
         bucket[1] += energy_wh
-        bucket[2] += net
-        bucket[3] += tax
-        bucket[4] += total
-        bucket[5] += credit
+        for index, amount in enumerate((net, tax, total, credit, *fees), start=2):
+            bucket[index] += amount
         yield [
             number,
-            issued_at.isoformat(),
+            _local(issued_at, zone),
             _safe_text(network),
             _safe_text(station or ""),
             session_id,
@@ -145,14 +166,17 @@ def export_rows(queryset: QuerySet[Cdr]) -> Iterator[list[Any]]:
             charging_s,
             idle_s,
             billed_idle_s,
+            zone or "UTC",
             currency,
+            *(_quantize(fee) for fee in fees),
             vat,
             _quantize(net),
             _quantize(tax),
             _quantize(total),
             _quantize(credit),
         ]
-    for currency, (count, energy_wh, net, tax, total, credit) in sorted(totals.items()):
+    for currency, bucket in sorted(totals.items()):
+        count, energy_wh, net, tax, total, credit, *fees = bucket
         yield [
             f"TOTAL ({count} sessions)",
             "",
@@ -166,13 +190,27 @@ def export_rows(queryset: QuerySet[Cdr]) -> Iterator[list[Any]]:
             "",
             "",
             "",
+            "",
             currency,
+            *(_quantize(fee) for fee in fees),
             "",
             _quantize(net),
             _quantize(tax),
             _quantize(total),
             _quantize(credit),
         ]
+
+
+def _csv_row(row: list[Any]) -> list[Any]:
+    return [cell.isoformat() if isinstance(cell, datetime) else cell for cell in row]
+
+
+def _xlsx_row(row: list[Any]) -> list[Any]:
+    # A spreadsheet date-time has no zone: the local wall time, zone in its column.
+    return [
+        cell.replace(tzinfo=None) if isinstance(cell, datetime) else cell
+        for cell in row
+    ]
 
 
 class _Echo:
@@ -183,7 +221,7 @@ class _Echo:
 def csv_response(queryset: QuerySet[Cdr], filename: str) -> StreamingHttpResponse:
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in export_rows(queryset)),
+        (writer.writerow(_csv_row(row)) for row in export_rows(queryset)),
         content_type="text/csv; charset=utf-8",
     )
     response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
@@ -194,7 +232,7 @@ def xlsx_response(queryset: QuerySet[Cdr], filename: str) -> FileResponse:
     workbook = Workbook(write_only=True)
     sheet = workbook.create_sheet("CDRs")
     for row in export_rows(queryset):
-        sheet.append(row)
+        sheet.append(_xlsx_row(row))
     # A temporary file, not memory: write-only mode already spools rows to disk.
     handle = tempfile.TemporaryFile()  # noqa: SIM115 - closed by FileResponse
     workbook.save(handle)

@@ -41,3 +41,8 @@ class StationsConfig(AppConfig):
         from stations.demo import stations_demo_load
 
         demo_loader_register("stations", stations_demo_load)
+        # Network-wide lists default to the zone of the user's first network.
+        from accounts.timezones import default_time_zone_register
+        from stations.selectors import network_time_zone_for_user
+
+        default_time_zone_register(network_time_zone_for_user)

@@ -6,7 +6,6 @@ model validators (coordinates, time zone, power) run through ``ModelForm``.
 
 from __future__ import annotations
 
-import zoneinfo
 from decimal import Decimal
 from typing import Any
 
@@ -14,17 +13,9 @@ from django import forms
 from django.core.validators import MinValueValidator
 from django.db.models import QuerySet
 
+from cms.forms import TimeZoneInput
 from stations.inventory import NETWORK_FIELDS
 from stations.models import ChargePoint, Connector, Network, Station
-
-TIME_ZONES = sorted(zoneinfo.available_timezones())
-
-
-class TimeZoneInput(forms.TextInput):
-    """A text box with the IANA zone names as suggestions (``<datalist id=time-zones>``)."""
-
-    def __init__(self, attrs: dict[str, Any] | None = None) -> None:
-        super().__init__({"list": "time-zones", "autocomplete": "off", **(attrs or {})})
 
 
 class NetworkForm(forms.ModelForm):

@@ -15,6 +15,7 @@ from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.http import AnyUser
+from accounts.models import User
 from accounts.scope import is_administrator
 from stations.models import ChargePoint, Connector, Network, Station
 
@@ -28,6 +29,16 @@ def network_list_for_user(*, user: AnyUser) -> QuerySet[Network]:
         return Network.objects.all()
     return get_objects_for_user(
         user, "stations.access_network", klass=Network, accept_global_perms=False
+    )
+
+
+def network_time_zone_for_user(user: User) -> str | None:
+    """The zone of the first network (by name) the user may see, if any."""
+    return (
+        network_list_for_user(user=user)
+        .order_by("name")
+        .values_list("time_zone", flat=True)
+        .first()
     )
 
 

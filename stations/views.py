@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
+from cms.forms import TIME_ZONES
 from stations import inventory as services
 from stations.forms import (
-    TIME_ZONES,
     ChargePointAssignForm,
     ChargePointEditForm,
     ChargePointRegisterForm,
