@@ -5,7 +5,29 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.checks import CheckMessage, Tags, Warning, register
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+
+@register(Tags.compatibility)
+def frame_limits(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
+    """The gateway's frame limit must sit under the WebSocket server's cap.
+
+    Above the cap the server closes the socket (1009) and the charger resends
+    the same frame on every reconnect; under it the gateway answers a CALLERROR
+    and the charger moves on.
+    """
+    limit = settings.OCPP_MAX_FRAME_BYTES
+    cap = settings.OCPP_TRANSPORT_MAX_FRAME_BYTES
+    if limit < cap:
+        return []
+    return [
+        Error(
+            f"OCPP_MAX_FRAME_BYTES ({limit}) must be below "
+            f"OCPP_TRANSPORT_MAX_FRAME_BYTES ({cap}).",
+            hint="Raise OCPP_TRANSPORT_MAX_FRAME_BYTES or lower OCPP_MAX_FRAME_BYTES.",
+            id="cms.E001",
+        )
+    ]
 
 
 @register(Tags.compatibility, deploy=False)

@@ -404,7 +404,17 @@ OCPP_UNKNOWN_CHARGERS = env_choice(
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
 OCPP_OFFLINE_GRACE_SECONDS = env_int("OCPP_OFFLINE_GRACE_SECONDS", 60, minimum=0)
 OCPP_COMMAND_TIMEOUT = env_float("OCPP_COMMAND_TIMEOUT", 30.0)
-OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 65536, minimum=1024)
+# The largest frame a charger may send (a charge point's max_frame_bytes overrides
+# it); a larger one is answered with a CALLERROR GenericError, the socket stays up.
+# 1 MiB holds an offline queue's replay (a 400-sample MeterValues is ~123 KB),
+# vendor DataTransfer and large GetConfiguration answers.
+OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024)
+# The WebSocket server's absolute cap (uvicorn --ws-max-size in manage.py serve):
+# a frame above it closes the socket (1009) before the gateway sees it, so it must
+# exceed every limit above (system check cms.E001).
+OCPP_TRANSPORT_MAX_FRAME_BYTES = env_int(
+    "OCPP_TRANSPORT_MAX_FRAME_BYTES", 16 * 1024 * 1024, minimum=1024
+)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
 )

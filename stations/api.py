@@ -291,8 +291,8 @@ class ChargePointOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "ocpp_id", "station", "network", "display_name", "vendor", "model",
             "serial_number", "firmware_version", "ocpp_protocol", "registration_status",
-            "heartbeat_interval_s", "is_connected", "is_online", "last_seen_at",
-            "last_boot_at", "status", "error_code", "created_at",
+            "heartbeat_interval_s", "max_frame_bytes", "is_connected", "is_online",
+            "last_seen_at", "last_boot_at", "status", "error_code", "created_at",
         ]  # fmt: skip
 
     def get_network(self, charge_point: ChargePoint) -> int | None:
@@ -322,6 +322,11 @@ class ChargePointUpdateInputSerializer(serializers.Serializer):
     heartbeat_interval_s = serializers.IntegerField(
         min_value=10, max_value=86400, required=False
     )
+    max_frame_bytes = serializers.IntegerField(
+        min_value=1024, required=False, allow_null=True,
+        help_text="Largest OCPP frame accepted from this charger (bytes); null = "
+        "the server's default.",
+    )  # fmt: skip
     password = serializers.CharField(required=False, write_only=True, min_length=8)
     clear_password = serializers.BooleanField(required=False, default=False)
 
@@ -423,7 +428,7 @@ class ChargePointUpdateApi(ApiView):
         data = body_input(ChargePointUpdateInputSerializer, request, partial=True)
         fields: dict[str, Any] = {
             key: data[key]
-            for key in ("display_name", "heartbeat_interval_s")
+            for key in ("display_name", "heartbeat_interval_s", "max_frame_bytes")
             if key in data
         }
         if "station" in data:

@@ -112,7 +112,11 @@ class ChargePointEditForm(ChargePointRegisterForm):
     )
 
     class Meta(ChargePointRegisterForm.Meta):
-        fields = ["station", "display_name", "heartbeat_interval_s"]
+        fields = ["station", "display_name", "heartbeat_interval_s", "max_frame_bytes"]
+        labels = {
+            **ChargePointRegisterForm.Meta.labels,
+            "max_frame_bytes": "Largest OCPP frame (bytes)",
+        }
 
 
 class ChargePointAssignForm(forms.Form):

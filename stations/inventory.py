@@ -46,7 +46,12 @@ STATION_FIELDS = (
     "time_zone",
     "power_limit_kw",
 )
-CHARGE_POINT_FIELDS = ("station", "display_name", "heartbeat_interval_s")
+CHARGE_POINT_FIELDS = (
+    "station",
+    "display_name",
+    "heartbeat_interval_s",
+    "max_frame_bytes",
+)
 CONNECTOR_FIELDS = ("connector_id", "connector_type", "max_power_kw")
 
 # Which field a violated unique constraint belongs to, for the error message.

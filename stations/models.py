@@ -4,12 +4,24 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import check_password, make_password
+from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from cms.validators import validate_time_zone
+
+
+def max_frame_bytes_validator(value: int) -> None:
+    """A charger's frame limit stays under the transport's absolute cap."""
+    cap = settings.OCPP_TRANSPORT_MAX_FRAME_BYTES
+    if value is not None and value > cap:
+        raise ValidationError(
+            f"At most {cap} bytes (OCPP_TRANSPORT_MAX_FRAME_BYTES).",
+            code="max_value",
+        )
+
 
 currency_validator = RegexValidator(
     r"^[A-Z]{3}$", "Use a three-letter ISO 4217 code, e.g. EUR."
@@ -178,6 +190,13 @@ class ChargePoint(models.Model):
         help_text="Hashed OCPP basic-auth password; empty = none set.",
     )
     heartbeat_interval_s = models.PositiveIntegerField(default=300)
+    max_frame_bytes = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1024), max_frame_bytes_validator],
+        help_text="Largest OCPP frame accepted from this charger, in bytes; empty = "
+        "OCPP_MAX_FRAME_BYTES. Larger frames are answered with a CALLERROR.",
+    )
     # Connection state. The database is the source of truth across processes;
     # ``connection_channel`` names the consumer that holds the socket now.
     is_connected = models.BooleanField(default=False)

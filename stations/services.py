@@ -105,6 +105,7 @@ class ChargePointCredentials:
     pk: int
     password_hash: str
     registration_status: str
+    max_frame_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,7 @@ class ConnectionOpened:
 def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
     row = (
         ChargePoint.objects.filter(ocpp_id=ocpp_id)
-        .values_list("pk", "password_hash", "registration_status")
+        .values_list("pk", "password_hash", "registration_status", "max_frame_bytes")
         .first()
     )
     return ChargePointCredentials(*row) if row is not None else None

@@ -154,6 +154,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._command_tasks: set[asyncio.Task[Any]] = set()
         self._last_seen_write = time.monotonic()
         self._writer = get_writer()
+        self.max_frame_bytes = settings.OCPP_MAX_FRAME_BYTES
 
         offered = list(self.scope.get("subprotocols") or [])
         subprotocol = versions.negotiate(offered)
@@ -220,6 +221,11 @@ class OcppConsumer(AsyncWebsocketConsumer):
         credentials = await side_call(
             services.charge_point_credentials, ocpp_id=self.ocpp_id
         )
+        if credentials is not None and credentials.max_frame_bytes:
+            # The charger's own limit, never above what the transport lets through.
+            self.max_frame_bytes = min(
+                credentials.max_frame_bytes, settings.OCPP_TRANSPORT_MAX_FRAME_BYTES
+            )
         if credentials is None:
             if settings.OCPP_UNKNOWN_CHARGERS == "reject":
                 return _UNKNOWN_REFUSED
@@ -349,7 +355,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
             return
         size = len(text_data) if text_data.isascii() else len(text_data.encode())
-        if size > settings.OCPP_MAX_FRAME_BYTES:
+        if size > self.max_frame_bytes:
             await self._answer_oversize(text_data, size)
             return
         self.inbox.put_nowait(text_data)
@@ -360,7 +366,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             return
         match = _UNIQUE_ID_PREFIX.match(text_data[:300])
         unique_id = match.group(1) if match else UNKNOWN_UNIQUE_ID
-        limit = settings.OCPP_MAX_FRAME_BYTES
+        limit = self.max_frame_bytes
         self.cp.log_frame(
             OcppMessage.Direction.IN,
             INVALID,

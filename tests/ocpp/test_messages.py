@@ -261,7 +261,7 @@ def test_every_frame_in_and_out_is_logged(asgi_server):
             id="malformed-timestamp",
         ),
         pytest.param(
-            '[2, "bad-13", "Heartbeat", {"pad": "' + "x" * 70000 + '"}]',
+            '[2, "bad-13", "Heartbeat", {"pad": "' + "x" * 1_100_000 + '"}]',
             "bad-13",
             "GenericError",
             id="oversize",

@@ -79,7 +79,7 @@ class Command(BaseCommand):
                 "off",
                 "--no-access-log",
                 "--ws-max-size",
-                str(settings.OCPP_MAX_FRAME_BYTES * 4),
+                str(settings.OCPP_TRANSPORT_MAX_FRAME_BYTES),
                 "--ws-ping-interval",
                 "60",
                 "--ws-ping-timeout",
