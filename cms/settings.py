@@ -265,6 +265,8 @@ OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "CMS") or "CMS"
 OCPI_BASE_URL = (env_str("OCPI_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 OCPI_TIMEOUT_SECONDS = env_float("OCPI_TIMEOUT_SECONDS", 10.0)
 OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1)
+# A charger waits for a real-time authorization: keep it well inside its timeout.
+OCPI_AUTHORIZE_TIMEOUT_SECONDS = env_float("OCPI_AUTHORIZE_TIMEOUT_SECONDS", 5.0)
 if len(OCPI_COUNTRY_CODE) != 2 or not 1 <= len(OCPI_PARTY_ID) <= 3:
     raise ImproperlyConfigured(
         "OCPI_COUNTRY_CODE must have 2 characters and OCPI_PARTY_ID 1 to 3"

@@ -34,6 +34,7 @@ MODULES: list[tuple[str, str, str]] = [
     ("credentials", "SENDER", "roaming:ocpi_credentials"),
     ("locations", "SENDER", "roaming:ocpi_cpo_locations"),
     ("tariffs", "SENDER", "roaming:ocpi_cpo_tariffs"),
+    ("tokens", "RECEIVER", "roaming:ocpi_cpo_tokens"),
 ]
 
 

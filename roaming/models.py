@@ -142,3 +142,74 @@ class LocationPublication(models.Model):
     def __str__(self) -> str:
         target = self.station if self.station_id else self.network
         return f"{target}: {'published' if self.is_published else 'not published'}"
+
+
+class TokenType(models.TextChoices):
+    # mod_tokens "TokenType enum".
+    AD_HOC_USER = "AD_HOC_USER", "Ad hoc user"
+    APP_USER = "APP_USER", "App user"
+    OTHER = "OTHER", "Other"
+    RFID = "RFID", "RFID"
+
+
+class WhitelistType(models.TextChoices):
+    # mod_tokens "WhitelistType enum".
+    ALWAYS = "ALWAYS", "Always whitelisted"
+    ALLOWED = "ALLOWED", "Whitelisting allowed"
+    ALLOWED_OFFLINE = "ALLOWED_OFFLINE", "Real-time, allowed when the eMSP is offline"
+    NEVER = "NEVER", "Real-time only"
+
+
+class PartnerToken(models.Model):
+    """A driver token an eMSP pushed to us; kept apart from our own IdTokens."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="tokens"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    uid = models.CharField(max_length=36)
+    type = models.CharField(max_length=12, choices=TokenType.choices)
+    contract_id = models.CharField(max_length=36)
+    issuer = models.CharField(max_length=64)
+    group_id = models.CharField(max_length=36, blank=True)
+    is_valid = models.BooleanField()
+    whitelist = models.CharField(max_length=16, choices=WhitelistType.choices)
+    # The Token object as last pushed (optional fields included), served on GET.
+    data = models.JSONField()
+    last_updated = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # mod_tokens "Token object": uid and type identify a token of an eMSP.
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "uid", "type"],
+                name="partner_token_unique_uid_type",
+            )
+        ]
+        indexes = [models.Index(fields=["uid"])]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.type} {self.uid}"
+
+
+class RoamingSession(models.Model):
+    """A charging session started with a partner's token: the partner it belongs to."""
+
+    session = models.OneToOneField(
+        "charging.ChargingSession",
+        on_delete=models.CASCADE,
+        related_name="roaming",
+    )
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="sessions"
+    )
+    token = models.ForeignKey(
+        PartnerToken, null=True, on_delete=models.SET_NULL, related_name="sessions"
+    )
+    authorization_reference = models.CharField(max_length=36, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"session {self.session_id} of {self.partner}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import locations, tariffs
+from roaming.cpo import locations, tariffs, tokens
 
 app_name = "roaming"
 
@@ -42,6 +42,17 @@ ocpi_urlpatterns = [
         r"^cpo/2\.2\.1/tariffs/(?P<tariff_id>[^/]{1,36})/?$",
         tariffs.TariffObjectView.as_view(),
         name="ocpi_cpo_tariff",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/tokens/?$",
+        tokens.TokensRootView.as_view(),
+        name="ocpi_cpo_tokens",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/tokens/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})"
+        r"/(?P<token_uid>[^/]{1,36})/?$",
+        tokens.TokenObjectView.as_view(),
+        name="ocpi_cpo_token",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

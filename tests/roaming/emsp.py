@@ -13,6 +13,7 @@ import base64
 import json
 import secrets
 import threading
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -65,6 +66,10 @@ class EmspPlatform:
     received: list[Received] = field(default_factory=list)
     # When set, the versions endpoint answers this HTTP status (a partner in trouble).
     versions_failure: int | None = None
+    # Real-time authorization (mod_tokens POST authorize): uid -> AllowedType;
+    # an unknown uid is answered 404 / 2004, after authorize_delay_s seconds.
+    authorizations: dict[str, str] = field(default_factory=dict)
+    authorize_delay_s: float = 0.0
 
     # --- the eMSP's own endpoints -------------------------------------------------
 
@@ -119,9 +124,30 @@ class EmspPlatform:
             }
         elif path.rstrip("/") == "/ocpi/emsp/2.2.1/credentials" and method == "GET":
             data = self.credentials_object()
+        elif method == "POST" and path.split("?")[0].endswith("/authorize"):
+            time.sleep(self.authorize_delay_s)
+            uid = path.split("?")[0].split("/")[-2]
+            if uid not in self.authorizations:
+                return 404, {"status_code": 2004, "timestamp": now}
+            data = {"allowed": self.authorizations[uid], "token": self.token(uid)}
         else:
             return 404, {"status_code": 2000, "timestamp": now}
         return 200, {"data": data, "status_code": 1000, "timestamp": now}
+
+    def token(self, uid: str, **changes: Any) -> dict[str, Any]:
+        """A Token object of ours (mod_tokens "Token object")."""
+        return {
+            "country_code": COUNTRY_CODE,
+            "party_id": PARTY_ID,
+            "uid": uid,
+            "type": "RFID",
+            "contract_id": f"DE-EMS-C{uid}"[:36],
+            "issuer": "Test eMSP",
+            "valid": True,
+            "whitelist": "ALLOWED",
+            "last_updated": datetime.now(tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            **changes,
+        }
 
     # --- the eMSP's client ----------------------------------------------------------
 
@@ -210,7 +236,12 @@ class _Handler(BaseHTTPRequestHandler):
         raw = self.rfile.read(length) if length else b""
         body = json.loads(raw) if raw else None
         self.platform.received.append(
-            Received(self.command, self.path, dict(self.headers.items()), body)
+            Received(
+                self.command,
+                self.path,
+                {name.lower(): value for name, value in self.headers.items()},
+                body,
+            )
         )
         expected = "Token " + encode_token(self.platform.token_for_cpo)
         if self.headers.get("Authorization") != expected:

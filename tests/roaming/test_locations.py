@@ -17,20 +17,8 @@ from tests.factories import (
     NetworkFactory,
     StationFactory,
 )
-from tests.roaming.emsp import EmspPlatform
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def registered(cpo, emsp: EmspPlatform) -> EmspPlatform:
-    out = io.StringIO()
-    call_command(
-        "ocpi_token_a", "--country-code", "DE", "--party-id", "EMS", stdout=out
-    )
-    versions_url, token_a = (line.split("=", 1)[1] for line in out.getvalue().split())
-    assert emsp.register(versions_url, token_a).status_code == 1000
-    return emsp
 
 
 @pytest.fixture
