@@ -88,6 +88,9 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "cms.urls"
 ASGI_APPLICATION = "cms.asgi.application"
+# A stopping ASGI process (SIGTERM: a rolling restart) closes its sockets, lets
+# their handlers finish, and cancels whatever still runs after this many seconds.
+ASGI_SHUTDOWN_TIMEOUT_S = env_int("ASGI_SHUTDOWN_TIMEOUT_S", 20, minimum=1)
 WSGI_APPLICATION = None
 
 TEMPLATES = [

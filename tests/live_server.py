@@ -65,6 +65,24 @@ class LiveServer:
                 self.process.wait(timeout=5)
 
 
+def wait_until_answers(
+    url: str, process: subprocess.Popen[bytes], log: Path, timeout_s: float = 60
+) -> None:
+    """Wait for ``url`` to answer 200 from a server ``process`` started by a test."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the server exited early:\n{log.read_text()}"
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(
+        f"{url} did not answer 200 in {timeout_s} s:\n{log.read_text()}"
+    )
+
+
 def server_environment(**extra: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(

@@ -56,15 +56,29 @@ _UNKNOWN_REFUSED = "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
 _NOT_CREDENTIAL_FAILURES = frozenset({_UNKNOWN_REFUSED})
 
 
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    """A receive abandoned at close: its late result or error is of no use."""
+    if not task.cancelled():
+        task.exception()
+
+
 def _resilient_receive(
     receive: Any, ocpp_id: Any
 ) -> Any:  # (channel-layer receive) -> the same, never raising
     async def receive_retrying() -> dict[str, Any]:
         delay, limit = CHANNEL_RECEIVE_BACKOFF_S
         while True:
+            pending = asyncio.ensure_future(receive())
             try:
-                return await receive()
+                # Shielded, so a consumer that is closing stops waiting at once:
+                # channels-redis' receive can take its Redis connection's
+                # cleanup past the cancellation (observed: never finishing after
+                # a failed handshake), and Channels awaits this task before the
+                # consumer ends, which held a server's graceful shutdown forever.
+                return await asyncio.shield(pending)
             except asyncio.CancelledError:
+                pending.cancel()
+                pending.add_done_callback(_retrieve_outcome)
                 raise
             except Exception:
                 logger.warning(

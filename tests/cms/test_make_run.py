@@ -8,12 +8,11 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
-from tests.live_server import ROOT, free_port
+from tests.live_server import ROOT, free_port, wait_until_answers
 
 DEMO_PASSWORD = "smoke-test-demo-pass-7"
 # Variables of the test run that `make run` on a fresh machine would not have.
@@ -36,19 +35,6 @@ def _make_run_environment(var_dir: Path, port: int) -> dict[str, str]:
         PYTHONUNBUFFERED="1",
     )
     return env
-
-
-def _wait_for_login_page(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"serve exited early:\n{log.read_text()}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not answer 200 within 60 s:\n{log.read_text()}")
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -79,7 +65,7 @@ def test_make_run_serves_the_portal_and_the_demo_logins_work(tmp_path: Path) -> 
         )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
-        _wait_for_login_page(f"{base}/accounts/login/", process, log)
+        wait_until_answers(f"{base}/accounts/login/", process, log)
         jar = http.cookiejar.CookieJar()
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
         with opener.open(f"{base}/accounts/login/", timeout=10) as response:

@@ -3,6 +3,12 @@
 ``--server`` picks uvicorn (default: lower tail latency with many idle sockets,
 see docs/benchmarks.md) or daphne. In demo mode the simulated fleet
 (``SIMULATE`` chargers) is started next to the server once it answers.
+
+SIGTERM (a process manager's stop, a rolling restart) and Ctrl-C stop the
+server gracefully: it closes its sockets (chargers see 1012 "service restart"
+and reconnect elsewhere), lets their handlers finish and cancels what still runs
+after ``ASGI_SHUTDOWN_TIMEOUT_S``; this command waits for it a little longer and
+kills it only if it is still there, so it never outlives the command.
 """
 
 from __future__ import annotations
@@ -31,6 +37,54 @@ def _wait_until_up(url: str, timeout_s: float) -> bool:
     return False
 
 
+def server_command(server: str, host: str, port: int) -> list[str]:
+    """The ASGI server's command line, as this command and the tests start it."""
+    if server == "daphne":
+        return [
+            sys.executable,
+            "-m",
+            "daphne",
+            "-b",
+            host,
+            "-p",
+            str(port),
+            "--websocket_timeout",
+            "-1",
+            "--application-close-timeout",
+            str(settings.ASGI_SHUTDOWN_TIMEOUT_S),
+            "cms.asgi:application",
+        ]
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "cms.asgi:application",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--lifespan",
+        "off",
+        "--no-access-log",
+        "--ws-max-size",
+        str(settings.OCPP_TRANSPORT_MAX_FRAME_BYTES),
+        "--ws-ping-interval",
+        "60",
+        "--ws-ping-timeout",
+        "60",
+        "--timeout-graceful-shutdown",
+        str(settings.ASGI_SHUTDOWN_TIMEOUT_S),
+    ]
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: stop the server and the fleet, then exit."""
+
+
+def _raise_stop(signum: int, frame: object) -> None:
+    raise _Stop
+
+
 class Command(BaseCommand):
     help = "Run the ASGI server (and, with --demo, the simulated charger fleet)."
 
@@ -52,40 +106,12 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
-        if options["server"] == "daphne":
-            command = [
-                sys.executable,
-                "-m",
-                "daphne",
-                "-b",
-                host,
-                "-p",
-                str(port),
-                "--websocket_timeout",
-                "-1",
-                "cms.asgi:application",
-            ]
-        else:
-            command = [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "cms.asgi:application",
-                "--host",
-                host,
-                "--port",
-                str(port),
-                "--lifespan",
-                "off",
-                "--no-access-log",
-                "--ws-max-size",
-                str(settings.OCPP_TRANSPORT_MAX_FRAME_BYTES),
-                "--ws-ping-interval",
-                "60",
-                "--ws-ping-timeout",
-                "60",
-            ]
-        server = subprocess.Popen(command)  # noqa: S603
+        command = server_command(options["server"], host, port)
+        previous_handler = signal.signal(signal.SIGTERM, _raise_stop)
+        # Children in their own process group: a terminal's Ctrl-C reaches this
+        # command only, which then stops each child once (a second signal would
+        # make uvicorn skip its graceful shutdown).
+        server = subprocess.Popen(command, process_group=0)  # noqa: S603
         children = [server]
         base_url = f"http://{host}:{port}"
         try:
@@ -116,6 +142,7 @@ class Command(BaseCommand):
                             "--mean-idle",
                             os.environ.get("SIMULATE_MEAN_IDLE", "3"),
                         ],
+                        process_group=0,
                     )
                     children.append(simulator)
                     self.stdout.write(
@@ -123,14 +150,22 @@ class Command(BaseCommand):
                     )
             self.stdout.write("Press Ctrl-C to stop.")
             server.wait()
-        except KeyboardInterrupt:
+        except (KeyboardInterrupt, _Stop):
             pass
         finally:
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             for child in reversed(children):
                 if child.poll() is None:
-                    child.send_signal(signal.SIGINT)
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + settings.ASGI_SHUTDOWN_TIMEOUT_S + 5
             for child in children:
                 try:
-                    child.wait(timeout=10)
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
                 except subprocess.TimeoutExpired:
+                    self.stderr.write(
+                        f"process {child.pid} still running after the shutdown "
+                        "timeout: killed"
+                    )
                     child.kill()
+                    child.wait()
+            signal.signal(signal.SIGTERM, previous_handler)
