@@ -19,6 +19,7 @@ from django.utils import timezone
 from stations.models import ChargePoint, OcppProtocol, Station
 from stations.ocpp import commands as ocpp
 from stations.ocpp import versions
+from stations.ocpp.commands import CommandPayloadError
 from stations.remote.models import ProfileKind, ProfilePurpose
 
 _LOCAL = forms.DateTimeInput(attrs={"type": "datetime-local"})
@@ -351,6 +352,27 @@ class SendLocalListForm(CommandForm):
         return data
 
 
+def raw_payload_check(
+    form: forms.Form,
+    *,
+    action_field: str = "command",
+    payload_field: str = "payload_json",
+) -> None:
+    """Check a raw payload against the action's OCPP schema through the version
+    adapter (with its defaults: a Reset without ``type`` is Soft), so a wrong one
+    is refused on the form, naming its field, before any command is stored."""
+    action = form.cleaned_data.get(action_field)
+    payload = form.cleaned_data.get(payload_field)
+    if not action or payload is None:
+        return
+    try:
+        versions.adapter_for(OcppProtocol.OCPP16).raw_call(action, payload)
+    except CommandPayloadError as error:
+        form.add_error(
+            action_field if error.field == "action" else payload_field, str(error)
+        )
+
+
 class AdvancedForm(CommandForm):
     """Any action with a raw JSON payload (operations), validated by the adapter."""
 
@@ -382,6 +404,11 @@ class AdvancedForm(CommandForm):
         if not isinstance(value, dict):
             raise forms.ValidationError("The payload must be a JSON object.")
         return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        raw_payload_check(self)
+        return data
 
     def payload(self) -> dict[str, Any]:
         return self.cleaned_data["payload_json"]
@@ -533,7 +560,8 @@ class BulkCommandForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         initial="{}",
         label="Payload (JSON)",
-        help_text='e.g. {"type": "Soft"} for Reset.',
+        help_text='The OCPP fields of the action, e.g. {"type": "Hard"} for Reset; '
+        "empty {} takes the defaults (Reset: Soft).",
     )
     charge_points: forms.ModelMultipleChoiceField[ChargePoint] = (
         forms.ModelMultipleChoiceField(queryset=None, required=False, label="Chargers")
@@ -571,6 +599,7 @@ class BulkCommandForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        raw_payload_check(self)
         targets = self._charge_points.none()
         description = []
         if data.get("charge_points"):

@@ -67,3 +67,53 @@ def test_protocol_complaint_lands_on_the_form_field_it_came_from():
     assert form.field_for("message") == "requested_message"
     assert form.field_for("connector") == "connector_id"
     assert form.field_for("unknown") is None
+
+
+PYTHON_WORDS = ("positional argument", "keyword argument", "__init__", "data.", "['")
+
+
+@pytest.mark.parametrize(
+    ("action", "payload_json", "field", "message"),
+    [
+        ("UnlockConnector", "{}", "connectorId", "connectorId is required."),
+        (
+            "ChangeConfiguration",
+            "{}",
+            "key",
+            "key and value are required.",
+        ),
+        ("Reset", '{"typo": "Soft"}', "typo", "typo is not a field of Reset."),
+        ("Reset", '{"type": "Warm"}', "type", "type must be one of Hard, Soft."),
+    ],
+)
+def test_bulk_payload_errors_are_plain_words_naming_the_field(
+    client, operator, charge_point_a, action, payload_json, field, message
+):
+    response = bulk_post(client, operator, charge_point_a, action, payload_json)
+
+    assert response.status_code == 400
+    errors = " ".join(response.context["form"].errors["payload_json"])
+    assert f"{action}: {message}" in errors
+    assert field in errors
+    page = response.content.decode()
+    assert message in page
+    for word in PYTHON_WORDS:
+        assert word not in errors
+    assert not CommandBatch.objects.exists()
+    assert not ChargePointCommand.objects.exists()
+
+
+def test_advanced_form_checks_the_payload_against_the_schema(
+    client, operator, charge_point_a
+):
+    client.force_login(operator)
+
+    response = client.post(
+        reverse("commands:send", args=[charge_point_a.pk, "advanced"]),
+        {"advanced-command": "UnlockConnector", "advanced-payload_json": "{}"},
+    )
+
+    assert response.status_code == 400
+    assert "UnlockConnector: connectorId is required." in response.content.decode()
+    assert "positional argument" not in response.content.decode()
+    assert not ChargePointCommand.objects.exists()

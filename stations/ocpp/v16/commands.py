@@ -282,12 +282,29 @@ def action_name(action: str) -> str:
     return action
 
 
+def _fields_from_type_error(error: TypeError) -> list[str]:
+    """``missing ... arguments: 'key' and 'value'`` -> ``["key", "value"]`` (wire names)."""
+    match = re.search(r"arguments?:? (.*)$", str(error))
+    names = re.findall(r"'(\w+)'", match.group(1)) if match else []
+    return [str(snake_to_camel_case({name: None}).popitem()[0]) for name in names]
+
+
 def _field_from_type_error(error: TypeError) -> str:
     """``missing ... argument: 'id_tag'`` -> ``idTag`` (the form/API field)."""
-    match = re.search(r"argument:? '(\w+)'", str(error))
-    if match is None:
-        return "payload"
-    return str(snake_to_camel_case({match.group(1): None}).popitem()[0])
+    fields = _fields_from_type_error(error)
+    return fields[0] if fields else "payload"
+
+
+def _type_error_text(name: str, error: TypeError) -> str:
+    """The dataclass's complaint in a user's words: which field, what is wrong."""
+    fields = _fields_from_type_error(error)
+    listed = " and ".join(fields) or "a field"
+    if "missing" in str(error):
+        verb = "are" if len(fields) > 1 else "is"
+        return f"{name}: {listed} {verb} required."
+    if "unexpected keyword" in str(error):
+        return f"{name}: {listed} is not a field of {name}."
+    return f"{name}: the payload does not have the fields of {name}."
 
 
 def _cause(error: OCPPError) -> tuple[str, str]:
@@ -329,16 +346,19 @@ def raw_call(action: str, payload: Any, *, connector: int | None = None) -> Wire
         request = getattr(v16_call, name)(**camel_to_snake_case(payload))
     except TypeError as error:
         raise CommandPayloadError(
-            f"{name}: {error}".replace("__init__() ", ""),
-            field=_field_from_type_error(error),
+            _type_error_text(name, error), field=_field_from_type_error(error)
         ) from None
     camel = snake_to_camel_case(remove_nones(serialize_as_dict(request)))
     try:
         validate(name, CALL, camel)
     except OCPPError as error:
         cause, wire_field = _cause(error)
+        # The schema validator names the payload "data" (``data.type must be ...``).
+        cause = re.sub(r"^data\.", "", cause)
+        # ``one of ['Hard', 'Soft']`` -> ``one of Hard, Soft``
+        cause = re.sub(r"\[('[^\]]*')\]", lambda m: m.group(1).replace("'", ""), cause)
         raise CommandPayloadError(
-            f"{name}: {cause}", field=wire_field or "payload"
+            f"{name}: {cause}.".replace("..", "."), field=wire_field or "payload"
         ) from None
     return WireCall(name, camel)
 
