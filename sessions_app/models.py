@@ -193,6 +193,14 @@ class MeterValue(models.Model):
         help_text="Normalized: Wh for energy, W for power, as-is otherwise.",
     )
     received_at = models.DateTimeField()
+    flag = models.CharField(
+        max_length=120,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the value is kept but not used (e.g. a unit the protocol "
+        "does not define); empty for a normal sample.",
+    )
 
     class Meta:
         ordering = ["timestamp", "id"]

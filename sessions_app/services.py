@@ -450,6 +450,7 @@ SAMPLE_FIELDS = (
     "raw_value",
     "value",
     "received_at",
+    "flag",
 )
 
 
@@ -478,6 +479,7 @@ def _sample_rows(
             sample.raw_value,
             sample.value,
             received_at,
+            sample.flag,
         )
         for sample in samples
     ]

@@ -291,7 +291,8 @@ class ChargePointOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "ocpp_id", "station", "network", "display_name", "vendor", "model",
             "serial_number", "firmware_version", "ocpp_protocol", "registration_status",
-            "heartbeat_interval_s", "max_frame_bytes", "is_connected", "is_online",
+            "heartbeat_interval_s", "max_frame_bytes", "strict_payloads",
+            "is_connected", "is_online",
             "last_seen_at", "last_boot_at", "status", "error_code", "created_at",
         ]  # fmt: skip
 
@@ -327,6 +328,11 @@ class ChargePointUpdateInputSerializer(serializers.Serializer):
         help_text="Largest OCPP frame accepted from this charger (bytes); null = "
         "the server's default.",
     )  # fmt: skip
+    strict_payloads = serializers.BooleanField(
+        required=False,
+        help_text="Refuse a whole MeterValues/StopTransaction for one sampledValue "
+        "of unknown unit or measurand (default: store the rest, flag that one).",
+    )
     password = serializers.CharField(required=False, write_only=True, min_length=8)
     clear_password = serializers.BooleanField(required=False, default=False)
 
@@ -428,7 +434,12 @@ class ChargePointUpdateApi(ApiView):
         data = body_input(ChargePointUpdateInputSerializer, request, partial=True)
         fields: dict[str, Any] = {
             key: data[key]
-            for key in ("display_name", "heartbeat_interval_s", "max_frame_bytes")
+            for key in (
+                "display_name",
+                "heartbeat_interval_s",
+                "max_frame_bytes",
+                "strict_payloads",
+            )
             if key in data
         }
         if "station" in data:

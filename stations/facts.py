@@ -66,6 +66,9 @@ class Sample:
     value_format: str
     raw_value: str
     value: float | None
+    # Why the sample is kept but not used (a unit or measurand the charger's
+    # protocol does not define); its value is then None.
+    flag: str = ""
 
 
 @dataclass(frozen=True)

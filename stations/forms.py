@@ -112,10 +112,17 @@ class ChargePointEditForm(ChargePointRegisterForm):
     )
 
     class Meta(ChargePointRegisterForm.Meta):
-        fields = ["station", "display_name", "heartbeat_interval_s", "max_frame_bytes"]
+        fields = [
+            "station",
+            "display_name",
+            "heartbeat_interval_s",
+            "max_frame_bytes",
+            "strict_payloads",
+        ]
         labels = {
             **ChargePointRegisterForm.Meta.labels,
             "max_frame_bytes": "Largest OCPP frame (bytes)",
+            "strict_payloads": "Strict meter values",
         }
 
 

@@ -51,6 +51,7 @@ CHARGE_POINT_FIELDS = (
     "display_name",
     "heartbeat_interval_s",
     "max_frame_bytes",
+    "strict_payloads",
 )
 CONNECTOR_FIELDS = ("connector_id", "connector_type", "max_power_kw")
 

@@ -197,6 +197,13 @@ class ChargePoint(models.Model):
         help_text="Largest OCPP frame accepted from this charger, in bytes; empty = "
         "OCPP_MAX_FRAME_BYTES. Larger frames are answered with a CALLERROR.",
     )
+    strict_payloads = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="Refuse a whole MeterValues or StopTransaction (FormationViolation) "
+        "for one sampledValue of unknown unit or measurand, instead of storing the "
+        "others and keeping that one flagged.",
+    )
     # Connection state. The database is the source of truth across processes;
     # ``connection_channel`` names the consumer that holds the socket now.
     is_connected = models.BooleanField(default=False)

@@ -127,6 +127,15 @@ def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
     return ChargePointCredentials(*row) if row is not None else None
 
 
+def charge_point_strict_payloads(*, charge_point_id: int) -> bool:
+    """Whether this charger's odd meter-value labels refuse the whole frame."""
+    return bool(
+        ChargePoint.objects.filter(pk=charge_point_id)
+        .values_list("strict_payloads", flat=True)
+        .first()
+    )
+
+
 @transaction.atomic
 def charge_point_connection_open(
     *,

@@ -44,7 +44,7 @@ from stations.ocpp.protocol import (
     parse_ocpp_datetime,
 )
 from stations.ocpp.runtime import orm_service, side_call
-from stations.ocpp.v16.validation import validate
+from stations.ocpp.v16.validation import validate, without_odd_sampled_values
 from stations.ocpp.v16.wire import id_tag_info, samples_of
 
 logger = logging.getLogger(__name__)
@@ -82,6 +82,7 @@ class CentralSystem(V16ChargePoint):
         # Raw answers to those CALLs, for the command record.
         self.responses: dict[str, Any] = {}
         self._current_payload: dict[str, Any] = {}
+        self._strict: bool | None = None  # ChargePoint.strict_payloads, read once
 
     # --- plumbing ---------------------------------------------------------
 
@@ -214,7 +215,7 @@ class CentralSystem(V16ChargePoint):
             )
             return
         try:
-            validate(frame.action, CALL, frame.payload)
+            await self._validate_call(frame)
             self._current_payload = frame.payload
             response = await handlers["_on_action"](
                 **camel_to_snake_case(frame.payload)
@@ -259,6 +260,37 @@ class CentralSystem(V16ChargePoint):
             payload=payload,
         )
         await self._connection.send(CallResult(frame.unique_id, payload).to_json())
+
+    async def _validate_call(self, frame: Frame) -> None:
+        """Validate a CALL; odd sampledValues alone do not refuse it.
+
+        OCPP-J 1.6 §4.2.3 would answer FormationViolation for the whole frame,
+        and the charger would never get its stop or readings accepted (it
+        resends the same frame). Unless the charger is in strict mode, the frame
+        is validated without them, answered with a CALLRESULT, and they are
+        stored flagged (``wire.samples_of``).
+        """
+        lenient, odd = without_odd_sampled_values(frame.action, frame.payload)
+        if odd and not await self._strict_payloads():
+            logger.warning(
+                "%s: %s with %d sampledValue(s) of unknown unit/measurand, kept flagged",
+                self.id,
+                frame.action,
+                odd,
+            )
+            validate(frame.action, CALL, lenient)
+            return
+        validate(frame.action, CALL, frame.payload)
+
+    async def _strict_payloads(self) -> bool:
+        if self._strict is None:
+            self._strict = bool(
+                await side_call(
+                    services.charge_point_strict_payloads,
+                    charge_point_id=self.charge_point_id,
+                )
+            )
+        return self._strict
 
     # --- handlers: one service call each -----------------------------------
 

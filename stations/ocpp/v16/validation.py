@@ -68,6 +68,67 @@ _CODE_FOR_RULE: dict[str, type[OCPPError]] = {
 }
 
 
+# Where a CALL carries sampledValues (OCPP 1.6 §7.45 SampledValue): MeterValues'
+# meterValue and StopTransaction's transactionData.
+SAMPLED_VALUE_LISTS = {
+    "MeterValues": "meterValue",
+    "StopTransaction": "transactionData",
+}
+
+
+@cache
+def _sampled_value_enums() -> dict[str, frozenset[str]]:
+    schema = json.loads((SCHEMA_DIR / "MeterValues.json").read_text("utf-8-sig"))
+    sampled = schema["properties"]["meterValue"]["items"]["properties"]
+    fields = sampled["sampledValue"]["items"]["properties"]
+    return {
+        name: frozenset(spec["enum"]) for name, spec in fields.items() if "enum" in spec
+    }
+
+
+def sampled_value_oddity(sampled: Any) -> str:
+    """Why a sampledValue is not one OCPP 1.6 defines ("" when it is).
+
+    Only a string outside an enumeration counts (``"unit": "Furlong"``,
+    ``"unit": "Wh "``, an unknown measurand): the reading is intact, only its
+    label is unknown. A wrong type or a missing value is a broken frame.
+    """
+    if not isinstance(sampled, dict):
+        return ""
+    for name, allowed in _sampled_value_enums().items():
+        value = sampled.get(name)
+        if isinstance(value, str) and value not in allowed:
+            return f"{name} {value!r} is not an OCPP 1.6 {name}"[:120]
+    return ""
+
+
+def without_odd_sampled_values(action: str, payload: Any) -> tuple[Any, int]:
+    """``payload`` without its odd sampledValues, and how many there were.
+
+    The gateway validates this copy, so one odd label does not cost the frame's
+    other readings (or a StopTransaction its stop); the odd ones are stored
+    flagged (``wire.samples_of``). A charger in strict mode gets the whole
+    payload validated instead.
+    """
+    key = SAMPLED_VALUE_LISTS.get(action)
+    entries = payload.get(key) if key and isinstance(payload, dict) else None
+    if not isinstance(entries, list):
+        return payload, 0
+    odd = 0
+    cleaned_entries = []
+    for entry in entries:
+        values = entry.get("sampledValue") if isinstance(entry, dict) else None
+        if not isinstance(values, list):
+            cleaned_entries.append(entry)
+            continue
+        kept = [value for value in values if not sampled_value_oddity(value)]
+        odd += len(values) - len(kept)
+        cleaned_entries.append({**entry, "sampledValue": kept})
+    if not odd:
+        return payload, 0
+    return {**payload, key: cleaned_entries}, odd
+
+
 def schema_name(action: str, message_type: int) -> str:
     return f"{action}Response" if message_type == CALLRESULT else action
 

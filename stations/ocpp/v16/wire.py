@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from stations.facts import DEFAULT_MEASURAND, Authorization, Sample, normalized_value
+from stations.ocpp.v16.validation import sampled_value_oddity
 
 
 def _field(data: Mapping[str, Any], camel: str, snake: str) -> Any:
@@ -52,6 +53,7 @@ def samples_of(
             raw_value = "" if sampled.get("value") is None else str(sampled["value"])
             unit = text(sampled.get("unit"), 12)
             value_format = text(sampled.get("format"), 12)
+            flag = sampled_value_oddity(sampled)
             samples.append(
                 Sample(
                     timestamp=timestamp,
@@ -62,9 +64,12 @@ def samples_of(
                     context=text(sampled.get("context"), 30),
                     value_format=value_format,
                     raw_value=raw_value,
-                    value=normalized_value(
+                    value=None
+                    if flag
+                    else normalized_value(
                         raw_value, unit=unit, value_format=value_format
                     ),
+                    flag=flag,
                 )
             )
     return samples
