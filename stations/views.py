@@ -66,6 +66,7 @@ from stations.selectors import (
 )
 
 PAGE_SIZE = 50
+TIMELINE_PAGE_SIZE = 25  # a charge point's OCPP messages, newest first
 # The remote-command console (built with the command views) is included on the
 # charge point page when one of these templates exists.
 COMMAND_CONSOLE_TEMPLATES = (
@@ -79,8 +80,10 @@ def _require(request: HttpRequest, perm: str) -> None:
         raise PermissionDenied(f"Your role does not allow this ({perm}).")
 
 
-def _page(request: HttpRequest, items: Any, param: str = "page") -> Page:
-    return Paginator(items, PAGE_SIZE).get_page(request.GET.get(param))
+def _page(
+    request: HttpRequest, items: Any, param: str = "page", size: int = PAGE_SIZE
+) -> Page:
+    return Paginator(items, size).get_page(request.GET.get(param))
 
 
 def _int_param(request: HttpRequest, name: str) -> int | None:
@@ -531,7 +534,10 @@ def charge_point_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "message_search": search,
             "message_query": query,
             "message_page": _page(
-                request, ocpp_messages.order_by("-at", "-id"), "mpage"
+                request,
+                ocpp_messages.order_by("-at", "-id"),
+                "mpage",
+                TIMELINE_PAGE_SIZE,
             ),
             "command_console_template": _command_console_template(),
             "live_path": _live_path("charge_point", charge_point=charge_point.pk),

@@ -25,6 +25,7 @@
       },
       options: {
         animation: false, spanGaps: true,
+        responsive: true, maintainAspectRatio: false,  // the box sets the height (280 px)
         scales: {
           x: { type: "time", title: { display: true, text: "Time (this browser's time zone)" },
                time: { tooltipFormat: "yyyy-MM-dd HH:mm:ss", displayFormats: { minute: "HH:mm", hour: "HH:mm" } },

@@ -67,6 +67,7 @@
       data: { datasets: [limitDataset()] },
       options: {
         animation: false, spanGaps: true, parsing: true,
+        responsive: true, maintainAspectRatio: false,  // the box sets the height (280 px)
         interaction: { mode: "nearest", intersect: false },
         scales: {
           x: { type: "time", title: { display: true, text: "Time (this browser's time zone)" },

@@ -67,3 +67,15 @@ def connector_row(row: Any, board_columns: bool = False) -> str:
     from stations.live.rows import connector_row_html  # it uses this module's filters
 
     return connector_row_html(row, board_columns=bool(board_columns))
+
+
+@register.filter
+def json_summary(value: Any, width: int = 72) -> str:
+    """A payload on one line, cut to ``width`` characters: the summary of a
+    collapsed ``<details>`` that holds the whole, indented payload."""
+    if value is None:
+        return ""
+    text = json.dumps(
+        value, sort_keys=True, ensure_ascii=False, separators=(", ", ": ")
+    )
+    return text if len(text) <= width else text[: width - 1] + "…"
