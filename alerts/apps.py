@@ -6,6 +6,7 @@ from cms.events import (
     AlertNotice,
     ChargerBooted,
     ChargerConnectionChanged,
+    ChargerReportQuarantined,
     ConnectorStatusChanged,
     EventKind,
     FirmwareStatusChanged,
@@ -72,6 +73,12 @@ def evaluate_smart_profile(event: SmartProfileAnswered) -> TaskCalls:
     return [alerts_on_smart_profile_task.si(payload=event.payload())]
 
 
+def evaluate_quarantine(event: ChargerReportQuarantined) -> TaskCalls:
+    from alerts.tasks import alerts_on_quarantine_task
+
+    return [alerts_on_quarantine_task.si(payload=event.payload())]
+
+
 def notify_alert_notice(event: AlertNotice) -> TaskCalls:
     """From the outbox relay: email and queue the webhooks of one alert event."""
     from alerts.tasks import alert_notify_task
@@ -96,6 +103,7 @@ class AlertsConfig(AppConfig):
         subscribe(EventKind.SESSION_STARTED, evaluate_session)
         subscribe(EventKind.SESSION_STOPPED, evaluate_session)
         subscribe(EventKind.SMART_PROFILE_ANSWERED, evaluate_smart_profile)
+        subscribe(EventKind.CHARGER_REPORT_QUARANTINED, evaluate_quarantine)
         # Emails and webhooks leave the product: through the outbox.
         for kind in (
             EventKind.ALERT_OPENED,

@@ -50,6 +50,7 @@ class Rule(models.TextChoices):
         "smart_profile_rejected",
         "Charging profile refused (load management)",
     )
+    REPORT_QUARANTINED = "report_quarantined", "Charger report quarantined"
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -67,6 +68,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.BILLING_FAILURE: Severity.MAJOR,
     Rule.FLEET_FAULT_RATE: Severity.MAJOR,
     Rule.SMART_PROFILE_REJECTED: Severity.MAJOR,
+    Rule.REPORT_QUARANTINED: Severity.WARNING,
 }
 
 

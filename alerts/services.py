@@ -50,6 +50,7 @@ from cms.events import (
     AlertNotice,
     AlertOpened,
     AlertResolved,
+    ChargerReportQuarantined,
     EventKind,
     SmartProfileAnswered,
     emit,
@@ -462,6 +463,32 @@ def _session_place(session: ChargingSession) -> SessionPlace:
 # arrived (it does not know the transactionId yet); one retry fixes that, so an
 # alert is raised only from the second refusal in a row.
 ALERT_AFTER_REJECTIONS = 2
+
+
+def alerts_on_quarantine(report: ChargerReportQuarantined) -> None:
+    """A charger's report kept aside: one alert per charger for unknown
+    connectors, one per charger model (in its network) for odd meter values."""
+    if report.what == "odd_samples":
+        model = f"{report.vendor} {report.model}".strip() or "unknown model"
+        subject = f"network:{report.network_id}:model:{model}:odd_samples"
+        title = f"{model} chargers send meter values of unknown unit or measurand"
+        charge_point_id = None
+    else:
+        subject = f"{rules.charge_point_key(report.charge_point_pk)}:quarantine"
+        title = f"{report.ocpp_id} reports a connector it does not have"
+        charge_point_id = report.charge_point_pk
+    alert_raise(
+        rule=Rule.REPORT_QUARANTINED,
+        subject_key=subject,
+        title=title,
+        detail=f"Latest from {report.ocpp_id}: {report.detail}. Kept aside, not "
+        "applied; the frames are in the charger's OCPP timeline.",
+        context={"what": report.what, "ocpp_id": report.ocpp_id},
+        network_id=report.network_id,
+        station_id=report.station_id if charge_point_id else None,
+        charge_point_id=charge_point_id,
+        now=datetime.fromisoformat(report.at),
+    )
 
 
 def smart_profile_subject(connector_pk: int, purpose: str) -> str:

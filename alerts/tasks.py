@@ -12,7 +12,7 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from alerts import notifications, services
-from cms.events import SmartProfileAnswered
+from cms.events import ChargerReportQuarantined, SmartProfileAnswered
 
 
 @shared_task(acks_late=True)
@@ -53,6 +53,11 @@ def alerts_on_rating_success_task(*, session_id: int) -> None:
 @shared_task(acks_late=True)
 def alerts_on_smart_profile_task(*, payload: dict[str, Any]) -> None:
     services.alerts_on_smart_profile(SmartProfileAnswered(**payload))
+
+
+@shared_task(acks_late=True)
+def alerts_on_quarantine_task(*, payload: dict[str, Any]) -> None:
+    services.alerts_on_quarantine(ChargerReportQuarantined(**payload))
 
 
 @shared_task

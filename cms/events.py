@@ -58,6 +58,7 @@ class EventKind(StrEnum):
     COMMAND_FINISHED = "command.finished"
     SITE_PLANNED = "smart.plan"
     SMART_PROFILE_ANSWERED = "smart.profile_answered"
+    CHARGER_REPORT_QUARANTINED = "charge_point.quarantined"
     ALERT_CHANGED = "alert.changed"
     ALERT_OPENED = "alert.opened"
     ALERT_ESCALATED = "alert.escalated"
@@ -128,6 +129,23 @@ class FirmwareStatusChanged(ChargerEvent):
     kind = EventKind.CHARGER_FIRMWARE_STATUS
     status: str
     at: str | None
+
+
+@dataclass(frozen=True)
+class ChargerReportQuarantined(ChargerEvent):
+    """A charger reported something kept aside instead of applied.
+
+    ``what`` is ``unknown_connector`` (a connector the charger does not have, or
+    a status connector 0 cannot take) or ``odd_samples`` (meter values with a
+    unit or measurand its protocol does not define); ``detail`` says what came.
+    """
+
+    kind = EventKind.CHARGER_REPORT_QUARANTINED
+    what: str
+    detail: str
+    vendor: str
+    model: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -290,6 +308,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         CommandFinished,
         SitePlanned,
         SmartProfileAnswered,
+        ChargerReportQuarantined,
         AlertChanged,
         AlertOpened,
         AlertEscalated,

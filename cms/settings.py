@@ -420,6 +420,9 @@ OCPP_MAX_FRAME_BYTES = env_int("OCPP_MAX_FRAME_BYTES", 1024 * 1024, minimum=1024
 OCPP_TRANSPORT_MAX_FRAME_BYTES = env_int(
     "OCPP_TRANSPORT_MAX_FRAME_BYTES", 16 * 1024 * 1024, minimum=1024
 )
+# Connectors a charger may report while its NumberOfConnectors is not yet read
+# (configuration is read after boot); higher numbers are quarantined, not created.
+OCPP_MAX_CONNECTORS = env_int("OCPP_MAX_CONNECTORS", 10, minimum=1)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
 )

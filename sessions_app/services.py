@@ -39,6 +39,12 @@ from stations.facts import Authorization, Sample
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
+from stations.services import (
+    QUARANTINE_ODD_SAMPLES,
+    QUARANTINE_UNKNOWN_CONNECTOR,
+    charger_report_quarantine,
+    connector_number_refusal,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -249,9 +255,28 @@ def session_start_from_ocpp(
         auth = INVALID
     connector = None
     if connector_id >= 1:
-        connector, _created = Connector.objects.get_or_create(
+        connector = Connector.objects.filter(
             charge_point=charge_point, connector_id=connector_id
+        ).first()
+        refusal = (
+            connector_number_refusal(
+                charge_point_id=charge_point.pk, connector_number=connector_id
+            )
+            if connector is None
+            else ""
         )
+        if refusal:
+            # The session is kept (the car is charging), on no phantom connector.
+            charger_report_quarantine(
+                charge_point,
+                what=QUARANTINE_UNKNOWN_CONNECTOR,
+                detail=f"StartTransaction: {refusal}",
+                at=started_at,
+            )
+        elif connector is None:
+            connector, _created = Connector.objects.get_or_create(
+                charge_point=charge_point, connector_id=connector_id
+            )
     # A resent StartTransaction (or the same one on another connection at
     # once) fails the session_unique_start constraint here and is answered as
     # the first time from the stored row, changing nothing: no read before the
@@ -485,6 +510,21 @@ def _sample_rows(
     ]
 
 
+def _odd_samples_quarantine(
+    charge_point_id: int, samples: list[Sample], *, at: datetime
+) -> None:
+    """Samples stored flagged (an unknown unit or measurand): alert per model."""
+    flagged = [sample for sample in samples if sample.flag]
+    if not flagged:
+        return
+    charger_report_quarantine(
+        ChargePoint.objects.select_related("station").get(pk=charge_point_id),
+        what=QUARANTINE_ODD_SAMPLES,
+        detail=f"{len(flagged)} sampled value(s) kept flagged: {flagged[0].flag}",
+        at=at,
+    )
+
+
 def _store_samples(
     *,
     charge_point: ChargePoint | None = None,
@@ -494,19 +534,21 @@ def _store_samples(
     samples: list[Sample],
     received_at: datetime,
 ) -> None:
+    owner_id: int = (
+        charge_point.pk if charge_point is not None else charge_point_id  # type: ignore[assignment]  # callers give one of the two
+    )
     insert_rows(
         MeterValue,
         SAMPLE_FIELDS,
         _sample_rows(
-            charge_point_id=charge_point.pk
-            if charge_point is not None
-            else charge_point_id,  # type: ignore[arg-type]  # callers give one of the two
+            charge_point_id=owner_id,
             session=session,
             connector_number=connector_number,
             samples=samples,
             received_at=received_at,
         ),
     )
+    _odd_samples_quarantine(owner_id, samples, at=received_at)
 
 
 def _apply_samples(session: ChargingSession, samples: list[Sample]) -> bool:
@@ -733,6 +775,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
                 received_at=report.received_at,
             )
         )
+        _odd_samples_quarantine(report.charge_point_id, samples, at=report.received_at)
         # Samples of one session are applied in arrival order (a charger has one
         # CALL in flight, so a batch rarely holds two reports of one session).
         if (

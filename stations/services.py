@@ -21,6 +21,7 @@ from cms.db import update_rows
 from cms.events import (
     ChargerBooted,
     ChargerConnectionChanged,
+    ChargerReportQuarantined,
     ConnectorStatusChanged,
     DiagnosticsStatusChanged,
     FirmwareStatusChanged,
@@ -30,6 +31,7 @@ from stations.live import bus as livebus
 from stations.live.events import groups_for
 from stations.models import (
     ChargePoint,
+    ConfigurationKey,
     ConnectionEvent,
     Connector,
     DataTransferMessage,
@@ -581,6 +583,58 @@ class StatusRecorded:
     connector_pk: int | None
 
 
+# OCPP 1.6 §4.9 / §7.7 ChargePointStatus: connector 0, the charge point as a
+# whole, is only ever Available, Unavailable or Faulted.
+CONNECTOR_ZERO_STATUSES = frozenset({"Available", "Unavailable", "Faulted"})
+QUARANTINE_UNKNOWN_CONNECTOR = "unknown_connector"
+QUARANTINE_ODD_SAMPLES = "odd_samples"
+
+
+def connector_number_refusal(*, charge_point_id: int, connector_number: int) -> str:
+    """Why a connector number the CMS has not seen is not created ("" = create it).
+
+    A charger numbers its connectors 1..NumberOfConnectors (OCPP 1.6 §9.1.24);
+    before that key is read, OCPP_MAX_CONNECTORS bounds them.
+    """
+    configured = (
+        ConfigurationKey.objects.filter(
+            charge_point_id=charge_point_id, key="NumberOfConnectors"
+        )
+        .values_list("value", flat=True)
+        .first()
+    )
+    if configured is not None and configured.strip().isdigit():
+        if connector_number > int(configured):
+            return (
+                f"connector {connector_number} reported, the charger has "
+                f"{int(configured)} (NumberOfConnectors)"
+            )
+        return ""
+    if connector_number > settings.OCPP_MAX_CONNECTORS:
+        return (
+            f"connector {connector_number} reported, more than "
+            f"OCPP_MAX_CONNECTORS ({settings.OCPP_MAX_CONNECTORS})"
+        )
+    return ""
+
+
+def charger_report_quarantine(
+    charge_point: ChargePoint, *, what: str, detail: str, at: datetime
+) -> None:
+    """Announce a report kept aside (alerts raise it); logged for the operator."""
+    logger.warning("%s: quarantined %s: %s", charge_point.ocpp_id, what, detail)
+    emit(
+        ChargerReportQuarantined(
+            **_charger_fields(charge_point),
+            what=what,
+            detail=detail[:300],
+            vendor=charge_point.vendor,
+            model=charge_point.model,
+            at=at.isoformat(),
+        )
+    )
+
+
 @transaction.atomic
 def connector_status_record(
     *,
@@ -605,10 +659,39 @@ def connector_status_record(
     if connector_number == 0:
         charge_point = _locked_charge_point(charge_point_id)
         current_at = charge_point.status_at
+        if status not in CONNECTOR_ZERO_STATUSES:
+            # Kept in the history, never applied to the charge point as a whole.
+            StatusChange.objects.create(
+                charge_point=charge_point, status=status, error_code=error_code,
+                vendor_error_code=vendor_error_code[:50], info=info[:50], at=at,
+                received_at=received_at, is_applied=False,
+            )  # fmt: skip
+            charger_report_quarantine(
+                charge_point,
+                what=QUARANTINE_UNKNOWN_CONNECTOR,
+                detail=f"connector 0 (the charge point) reported {status}; "
+                "OCPP 1.6 allows only Available, Unavailable or Faulted there",
+                at=at,
+            )
+            return StatusRecorded(False, None)
     else:
         # Lock only the connector (with its charger and station for the event):
         # notifications of different connectors of one charger never conflict.
         connector = _locked_connector(charge_point_id, connector_number).first()
+        if connector is None and (
+            refusal := connector_number_refusal(
+                charge_point_id=charge_point_id, connector_number=connector_number
+            )
+        ):
+            # No phantom connector: the frame is in the message log, the alert
+            # tells the operator.
+            charger_report_quarantine(
+                ChargePoint.objects.select_related("station").get(pk=charge_point_id),
+                what=QUARANTINE_UNKNOWN_CONNECTOR,
+                detail=f"StatusNotification {status}: {refusal}",
+                at=at,
+            )
+            return StatusRecorded(False, None)
         if connector is None:
             Connector.objects.get_or_create(
                 charge_point_id=charge_point_id, connector_id=connector_number

@@ -102,8 +102,17 @@ def sampled_value_oddity(sampled: Any) -> str:
     return ""
 
 
+def _odd_fields(sampled: dict[str, Any]) -> set[str]:
+    enums = _sampled_value_enums()
+    return {
+        name
+        for name, value in sampled.items()
+        if name in enums and isinstance(value, str) and value not in enums[name]
+    }
+
+
 def without_odd_sampled_values(action: str, payload: Any) -> tuple[Any, int]:
-    """``payload`` without its odd sampledValues, and how many there were.
+    """``payload`` without the odd labels of its sampledValues, and how many had one.
 
     The gateway validates this copy, so one odd label does not cost the frame's
     other readings (or a StopTransaction its stop); the odd ones are stored
@@ -121,8 +130,13 @@ def without_odd_sampled_values(action: str, payload: Any) -> tuple[Any, int]:
         if not isinstance(values, list):
             cleaned_entries.append(entry)
             continue
-        kept = [value for value in values if not sampled_value_oddity(value)]
-        odd += len(values) - len(kept)
+        kept = []
+        for value in values:
+            if sampled_value_oddity(value):
+                # Its odd labels are optional fields: validated without them.
+                odd += 1
+                value = {k: v for k, v in value.items() if k not in _odd_fields(value)}
+            kept.append(value)
         cleaned_entries.append({**entry, "sampledValue": kept})
     if not odd:
         return payload, 0
