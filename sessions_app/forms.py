@@ -12,13 +12,12 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import User
 from accounts.scope import is_administrator
+from cms.csvimport import uploaded_text
 from cms.forms import form_field
 from sessions_app.models import IdToken, SessionStatus, TokenStatus
 from sessions_app.selectors import id_token_list_for_user
 from stations.models import Network, Station
 from stations.selectors import network_list_for_user, station_list_for_user
-
-MAX_IMPORT_BYTES = 5 * 1024 * 1024
 
 # Service field -> form field, so a service ValidationError lands on the right input.
 SERVICE_FIELD_TO_FORM = {"parent": "parent_token", "owner": "owner_email"}
@@ -188,13 +187,7 @@ class IdTokenImportForm(forms.Form):
             network_field.empty_label = "— every network —"
 
     def clean_file(self) -> str:
-        upload = self.cleaned_data["file"]
-        if upload.size > MAX_IMPORT_BYTES:
-            raise ValidationError("The file is larger than 5 MB; split it.")
-        try:
-            return upload.read().decode("utf-8-sig")
-        except UnicodeDecodeError as error:
-            raise ValidationError("The file is not UTF-8 text.") from error
+        return uploaded_text(self.cleaned_data["file"])
 
 
 SESSION_SORTS = {

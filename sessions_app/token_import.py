@@ -24,8 +24,6 @@ written when any line is wrong: every error names its line and column.
 
 from __future__ import annotations
 
-import csv
-import io
 import zoneinfo
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
@@ -37,6 +35,7 @@ from django.db.models.functions import Upper
 
 from accounts.models import User
 from accounts.services import audit_record, model_snapshot
+from cms.csvimport import CsvImportError, ImportLineError, csv_records
 from sessions_app.models import IdToken, TokenStatus
 from stations.models import Network
 
@@ -65,22 +64,8 @@ _TOKEN_MAX_LENGTH = 20
 _LOOKUP_CHUNK = 500
 
 
-@dataclass(frozen=True)
-class ImportLineError:
-    line: int
-    column: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}, {self.column}: {self.message}"
-
-
-class IdTokenImportError(Exception):
-    """The file was rejected; ``errors`` lists every problem found."""
-
-    def __init__(self, errors: list[ImportLineError]) -> None:
-        super().__init__("; ".join(str(error) for error in errors[:5]))
-        self.errors = errors
+class IdTokenImportError(CsvImportError):
+    """The token file was rejected; ``errors`` lists every problem found."""
 
 
 @dataclass
@@ -97,10 +82,6 @@ class _Row:
     token: str
     values: dict[str, Any]  # model field -> value, only for columns in the file
     parent_token: str | None = None  # None: no parent column; "" : clear
-
-
-def _normalize_header(name: str) -> str:
-    return name.strip().lower().replace(" ", "_").replace("-", "_")
 
 
 def _parse_expiry(text: str, tz: zoneinfo.ZoneInfo) -> datetime:
@@ -153,48 +134,15 @@ def _existing_tokens(tokens: set[str]) -> dict[str, IdToken]:
 def _parse_rows(
     text: str, tz: zoneinfo.ZoneInfo
 ) -> tuple[list[_Row], list[ImportLineError], dict[int, str]]:
-    errors: list[ImportLineError] = []
-    reader = csv.reader(io.StringIO(text))
-    try:
-        header = next(reader)
-    except StopIteration:
-        return [], [ImportLineError(1, "file", "The file is empty.")], {}
-    columns = [_normalize_header(name) for name in header]
-    mapped: list[str | None] = []
-    for raw, name in zip(header, columns, strict=True):
-        canonical = COLUMN_ALIASES.get(name)
-        if canonical is None and name:
-            errors.append(
-                ImportLineError(1, raw.strip(), "Unknown column. " + _columns_hint())
-            )
-        if canonical is not None and canonical in mapped:
-            errors.append(ImportLineError(1, raw.strip(), "This column appears twice."))
-        mapped.append(canonical)
-    if "token" not in mapped:
-        errors.append(ImportLineError(1, "token", "The header has no token column."))
-    if errors:
+    records, errors = csv_records(
+        text, aliases=COLUMN_ALIASES, required="token", hint=_columns_hint()
+    )
+    if errors and not records:
         return [], errors, {}
 
     rows: list[_Row] = []
     emails: dict[int, str] = {}
-    for cells in reader:
-        line = reader.line_num
-        if not any(cell.strip() for cell in cells):
-            continue  # blank line
-        if len(cells) > len(mapped):
-            errors.append(
-                ImportLineError(
-                    line,
-                    "file",
-                    f"{len(cells)} cells but the header has {len(mapped)} columns.",
-                )
-            )
-            continue
-        record = {
-            name: cell.strip()
-            for name, cell in zip(mapped, cells, strict=False)
-            if name is not None
-        }
+    for line, record in records:
         row, row_errors = _parse_row(line, record, tz)
         errors.extend(row_errors)
         if row is not None:

@@ -13,7 +13,8 @@ from django import forms
 from django.core.validators import MinValueValidator
 from django.db.models import QuerySet
 
-from cms.forms import TimeZoneInput
+from cms.csvimport import uploaded_text
+from cms.forms import TimeZoneInput, form_field
 from stations.inventory import NETWORK_FIELDS
 from stations.models import ChargePoint, Connector, Network, Station
 
@@ -161,3 +162,67 @@ class ConnectorForm(forms.ModelForm):
 
 class MessageSearchForm(forms.Form):
     q = forms.CharField(label="Action or unique id", required=False, max_length=64)
+
+
+class ChargerImportForm(forms.Form):
+    network: forms.ModelChoiceField[Network] = forms.ModelChoiceField(
+        queryset=Network.objects.none(),
+        help_text="The network whose stations the file names.",
+    )
+    file = forms.FileField(
+        label="CSV file",
+        help_text="UTF-8, first line: ocpp_id,station,connectors,connector_types,"
+        "max_power_kw (optional: display_name).",
+    )
+
+    def __init__(self, *args: Any, networks: QuerySet[Network], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
+
+    def clean_file(self) -> str:
+        return uploaded_text(self.cleaned_data["file"])
+
+
+class UnassignedOnboardForm(forms.Form):
+    """Place many unassigned chargers at one station (and accept them) at once."""
+
+    charge_points: forms.ModelMultipleChoiceField[ChargePoint] = (
+        forms.ModelMultipleChoiceField(
+            queryset=ChargePoint.objects.none(), required=False, label="Chargers"
+        )
+    )
+    everything = forms.BooleanField(
+        required=False, label="Every unassigned charger matching the filter"
+    )
+    station: forms.ModelChoiceField[Station] = forms.ModelChoiceField(
+        queryset=Station.objects.none(), label="Assign to station"
+    )
+    accept = forms.BooleanField(
+        required=False, initial=True, label="Accept their registration"
+    )
+
+    def __init__(
+        self,
+        *args: Any,
+        charge_points: QuerySet[ChargePoint],
+        stations: QuerySet[Station],
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._all = charge_points
+        form_field(
+            self, "charge_points", forms.ModelMultipleChoiceField
+        ).queryset = charge_points
+        form_field(self, "station", forms.ModelChoiceField).queryset = stations
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("everything"):
+            data["targets"] = list(self._all)
+        else:
+            data["targets"] = list(data.get("charge_points") or [])
+        if not data["targets"]:
+            self.add_error(
+                "charge_points", "Choose chargers, or every one matching the filter."
+            )
+        return data

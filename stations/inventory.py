@@ -9,7 +9,7 @@ field, never as an ``IntegrityError`` the user would see as a 500.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -329,3 +329,23 @@ def connector_delete(*, actor: AnyUser | None, connector: Connector) -> None:
         after=None,
     )
     connector.delete()
+
+
+@transaction.atomic
+def charge_points_onboard(
+    *,
+    actor: AnyUser | None,
+    charge_points: Iterable[ChargePoint],
+    station: Station,
+    accept: bool,
+) -> int:
+    """Place chargers at ``station`` (and accept their registration); all or none.
+
+    Each charger is audited as if done on its own page. Returns how many."""
+    count = 0
+    for charge_point in charge_points:
+        charge_point_assign(actor=actor, charge_point=charge_point, station=station)
+        if accept:
+            charge_point_approve(actor=actor, charge_point=charge_point)
+        count += 1
+    return count

@@ -18,6 +18,7 @@ urlpatterns = [
     path("stations/<int:pk>/edit/", views.station_edit, name="station_edit"),
     path("charge-points/", views.charge_point_list, name="charge_point_list"),
     path("charge-points/new/", views.charge_point_create, name="charge_point_create"),
+    path("charge-points/import/", views.charger_import, name="charger_import"),
     path(
         "charge-points/<int:pk>/",
         views.charge_point_detail,
@@ -53,4 +54,5 @@ urlpatterns = [
         "connectors/<int:pk>/delete/", views.connector_delete, name="connector_delete"
     ),
     path("unassigned/", views.unassigned_list, name="unassigned_list"),
+    path("unassigned/assign/", views.unassigned_onboard, name="unassigned_onboard"),
 ]

@@ -19,6 +19,7 @@ from django.forms import BaseForm
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.template import TemplateDoesNotExist
+from django.template.defaultfilters import pluralize
 from django.template.loader import select_template
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
@@ -26,14 +27,17 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from cms.forms import TIME_ZONES
 from stations import inventory as services
+from stations.charger_import import ChargerImportError, charge_points_import
 from stations.forms import (
     ChargePointAssignForm,
     ChargePointEditForm,
     ChargePointRegisterForm,
+    ChargerImportForm,
     ConnectorForm,
     MessageSearchForm,
     NetworkForm,
     StationForm,
+    UnassignedOnboardForm,
 )
 from stations.live.selectors import (
     STATUS_CHOICES,
@@ -684,26 +688,103 @@ def charge_point_assign(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-@login_required
-def unassigned_list(request: HttpRequest) -> HttpResponse:
-    _require(request, "stations.manage_unassigned")
+def _unassigned(request: HttpRequest) -> tuple[Any, str]:
     charge_points = ChargePoint.objects.filter(station__isnull=True).order_by(
         "-created_at", "ocpp_id"
     )
     status = request.GET.get("registration", "")
     if status in RegistrationStatus.values:
-        charge_points = charge_points.filter(registration_status=status)
-    else:
-        status = ""
+        return charge_points.filter(registration_status=status), status
+    return charge_points, ""
+
+
+def _onboard_form(request: HttpRequest, data: Any = None) -> UnassignedOnboardForm:
+    return UnassignedOnboardForm(
+        data,
+        charge_points=_unassigned(request)[0],
+        stations=station_list_for_user(user=request.user).order_by("name"),
+    )
+
+
+@login_required
+def unassigned_list(
+    request: HttpRequest, form: UnassignedOnboardForm | None = None, status: int = 200
+) -> HttpResponse:
+    _require(request, "stations.manage_unassigned")
+    charge_points, registration = _unassigned(request)
     return render(
         request,
         "stations/unassigned_list.html",
         {
             "page": _page(request, charge_points),
-            "registration": status,
+            "total": charge_points.count(),
+            "registration": registration,
             "registration_choices": RegistrationStatus.choices,
             "can_change": request.user.has_perm("stations.change_chargepoint"),
+            "onboard_form": form or _onboard_form(request),
+            "query": request.GET.urlencode(),
         },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def unassigned_onboard(request: HttpRequest) -> HttpResponse:
+    """Assign the chosen (or every filtered) unassigned charger to one station."""
+    _require(request, "stations.manage_unassigned")
+    _require(request, "stations.change_chargepoint")
+    form = _onboard_form(request, request.POST)
+    if not form.is_valid():
+        return unassigned_list(request, form=form, status=400)
+    station = form.cleaned_data["station"]
+    count = services.charge_points_onboard(
+        actor=request.user,
+        charge_points=form.cleaned_data["targets"],
+        station=station,
+        accept=form.cleaned_data["accept"],
+    )
+    accepted = " and accepted" if form.cleaned_data["accept"] else ""
+    messages.success(
+        request, f"{count} charger{pluralize(count)} assigned to {station}{accepted}."
+    )
+    return redirect(f"{reverse('stations:unassigned_list')}?{request.GET.urlencode()}")
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def charger_import(request: HttpRequest) -> HttpResponse:
+    _require(request, "stations.add_chargepoint")
+    _require(request, "stations.change_chargepoint")
+    form = ChargerImportForm(
+        request.POST or None,
+        request.FILES or None,
+        networks=network_list_for_user(user=request.user),
+    )
+    line_errors: list[Any] = []
+    if request.method == "POST" and form.is_valid():
+        try:
+            summary = charge_points_import(
+                actor=request.user,
+                csv_text=form.cleaned_data["file"],
+                stations=station_list_for_user(user=request.user).filter(
+                    network=form.cleaned_data["network"]
+                ),
+            )
+        except ChargerImportError as error:
+            line_errors = error.errors
+        else:
+            messages.success(
+                request,
+                f"Imported: {summary.registered} registered, {summary.assigned} "
+                f"placed from Unassigned, {summary.connectors} connectors added.",
+            )
+            return redirect("stations:charge_point_list")
+    return render(
+        request,
+        "stations/charger_import.html",
+        {"form": form, "line_errors": line_errors},
+        status=400 if line_errors or form.errors else 200,
     )
 
 
