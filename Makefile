@@ -8,7 +8,7 @@ SIMULATE ?= 6
 DEMO_PASSWORD ?= demo-charge-2026
 export DEMO_PASSWORD
 
-.PHONY: run test install lint typecheck migrations-check browser-deps clean services-stop run-distributed
+.PHONY: run test install lint typecheck migrations-check browser-deps clean services-stop run-distributed audit
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -44,6 +44,12 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Known vulnerabilities in requirements.lock (pip-audit in var/audit-venv); fails
+# unless every pinned package could be checked. `make test` runs it with
+# --offline-ok: an unreachable vulnerability service is reported, not fatal.
+audit: install
+	$(BIN)/python .ci/audit.py
+
 migrations-check: install
 	env -u DATABASE_URL -u REDIS_URL DEBUG=true $(BIN)/python manage.py makemigrations --check --dry-run
 
@@ -54,6 +60,7 @@ test: install browser-deps
 	  set -e; \
 	  echo "PostgreSQL: $$DATABASE_URL  Redis: $$REDIS_URL"; \
 	  $(MAKE) --no-print-directory migrations-check; \
+	  $(BIN)/python .ci/audit.py --offline-ok; \
 	  $(BIN)/ruff check .; \
 	  $(BIN)/ruff format --check .; \
 	  $(BIN)/mypy; \
