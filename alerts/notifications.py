@@ -40,6 +40,7 @@ from alerts.models import (
     WebhookEndpoint,
     severity_at_least,
 )
+from cms.tasks import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -250,7 +251,7 @@ def alert_notify(*, alert_id: int, event_key: str) -> list[int]:
         from alerts.tasks import webhook_deliver_task  # tasks import this module
 
         for delivery_id in delivery_ids:
-            webhook_deliver_task.delay_on_commit(delivery_id=delivery_id)
+            enqueue_on_commit(webhook_deliver_task, delivery_id=delivery_id)
     return delivery_ids
 
 

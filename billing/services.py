@@ -42,6 +42,7 @@ from billing.rating import (
     round_money,
     tariff_from_snapshot,
 )
+from cms.tasks import enqueue_on_commit
 from sessions_app.models import ChargingSession, MeterValue, SessionStatus
 from stations.models import Connector, ConnectorStatus, Network, Station, StatusChange
 
@@ -672,14 +673,20 @@ def _cdr_issue(
     )
     from billing.tasks import cdr_payment_collect_task, cdr_receipt_email_task
 
-    cdr_payment_collect_task.delay_on_commit(cdr_id=cdr.pk)
+    enqueue_on_commit(cdr_payment_collect_task, cdr_id=cdr.pk)
     if settings.BILLING_RECEIPT_EMAILS:
-        cdr_receipt_email_task.delay_on_commit(cdr_id=cdr.pk)
+        enqueue_on_commit(cdr_receipt_email_task, cdr_id=cdr.pk)
     return cdr
 
 
+# The payment task normally runs seconds after a CDR is issued; the sweep takes
+# over only from CDRs older than this.
+PAYMENT_SWEEP_GRACE_MINUTES = 5
+
+
 def billing_sweep(*, now: datetime | None = None, batch: int = 500) -> dict[str, int]:
-    """Rate stopped sessions nobody rated, finish idle ones, retry failures."""
+    """Rate stopped sessions nobody rated, finish idle ones, retry failures, and
+    collect the CDRs whose payment was never handed to the provider."""
     now = now or timezone.now()
     unrated = ChargingSession.objects.filter(
         status=SessionStatus.COMPLETED, stopped_at__isnull=False, billing__isnull=True
@@ -704,6 +711,16 @@ def billing_sweep(*, now: datetime | None = None, batch: int = 500) -> dict[str,
             counts["failed"] += 1
         else:
             counts["waiting"] += 1
+    # A CDR whose payment task was never queued (the broker was down when it
+    # was issued) is handed to the provider here; collecting is idempotent.
+    uncollected = Cdr.objects.filter(
+        payment__isnull=True,
+        issued_at__lte=now - timedelta(minutes=PAYMENT_SWEEP_GRACE_MINUTES),
+    ).values_list("pk", flat=True)[:batch]
+    counts["collected"] = 0
+    for cdr_id in uncollected:
+        cdr_payment_collect(cdr_id=cdr_id)
+        counts["collected"] += 1
     return counts
 
 

@@ -267,5 +267,18 @@ class Conflict(exceptions.APIException):
         super().__init__({field: [message]})
 
 
-def accepted(data: Any) -> Response:
+# A client may try again after this many seconds when the gateway was unreachable.
+RETRY_AFTER_UNREACHABLE_S = 5
+
+
+def accepted(data: Any, *, unreachable: bool = False) -> Response:
+    """202 for a command on its way; 503 (with the same body and ``Retry-After``)
+    when it could not be handed to the gateway, e.g. during a Redis outage: the
+    command is recorded as failed and says why in ``error_description``."""
+    if unreachable:
+        return Response(
+            data,
+            status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            headers={"Retry-After": str(RETRY_AFTER_UNREACHABLE_S)},
+        )
     return Response(data, status=status.HTTP_202_ACCEPTED)

@@ -30,6 +30,12 @@ TEST_REDIS_URL = REDIS_URL
 CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 SILENCED_SYSTEM_CHECKS = ["cms.W001", "cms.W002"]
 
+# A server subprocess for an outage test may queue its tasks on a real broker
+# (a Redis the test starts and stops) instead of running them eagerly.
+if os.environ.get("CMS_TEST_CELERY_BROKER"):
+    CELERY_TASK_ALWAYS_EAGER = False
+    CELERY_BROKER_URL = os.environ["CMS_TEST_CELERY_BROKER"]
+
 # SQLite test databases live in a file so that a server subprocess started by the
 # tests (real WebSocket clients, the browser) reads the same data.
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):

@@ -10,11 +10,41 @@ from typing import Any
 from celery import current_app, shared_task
 from celery.canvas import Signature
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from cms import outbox
 
 logger = logging.getLogger(__name__)
+
+
+def enqueue_on_commit(task: Any, **kwargs: Any) -> None:
+    """Queue ``task`` with ``kwargs`` once the current transaction commits.
+
+    Never raises into the caller: with the broker down (a Redis outage) the
+    request that changed the data still succeeds, the task is logged as not
+    queued, and the periodic sweep of its domain does the work later (the
+    remote-operations sweep applies command results, the load-management sweep
+    re-plans sites, the billing sweep collects payments; a webhook delivery left
+    pending is queued again by its alert's next notice). Celery's own ``delay_on_commit``
+    raises from the commit instead, which made a view answer 500.
+    """
+
+    def enqueue() -> None:
+        try:
+            task.apply_async(kwargs=kwargs)
+        except (OperationalError, OSError):
+            # Only the broker's failures: an eager task's own error (tests
+            # propagate them) still surfaces, as with delay_on_commit.
+            logger.warning(
+                "%s not queued (broker unavailable); its sweep catches up",
+                getattr(task, "name", task),
+                exc_info=True,
+            )
+
+    transaction.on_commit(enqueue)
+
 
 # Publishing one task costs ~1-2 ms of CPU in kombu, as much as a charger's
 # change itself, so the gateway's subscriber thread sends the task calls of a

@@ -41,6 +41,7 @@ from sessions_app.selectors import (
 )
 from stations.models import Connector, RegistrationStatus
 from stations.ocpp.commands import RemoteStop
+from stations.remote.dispatch import gateway_unreachable
 from stations.remote.models import RemoteStartRequest, RemoteStartStatus
 from stations.remote.services import command_submit, remote_start_request
 
@@ -323,13 +324,14 @@ class DriverSessionStopApi(DriverApiView):
             requested_by=request.user,
         )
         return accepted(
-            DriverStopOutputSerializer(
+            unreachable=gateway_unreachable(command),
+            data=DriverStopOutputSerializer(
                 {
                     "session_id": session.pk,
                     "command_status": command.status,
                     "url": f"/api/v1/driver/sessions/{session.pk}/",
                 }
-            ).data
+            ).data,
         )
 
 
@@ -419,7 +421,8 @@ class DriverStartApi(DriverApiView):
             requested_by=request.user,
         )
         return accepted(
-            RemoteStartOutputSerializer(remote_start_row(handle, connector.pk)).data
+            RemoteStartOutputSerializer(remote_start_row(handle, connector.pk)).data,
+            unreachable=gateway_unreachable(handle.command),
         )
 
 

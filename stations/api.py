@@ -10,7 +10,11 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from drf_spectacular.utils import extend_schema, extend_schema_serializer
+from drf_spectacular.utils import (
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import exceptions, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -39,7 +43,7 @@ from stations.models import (
     Network,
     Station,
 )
-from stations.remote.dispatch import CommandPayloadError
+from stations.remote.dispatch import CommandPayloadError, gateway_unreachable
 from stations.remote.services import (
     ACTION_PERMISSIONS,
     command_request,
@@ -629,7 +633,17 @@ class CommandCreateApi(ApiView):
         operation_id="charge_point_commands_create",
         summary="Send an OCPP command; poll the returned url for the outcome",
         request=InputSerializer,
-        responses=responses({202: CommandOutputSerializer}, 400),
+        responses=responses(
+            {
+                202: CommandOutputSerializer,
+                503: OpenApiResponse(
+                    CommandOutputSerializer,
+                    description="Recorded as failed: the gateway was unreachable "
+                    "(error_code ChannelLayerError); try again after Retry-After.",
+                ),
+            },
+            400,
+        ),
     )
     def post(self, request: Request, pk: int) -> Response:
         charge_point = charge_point_get_for_user(user=request.user, pk=pk)
@@ -645,7 +659,10 @@ class CommandCreateApi(ApiView):
             payload=data["payload"],
             requested_by=request.user,
         )
-        return accepted(CommandOutputSerializer(command).data)
+        return accepted(
+            CommandOutputSerializer(command).data,
+            unreachable=gateway_unreachable(command),
+        )
 
 
 def command_list_for_user(*, user: AnyUser) -> QuerySet[ChargePointCommand]:

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.http import AnyUser, recorded_actor
 from accounts.services import audit_record
 from cms.events import CommandFinished, emit
+from cms.tasks import enqueue_on_commit
 from stations.models import ChargePoint, ChargePointCommand, CommandStatus
 from stations.ocpp import versions
 from stations.ocpp.commands import Answer, Command, CommandPayloadError
@@ -42,6 +43,17 @@ __all__ = ["CommandPayloadError"]
 logger = logging.getLogger(__name__)
 
 COMMAND_MESSAGE_TYPE = "ocpp.command"
+# The error code of a command that never reached the gateway (channel layer down).
+GATEWAY_UNREACHABLE = "ChannelLayerError"
+
+
+def gateway_unreachable(command: ChargePointCommand | None) -> bool:
+    """The command failed before any charger saw it: the gateway was unreachable."""
+    return (
+        command is not None
+        and command.status == CommandStatus.ERROR
+        and command.error_code == GATEWAY_UNREACHABLE
+    )
 
 
 def charge_point_adapter(charge_point: ChargePoint) -> VersionAdapter:
@@ -137,20 +149,28 @@ def command_send(
 
 
 def _dispatch(channel: str, command_id: int) -> None:
-    """Hand the command to the consumer that held the charger's socket at commit."""
+    """Hand the command to the consumer that held the charger's socket at commit.
+
+    One retry: the first send after a Redis restart fails on a pooled
+    connection the server closed ("Connection closed by server"); the retry
+    opens a fresh one. A second failure means the channel layer is down.
+    """
     layer = get_channel_layer()
+    message = {"type": COMMAND_MESSAGE_TYPE, "command_id": command_id}
     try:
         if layer is None:
             raise RuntimeError("no channel layer is configured")
-        async_to_sync(layer.send)(
-            channel, {"type": COMMAND_MESSAGE_TYPE, "command_id": command_id}
-        )
+        try:
+            async_to_sync(layer.send)(channel, message)
+        except Exception:
+            logger.info("command %s: channel layer send failed; retrying", command_id)
+            async_to_sync(layer.send)(channel, message)
     except Exception as error:  # e.g. Redis down: say so on the row, never hang
         logger.warning("command %s could not be dispatched", command_id, exc_info=True)
         command_finish(
             command_id=command_id,
             status=CommandStatus.ERROR,
-            error_code="ChannelLayerError",
+            error_code=GATEWAY_UNREACHABLE,
             error_description=f"Could not reach the gateway: {error}"[:255],
         )
 
@@ -255,7 +275,7 @@ def command_finish(
 
     # Configuration keys, reservations, local list versions, remote-start handles
     # follow the answer at once (the remote-operations sweep is the safety net).
-    command_result_apply_task.delay_on_commit(command_id=command.pk)
+    enqueue_on_commit(command_result_apply_task, command_id=command.pk)
     return True
 
 

@@ -239,6 +239,10 @@ def _send(
         )
         if record is not None:
             record(sent)
+    if not transaction.get_connection().in_atomic_block:
+        # Committed, so the hand-over to the gateway has run: it may have failed
+        # (channel layer unreachable), which finished the command as an error.
+        sent.refresh_from_db()
     if sent.is_finished:
         command_result_apply(command_id=sent.pk)
         sent.refresh_from_db()

@@ -31,6 +31,7 @@ from django.utils import timezone
 from accounts.http import AnyUser, recorded_actor
 from accounts.services import audit_record
 from cms.events import SitePlanned, SmartProfileAnswered, emit
+from cms.tasks import enqueue_on_commit
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import station_group
 from stations.models import (
@@ -157,7 +158,7 @@ def site_limit(*, station: Station, now: datetime) -> SiteLimit:
 def _replan_on_commit(station_id: int, trigger: str) -> None:
     from stations.smart.tasks import site_replan_task
 
-    site_replan_task.delay_on_commit(station_id=station_id, trigger=trigger)
+    enqueue_on_commit(site_replan_task, station_id=station_id, trigger=trigger)
 
 
 def _parse_limit_kw(value: Any, *, field: str = "limit_kw") -> Decimal:

@@ -434,3 +434,25 @@ def test_parallel_rating_numbers_have_no_gaps_or_duplicates(
     assert errors == []
     sequences = sorted(Cdr.objects.values_list("sequence", flat=True))
     assert sequences == list(range(1, 17))
+
+
+def test_sweep_collects_the_payment_of_a_cdr_whose_task_was_never_queued(
+    inr_tariff, finished_session
+):
+    # No on-commit callbacks run here: the payment task is never queued, as
+    # when the broker was down when the CDR was issued.
+    cdr = services.session_rate(session_id=finished_session().pk)
+    Cdr.objects.filter(pk=cdr.pk).update(issued_at=timezone.now())
+    assert services.billing_sweep()["collected"] == 0  # its task may still come
+    assert not Payment.objects.filter(cdr=cdr).exists()
+
+    late = services.PAYMENT_SWEEP_GRACE_MINUTES + 1
+    Cdr.objects.filter(pk=cdr.pk).update(
+        issued_at=timezone.now() - timedelta(minutes=late)
+    )
+    counts = services.billing_sweep()
+
+    payment = Payment.objects.get(cdr=cdr)
+    assert counts["collected"] == 1
+    assert (payment.amount, payment.currency) == (cdr.total_amount, cdr.currency)
+    assert services.billing_sweep()["collected"] == 0
