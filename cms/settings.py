@@ -268,6 +268,12 @@ OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "CMS") or "CMS"
 OCPI_BASE_URL = (env_str("OCPI_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
 OCPI_TIMEOUT_SECONDS = env_float("OCPI_TIMEOUT_SECONDS", 10.0)
 OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1)
+OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 8, minimum=1)
+PERIODIC_TASKS["roaming-retry-sweep"] = {
+    # Partner calls that failed and are due again (roaming.tasks).
+    "task": "roaming.tasks.roaming_retry_sweep_task",
+    "every_seconds": env_int("OCPI_RETRY_SWEEP_SECONDS", 5, minimum=1),
+}
 # A charger waits for a real-time authorization: keep it well inside its timeout.
 OCPI_AUTHORIZE_TIMEOUT_SECONDS = env_float("OCPI_AUTHORIZE_TIMEOUT_SECONDS", 5.0)
 if len(OCPI_COUNTRY_CODE) != 2 or not 1 <= len(OCPI_PARTY_ID) <= 3:

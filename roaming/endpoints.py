@@ -35,6 +35,7 @@ MODULES: list[tuple[str, str, str]] = [
     ("locations", "SENDER", "roaming:ocpi_cpo_locations"),
     ("tariffs", "SENDER", "roaming:ocpi_cpo_tariffs"),
     ("tokens", "RECEIVER", "roaming:ocpi_cpo_tokens"),
+    ("commands", "RECEIVER", "roaming:ocpi_cpo_commands"),
 ]
 
 

@@ -213,3 +213,54 @@ class RoamingSession(models.Model):
 
     def __str__(self) -> str:
         return f"session {self.session_id} of {self.partner}"
+
+
+class CommandType(models.TextChoices):
+    # mod_commands "CommandType enum".
+    CANCEL_RESERVATION = "CANCEL_RESERVATION", "Cancel reservation"
+    RESERVE_NOW = "RESERVE_NOW", "Reserve now"
+    START_SESSION = "START_SESSION", "Start session"
+    STOP_SESSION = "STOP_SESSION", "Stop session"
+    UNLOCK_CONNECTOR = "UNLOCK_CONNECTOR", "Unlock connector"
+
+
+class RoamingCommand(models.Model):
+    """A partner's command, the charger command it became, and its CommandResult."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="commands"
+    )
+    type = models.CharField(max_length=20, choices=CommandType.choices)
+    response_url = models.URLField(max_length=255)
+    request = models.JSONField()
+    command = models.ForeignKey(
+        "stations.ChargePointCommand",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # RESERVE_NOW / CANCEL_RESERVATION: the partner's reservation id and ours.
+    reservation_ref = models.CharField(max_length=36, blank=True)
+    reservation = models.ForeignKey(
+        "stations.Reservation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token_uid = models.CharField(max_length=36, blank=True)
+    authorization_reference = models.CharField(max_length=36, blank=True)
+    result = models.CharField(max_length=24, blank=True)
+    result_delivered_at = models.DateTimeField(null=True, blank=True)
+    result_attempts = models.PositiveIntegerField(default=0)
+    result_error = models.TextField(blank=True)
+    # When a failed CommandResult POST is tried again (null: not waiting).
+    result_retry_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["partner", "type", "reservation_ref"])]
+
+    def __str__(self) -> str:
+        return f"{self.type} from {self.partner}"

@@ -326,6 +326,11 @@ class OcpiView(View):
         return response
 
 
+class ModuleRootView(OcpiView):
+    """A Receiver module's base URL (version details): its objects live below it,
+    so the base itself serves no method (405 after authentication)."""
+
+
 def _json_response(body: dict[str, Any], status: int) -> JsonResponse:
     return JsonResponse(body, status=status, json_dumps_params={"ensure_ascii": False})
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import locations, tariffs, tokens
+from roaming.cpo import commands, locations, tariffs, tokens
+from roaming.transport import ModuleRootView
 
 app_name = "roaming"
 
@@ -45,7 +46,7 @@ ocpi_urlpatterns = [
     ),
     re_path(
         r"^cpo/2\.2\.1/tokens/?$",
-        tokens.TokensRootView.as_view(),
+        ModuleRootView.as_view(module="tokens"),
         name="ocpi_cpo_tokens",
     ),
     re_path(
@@ -53,6 +54,16 @@ ocpi_urlpatterns = [
         r"/(?P<token_uid>[^/]{1,36})/?$",
         tokens.TokenObjectView.as_view(),
         name="ocpi_cpo_token",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/commands/?$",
+        ModuleRootView.as_view(module="commands"),
+        name="ocpi_cpo_commands",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/commands/(?P<command>[A-Za-z_]{1,40})/?$",
+        commands.CommandView.as_view(),
+        name="ocpi_cpo_command",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

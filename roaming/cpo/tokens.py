@@ -20,19 +20,22 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from cms.events import SessionStarted, TaskCalls
 from roaming.client import PartnerCallError, ocpi_call
 from roaming.models import (
+    CommandType,
     Partner,
     PartnerStatus,
     PartnerToken,
+    RoamingCommand,
     RoamingSession,
     TokenType,
     WhitelistType,
@@ -122,10 +125,32 @@ def token_object(token: PartnerToken) -> dict[str, Any]:
     return {**token.data, "last_updated": ocpi_timestamp(token.last_updated)}
 
 
-class TokensRootView(OcpiView):
-    """The Receiver's base URL (version details): objects live below it."""
-
-    module = "tokens"
+def token_store(*, partner: Partner, data: dict[str, Any]) -> bool:
+    """Store a checked Token object of ``partner``; True when it was new."""
+    country_code, party_id = data["country_code"].upper(), data["party_id"].upper()
+    with transaction.atomic():
+        token = (
+            PartnerToken.objects.select_for_update()
+            .filter(
+                country_code=country_code,
+                party_id=party_id,
+                uid=data["uid"],
+                type=data["type"],
+            )
+            .first()
+        )
+        created = token is None
+        if token is None:
+            token = PartnerToken(
+                partner=partner,
+                country_code=country_code,
+                party_id=party_id,
+                uid=data["uid"],
+                type=data["type"],
+            )
+        _apply(token, data)
+        token.save()
+    return created
 
 
 class TokenObjectView(OcpiView):
@@ -180,25 +205,7 @@ class TokenObjectView(OcpiView):
                 raise OcpiError(
                     INVALID_PARAMETERS, f"{field}: {data[field]!r} differs from the URL"
                 )
-        with transaction.atomic():
-            token = (
-                PartnerToken.objects.select_for_update()
-                .filter(
-                    country_code=owner[0], party_id=owner[1], uid=token_uid, type=kind
-                )
-                .first()
-            )
-            created = token is None
-            if token is None:
-                token = PartnerToken(
-                    partner=self.caller.partner,
-                    country_code=owner[0],
-                    party_id=owner[1],
-                    uid=token_uid,
-                    type=kind,
-                )
-            _apply(token, data)
-            token.save()
+        created = token_store(partner=self.caller.partner, data=data)
         # status_codes: 201 for a new object, 200 for an updated one.
         return OcpiResult(http_status=201 if created else 200)
 
@@ -284,6 +291,10 @@ def partner_token_authorize(
         return Authorization(status="Blocked")
     if token.whitelist in {WhitelistType.ALWAYS, WhitelistType.ALLOWED}:
         return Authorization(status="Accepted")
+    if recent_start_command(partner_id=token.partner_id, token_uid=token.uid):
+        # mod_commands "StartSession object": the token of a START_SESSION is
+        # authorized by the eMSP already; no second real-time round trip.
+        return Authorization(status="Accepted")
     status = _realtime(token, charge_point)
     if status is None:
         # The documented fallback (module docstring).
@@ -293,6 +304,17 @@ def partner_token_authorize(
             else "Invalid"
         )
     return Authorization(status=status)
+
+
+def recent_start_command(*, partner_id: int, token_uid: str) -> bool:
+    """Whether the partner started a session with this token moments ago."""
+    since = timezone.now() - timedelta(seconds=settings.REMOTE_START_TIMEOUT_SECONDS)
+    return RoamingCommand.objects.filter(
+        partner_id=partner_id,
+        type=CommandType.START_SESSION,
+        token_uid__iexact=token_uid,
+        created_at__gte=since,
+    ).exists()
 
 
 def roaming_session_link(event: SessionStarted) -> TaskCalls:

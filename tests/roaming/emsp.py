@@ -70,6 +70,8 @@ class EmspPlatform:
     # an unknown uid is answered 404 / 2004, after authorize_delay_s seconds.
     authorizations: dict[str, str] = field(default_factory=dict)
     authorize_delay_s: float = 0.0
+    # How many CommandResult POSTs to refuse with HTTP 500 before accepting.
+    command_result_failures: int = 0
 
     # --- the eMSP's own endpoints -------------------------------------------------
 
@@ -124,6 +126,12 @@ class EmspPlatform:
             }
         elif path.rstrip("/") == "/ocpi/emsp/2.2.1/credentials" and method == "GET":
             data = self.credentials_object()
+        elif method == "POST" and path.startswith("/ocpi/emsp/2.2.1/commands/"):
+            # mod_commands "Sender Interface": the CPO's CommandResult arrives.
+            if self.command_result_failures > 0:
+                self.command_result_failures -= 1
+                return 500, {"status_code": 3000, "timestamp": now}
+            return 200, {"status_code": 1000, "timestamp": now}
         elif method == "POST" and path.split("?")[0].endswith("/authorize"):
             time.sleep(self.authorize_delay_s)
             uid = path.split("?")[0].split("/")[-2]
@@ -210,6 +218,14 @@ class EmspPlatform:
         if answer.status == 200 and answer.status_code == 1000:
             self.token_to_cpo = answer.data["token"]
         return answer
+
+    def command_results(self, reference: str) -> list[Any]:
+        """The CommandResult bodies the CPO POSTed to our response_url ``reference``."""
+        path = f"/ocpi/emsp/2.2.1/commands/{reference}"
+        return [r.body for r in self.received if r.method == "POST" and r.path == path]
+
+    def response_url(self, reference: str) -> str:
+        return f"{self.base_url}/ocpi/emsp/2.2.1/commands/{reference}"
 
     def get_all(self, url: str) -> tuple[list[Any], list[Response]]:
         """Follow the Link rel="next" headers to the last page."""

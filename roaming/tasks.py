@@ -1,0 +1,109 @@
+"""Background work of roaming: CommandResults to partners, retried with back-off."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from celery import shared_task
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from roaming.client import PartnerCallError, ocpi_call
+from roaming.cpo.commands import command_result_body, command_result_of
+from roaming.models import RoamingCommand
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Back-off after ``attempts`` failed deliveries: 5 s doubling, at most 10 min."""
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+
+
+def command_result_deliver(
+    *, roaming_command_id: int, now: datetime | None = None
+) -> bool:
+    """POST the CommandResult of a finished command to the partner; True when done.
+
+    Safe to run twice: a delivered result is not sent again. A failed POST is
+    kept for ``command_results_retry_sweep`` with its back-off; after
+    ``OCPI_PUSH_MAX_ATTEMPTS`` the error stays on the row for the operator.
+    """
+    # The row lock makes the two ways a result is sent (the event, the command
+    # found finished when attached) and the retry sweep send it once.
+    with transaction.atomic():
+        record = (
+            RoamingCommand.objects.select_for_update(of=("self",))
+            .select_related("partner", "command")
+            .filter(pk=roaming_command_id, result_delivered_at__isnull=True)
+            .first()
+        )
+        if record is None:
+            return True  # delivered already, or gone
+        return _deliver_locked(record, now=now)
+
+
+def _deliver_locked(record: RoamingCommand, *, now: datetime | None) -> bool:
+    result = command_result_of(record)
+    if result is None:
+        return False  # the charger has not answered; its command.finished follows
+    partner = record.partner
+    attempts = record.result_attempts + 1
+    try:
+        # mod_commands "CommandResult object", POSTed to response_url.
+        ocpi_call(
+            record.response_url,
+            token=partner.outgoing_token,
+            method="POST",
+            body=command_result_body(record, result),
+            encoding=partner.token_encoding,
+            partner=partner,
+            functional=True,
+        )
+    except PartnerCallError as error:
+        retry_at = None
+        if attempts < settings.OCPI_PUSH_MAX_ATTEMPTS:
+            retry_at = (now or timezone.now()) + retry_delay(attempts)
+        RoamingCommand.objects.filter(pk=record.pk).update(
+            result=result,
+            result_attempts=attempts,
+            result_error=error.message,
+            result_retry_at=retry_at,
+        )
+        return False
+    RoamingCommand.objects.filter(
+        pk=record.pk, result_delivered_at__isnull=True
+    ).update(
+        result=result,
+        result_delivered_at=timezone.now(),
+        result_attempts=attempts,
+        result_error="",
+        result_retry_at=None,
+    )
+    return True
+
+
+def command_results_retry_sweep(*, now: datetime | None = None) -> int:
+    """Deliver the CommandResults whose retry is due; return how many were tried."""
+    now = now or timezone.now()
+    due = list(
+        RoamingCommand.objects.filter(
+            result_delivered_at__isnull=True, result_retry_at__lte=now
+        )
+        .order_by("result_retry_at")
+        .values_list("pk", flat=True)[:100]
+    )
+    for pk in due:
+        command_result_deliver(roaming_command_id=pk, now=now)
+    return len(due)
+
+
+@shared_task(acks_late=True)
+def command_result_deliver_task(*, roaming_command_id: int) -> None:
+    """Send one CommandResult; safe to run twice."""
+    command_result_deliver(roaming_command_id=roaming_command_id)
+
+
+@shared_task(acks_late=True)
+def roaming_retry_sweep_task() -> int:
+    """Periodic: the partner calls whose retry is due."""
+    return command_results_retry_sweep()
