@@ -40,12 +40,17 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import reports  # noqa: F401  (registers the revenue report)
-        from billing.selectors import session_price_for_user
+        from billing.selectors import (
+            session_list_prices_for_user,
+            session_price_for_user,
+        )
         from billing.services import session_cost_estimate_or_none
         from sessions_app.pricing import session_price_readers_register
 
         session_price_readers_register(
-            estimate=session_cost_estimate_or_none, panel=session_price_for_user
+            estimate=session_cost_estimate_or_none,
+            panel=session_price_for_user,
+            list_prices=session_list_prices_for_user,
         )
 
         subscribe(EventKind.SESSION_STOPPED, rate_session_on_stop)

@@ -14,7 +14,6 @@ in both; the fee columns split the net by what was priced (they add up to it).
 
 from __future__ import annotations
 
-import csv
 import tempfile
 from collections.abc import Iterator
 from datetime import datetime
@@ -28,6 +27,7 @@ from django.http import FileResponse, StreamingHttpResponse
 from openpyxl import Workbook
 
 from billing.models import Cdr, CreditNote
+from cms.csvexport import csv_safe_text, csv_streaming_response
 
 CHUNK_SIZE = 2000
 HEADER = [
@@ -82,16 +82,12 @@ _FIELDS = (
 )
 
 
-def _safe_text(value: str) -> str:
-    # Spreadsheets run cells starting with these as formulas (CSV injection).
-    return f"'{value}" if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
 def _local(moment: datetime, zone: str | None) -> datetime:
     return moment.astimezone(ZoneInfo(zone or "UTC"))
 
 
-def _fees(line_items: list[dict[str, Any]]) -> list[Decimal]:
+def cdr_fees(line_items: list[dict[str, Any]]) -> list[Decimal]:
+    """A CDR's net split into energy, time, idle (after its cap) and other fees."""
     fees = [Decimal(0)] * 4
     for line in line_items:
         fees[_FEE_COLUMN.get(str(line.get("kind")), _FEE_OTHER)] += Decimal(
@@ -147,7 +143,7 @@ def export_rows(queryset: QuerySet[Cdr]) -> Iterator[list[Any]]:
         credit,
         line_items,
     ) in rows.iterator(chunk_size=CHUNK_SIZE):
-        fees = _fees(line_items or [])
+        fees = cdr_fees(line_items or [])
         bucket = totals.setdefault(currency, [0, 0] + [Decimal(0)] * 8)
         bucket[0] += 1
         bucket[1] += energy_wh
@@ -156,10 +152,10 @@ def export_rows(queryset: QuerySet[Cdr]) -> Iterator[list[Any]]:
         yield [
             number,
             _local(issued_at, zone),
-            _safe_text(network),
-            _safe_text(station or ""),
+            csv_safe_text(network),
+            csv_safe_text(station or ""),
             session_id,
-            _safe_text(id_tag),
+            csv_safe_text(id_tag),
             _local(started_at, zone),
             _local(stopped_at, zone),
             Decimal(energy_wh) / 1000,
@@ -213,19 +209,10 @@ def _xlsx_row(row: list[Any]) -> list[Any]:
     ]
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_response(queryset: QuerySet[Cdr], filename: str) -> StreamingHttpResponse:
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(_csv_row(row)) for row in export_rows(queryset)),
-        content_type="text/csv; charset=utf-8",
+    return csv_streaming_response(
+        (_csv_row(row) for row in export_rows(queryset)), filename=filename
     )
-    response["Content-Disposition"] = f'attachment; filename="{filename}.csv"'
-    return response
 
 
 def xlsx_response(queryset: QuerySet[Cdr], filename: str) -> FileResponse:

@@ -15,7 +15,9 @@ from django.db.models.functions import TruncDate
 from django.http import Http404
 
 from accounts.models import User
+from billing.exports import cdr_fees
 from billing.models import Cdr, CreditNote, RatingStatus, SessionTariff, Tariff
+from sessions_app.pricing import SessionListPrice
 from stations.models import Network, Station
 from stations.selectors import network_ids_for_user
 
@@ -224,3 +226,29 @@ def session_price_for_user(
         "no_tariff": False,
         "can_view_cdr": False,
     }
+
+
+def session_list_prices_for_user(
+    *, session_ids: list[int], user: User | AnonymousUser
+) -> dict[int, SessionListPrice] | None:
+    """Billed prices (issued CDRs) of many sessions in one query; None when the
+    user's role may not see prices."""
+    if not (user.has_perm("billing.view_tariff") or user.has_perm("billing.view_cdr")):
+        return None
+    prices: dict[int, SessionListPrice] = {}
+    rows = Cdr.objects.filter(session_id__in=session_ids).values_list(
+        "session_id", "number", "currency", "total_amount", "net_amount", "line_items"
+    )
+    for session_id, number, currency, total, net, line_items in rows:
+        energy, time, idle, other = cdr_fees(line_items or [])
+        prices[session_id] = SessionListPrice(
+            receipt_number=number,
+            currency=currency,
+            total=total,
+            net=net,
+            energy_fee=energy,
+            time_fee=time,
+            idle_fee=idle,
+            other_fees=other,
+        )
+    return prices

@@ -24,20 +24,53 @@ CostEstimate = Callable[["ChargingSession"], "tuple[Decimal, str] | None"]
 PricePanel = Callable[..., "dict[str, Any] | None"]
 
 
+@dataclass(frozen=True)
+class SessionListPrice:
+    """A session's billed price as lists and exports show it (its issued CDR)."""
+
+    receipt_number: str
+    currency: str
+    total: Decimal
+    net: Decimal
+    energy_fee: Decimal
+    time_fee: Decimal
+    idle_fee: Decimal
+    other_fees: Decimal
+
+
+# Session id -> its billed price, for many sessions in one go; None when the
+# user's role may not see prices (the list then has no price column).
+ListPrices = Callable[..., "dict[int, SessionListPrice] | None"]
+
+
 @dataclass
 class _Readers:
     estimate: CostEstimate | None = None
     panel: PricePanel | None = None
+    list_prices: ListPrices | None = None
 
 
 _readers = _Readers()
 
 
 def session_price_readers_register(
-    *, estimate: CostEstimate, panel: PricePanel
+    *,
+    estimate: CostEstimate,
+    panel: PricePanel,
+    list_prices: ListPrices | None = None,
 ) -> None:
     _readers.estimate = estimate
     _readers.panel = panel
+    _readers.list_prices = list_prices
+
+
+def session_list_prices(
+    *, session_ids: list[int], user: User | AnonymousUser
+) -> dict[int, SessionListPrice] | None:
+    """Billed prices of sessions by id (those without a CDR are left out)."""
+    if _readers.list_prices is None:
+        return None
+    return _readers.list_prices(session_ids=session_ids, user=user)
 
 
 def session_cost_estimate(session: ChargingSession) -> tuple[Decimal, str] | None:

@@ -10,6 +10,7 @@ urlpatterns = [
     path("tokens/import/", views.token_import, name="token_import"),
     path("tokens/<int:pk>/edit/", views.token_edit, name="token_edit"),
     path("sessions/", views.session_list, name="session_list"),
+    path("sessions/export.csv", views.session_export_csv, name="session_export_csv"),
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
     path("unmatched-stops/", views.unmatched_stop_list, name="unmatched_stop_list"),
     path(

@@ -11,12 +11,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
+from sessions_app.exports import sessions_csv_response
 from sessions_app.forms import (
     FLAGGED,
     SESSION_SORTS,
@@ -25,8 +26,8 @@ from sessions_app.forms import (
     SessionFilterForm,
     UnmatchedStopResolveForm,
 )
-from sessions_app.models import SessionStatus, TokenStatus
-from sessions_app.pricing import session_price_panel
+from sessions_app.models import ChargingSession, SessionStatus, TokenStatus
+from sessions_app.pricing import session_list_prices, session_price_panel
 from sessions_app.selectors import (
     id_token_get_for_user,
     id_token_list_for_user,
@@ -185,9 +186,42 @@ def _day_start(day: Any, zone: zoneinfo.ZoneInfo) -> datetime:
 @login_required
 def session_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     _require(request, "charging.view_chargingsession")
+    form, sessions = _filtered_sessions(request)
+    page = _page(request, sessions)
+    now = timezone.now()
+    for session in page:
+        session.elapsed_seconds = (
+            (session.stopped_at or now) - session.started_at
+        ).total_seconds()
+    prices = session_list_prices(
+        session_ids=[session.pk for session in page], user=request.user
+    )
+    for session in page:
+        session.list_price = (prices or {}).get(session.pk)
+    return render(
+        request,
+        "charging/session_list.html",
+        {
+            "form": form,
+            "page": page,
+            "query": _query_without(request, "page"),
+            "export_query": _query_without(request, "page"),
+            "can_view_unmatched": request.user.has_perm("charging.view_unmatchedstop"),
+            "show_prices": prices is not None,
+        },
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
+
+
+def _filtered_sessions(
+    request: AuthenticatedHttpRequest,
+) -> tuple[SessionFilterForm, QuerySet[ChargingSession]]:
+    """The session list's filter form and the sessions it selects, in its order."""
     form = SessionFilterForm(request.GET or None, user=request.user)
     sessions = session_list_for_user(user=request.user)
     order = SESSION_SORTS["-started_at"][1]
+    if form.is_bound and not form.is_valid():
+        return form, sessions.none()
     if form.is_valid():
         data = form.cleaned_data
         if data["network"]:
@@ -218,23 +252,26 @@ def session_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             )
         if data["sort"]:
             order = SESSION_SORTS[data["sort"]][1]
-    page = _page(request, sessions.order_by(*order))
-    now = timezone.now()
-    for session in page:
-        session.elapsed_seconds = (
-            (session.stopped_at or now) - session.started_at
-        ).total_seconds()
-    return render(
-        request,
-        "charging/session_list.html",
-        {
-            "form": form,
-            "page": page,
-            "query": _query_without(request, "page"),
-            "can_view_unmatched": request.user.has_perm("charging.view_unmatchedstop"),
-        },
-        status=400 if form.is_bound and not form.is_valid() else 200,
-    )
+    return form, sessions.order_by(*order)
+
+
+@login_required
+def session_export_csv(
+    request: AuthenticatedHttpRequest,
+) -> HttpResponse | StreamingHttpResponse:
+    """The filtered session list as CSV (prices for roles that may see them)."""
+    _require(request, "charging.view_chargingsession")
+    form, sessions = _filtered_sessions(request)
+    if form.is_bound and not form.is_valid():
+        return HttpResponse(
+            "; ".join(
+                f"{name}: {' '.join(str(error) for error in errors)}"
+                for name, errors in form.errors.items()
+            ),
+            status=400,
+            content_type="text/plain; charset=utf-8",
+        )
+    return sessions_csv_response(sessions=sessions, user=request.user)
 
 
 @login_required

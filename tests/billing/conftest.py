@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -94,3 +94,27 @@ def finished_session(connector_a: Connector) -> Callable[..., ChargingSession]:
         return session
 
     return make
+
+
+# 14:00 UTC in January is 15:00 in Berlin (the station's zone).
+WINTER_START = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def eur_billed(make_tariff, finished_session) -> tuple[ChargingSession, Any]:
+    """A billed EUR session: 10 kWh at 0.30, 20 idle minutes at 0.10, 19 % VAT,
+    charging 15:00-16:00 Berlin time."""
+    make_tariff(
+        currency="EUR",
+        vat_percent=Decimal("19"),
+        elements=[
+            {
+                "energy_price_per_kwh": Decimal("0.30"),
+                "idle_price_per_minute": Decimal("0.10"),
+            }
+        ],
+    )
+    session = finished_session(
+        started_at=WINTER_START, charging_minutes=60, idle_minutes=20, energy_wh=10000
+    )
+    return session, services.session_rate(session_id=session.pk)

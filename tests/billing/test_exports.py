@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 
 import pytest
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from billing import services
 from billing.models import Cdr
-
-# 14:00 UTC in January is 15:00 in Berlin (the station's zone).
-STARTED = datetime(2026, 1, 15, 14, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def idle_fee_cdr(make_tariff, finished_session) -> Cdr:
-    make_tariff(
-        currency="EUR",
-        vat_percent=Decimal("19"),
-        elements=[
-            {
-                "energy_price_per_kwh": Decimal("0.30"),
-                "idle_price_per_minute": Decimal("0.10"),
-            }
-        ],
-    )
-    session = finished_session(
-        started_at=STARTED, charging_minutes=60, idle_minutes=20, energy_wh=10000
-    )
-    return services.session_rate(session_id=session.pk)
+def idle_fee_cdr(eur_billed) -> Cdr:
+    return eur_billed[1]
 
 
 def _csv(client, user) -> list[dict[str, str]]:
