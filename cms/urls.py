@@ -1,5 +1,5 @@
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cms import views
 from stations.reports import urls as report_urls
@@ -19,7 +19,7 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path(
         "api/docs/",
-        SpectacularSwaggerView.as_view(url_name="api_schema"),
+        SpectacularSwaggerSplitView.as_view(url_name="api_schema"),
         name="api_docs",
     ),
     path("accounts/", include("accounts.urls")),

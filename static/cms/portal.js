@@ -32,3 +32,28 @@
   }
   window.cms = { connectLive: connectLive, applyFragments: applyFragments };
 })();
+
+// Behaviour declared with data-* attributes instead of inline handlers (the
+// Content-Security-Policy allows no inline script): data-confirm on a form asks
+// before it is submitted, data-autosubmit on a field submits its form on change,
+// data-heat on a heatmap cell sets its shade.
+(function () {
+  "use strict";
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.dataset.confirm && !window.confirm(form.dataset.confirm)) {
+      event.preventDefault();
+    }
+  }, true);
+  document.addEventListener("change", function (event) {
+    var field = event.target;
+    if (field instanceof HTMLElement && field.hasAttribute("data-autosubmit") && field.form) {
+      field.form.requestSubmit();
+    }
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    document.querySelectorAll("[data-heat]").forEach(function (cell) {
+      cell.style.backgroundColor = "rgba(43, 108, 176, " + Number(cell.dataset.heat) + ")";
+    });
+  });
+})();
