@@ -12,6 +12,11 @@ class ChargingConfig(AppConfig):
         from sessions_app.search import search_sections_register
 
         search_sections_register()
+        # The OCPP gateway reaches the session services through its port.
+        from sessions_app import services
+        from stations.session_port import session_services_register
+
+        session_services_register(services)
         from cms.demo import demo_loader_register
         from sessions_app.demo import sessions_demo_load
 

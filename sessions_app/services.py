@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +44,7 @@ from stations.services import (
     charger_report_quarantine,
     connector_number_refusal,
 )
+from stations.session_port import MeterValuesReport
 
 logger = logging.getLogger(__name__)
 
@@ -716,17 +716,6 @@ def _apply_samples_locked(
         return None
     session.save(update_fields=[*_LIVE_FIELDS, "updated_at"])
     return session
-
-
-@dataclass(frozen=True)
-class MeterValuesReport:
-    """One MeterValues.req as the gateway received it."""
-
-    charge_point_id: int
-    connector_id: int
-    transaction_id: int | None
-    samples: list[Sample]
-    received_at: datetime
 
 
 @transaction.atomic

@@ -36,6 +36,7 @@ from stations.ocpp.messagelog import (
     write_entries,
 )
 from stations.ocpp.runtime import run_service
+from stations.session_port import sessions
 
 logger = logging.getLogger(__name__)
 
@@ -195,15 +196,11 @@ class GroupCommit(Generic[Item]):
 
 
 def _meter_values_batch(*, items: list[Any]) -> None:
-    from sessions_app.services import meter_values_record_batch
-
-    meter_values_record_batch(reports=items)
+    sessions.meter_values_record_batch(reports=items)
 
 
 def _meter_values_single(*, item: Any) -> None:
-    from sessions_app.services import meter_values_record
-
-    meter_values_record(
+    sessions.meter_values_record(
         charge_point_id=item.charge_point_id,
         connector_id=item.connector_id,
         transaction_id=item.transaction_id,

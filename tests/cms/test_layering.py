@@ -39,10 +39,6 @@ _SESSIONS_READ = (
     "reads charging sessions (sessions_app is above stations); fix: a selector "
     "sessions_app registers, or the page moves up"
 )
-_GATEWAY = (
-    "the OCPP gateway calls session services directly; the version seam and "
-    "the one event path (issue 17 items 2-4) turn these into facts and events"
-)
 _REPORT_HISTORY = (
     "the connector roll-ups read sessions and meter values (sessions started "
     "and energy per hour, late session data, the meter-value purge); fix: "
@@ -66,8 +62,6 @@ ALLOWED: dict[tuple[str, str], str] = {
     ),
     ("stations.remote.views", "sessions_app"): "the remote-start form lists id "
     "tokens; " + _SESSIONS_READ,
-    ("stations.ocpp.groupcommit", "sessions_app"): _GATEWAY,
-    ("stations.ocpp.v16.handlers", "sessions_app"): _GATEWAY,
     ("stations.reports.history", "sessions_app"): _REPORT_HISTORY,
     ("stations.reports.tasks", "sessions_app"): _REPORT_HISTORY,
     ("stations.smart.services", "sessions_app"): (

@@ -24,7 +24,6 @@ from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
-from sessions_app import services as sessions
 from stations import services
 from stations.models import OcppMessage
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
@@ -46,6 +45,7 @@ from stations.ocpp.protocol import (
 from stations.ocpp.runtime import orm_service, side_call
 from stations.ocpp.v16.validation import validate, without_odd_sampled_values
 from stations.ocpp.v16.wire import id_tag_info, samples_of
+from stations.session_port import MeterValuesReport, sessions
 
 logger = logging.getLogger(__name__)
 
@@ -440,7 +440,7 @@ class CentralSystem(V16ChargePoint):
         received_at = timezone.now()
         # Group commit with the other chargers of this process; answered once stored.
         await get_batcher("meter_values").submit(
-            sessions.MeterValuesReport(
+            MeterValuesReport(
                 charge_point_id=self.charge_point_id,
                 connector_id=connector_id,
                 transaction_id=transaction_id,
