@@ -17,6 +17,7 @@ from django.http import Http404
 from accounts.models import User
 from billing.exports import cdr_fees
 from billing.models import Cdr, CreditNote, RatingStatus, SessionTariff, Tariff
+from billing.templatetags.billing_tags import money
 from sessions_app.pricing import SessionListPrice
 from stations.models import Network, Station
 from stations.selectors import network_ids_for_user
@@ -208,6 +209,7 @@ def session_price_for_user(
             "estimate": None,
             "no_tariff": False,
             "can_view_cdr": user.has_perm("billing.view_cdr"),
+            "text": money(cdr.total_amount, cdr.currency),
         }
     try:
         estimate, currency = session_cost_estimate_in_currency(session)
@@ -218,6 +220,7 @@ def session_price_for_user(
             "estimate": None,
             "no_tariff": True,
             "can_view_cdr": False,
+            "text": "",
         }
     return {
         "cdr": None,
@@ -225,6 +228,7 @@ def session_price_for_user(
         "estimate": estimate,
         "no_tariff": False,
         "can_view_cdr": False,
+        "text": money(estimate, currency),
     }
 
 

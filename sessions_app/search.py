@@ -11,6 +11,8 @@ from accounts.http import AnyUser
 from sessions_app.models import ChargingSession, IdToken
 from stations.search import SearchSection, search_section_register
 
+MIN_TEXT_QUERY = 3  # shorter text would match half the drivers
+
 
 def _tokens(
     *, user: AnyUser, query: str, network_ids: Sequence[int], limit: int
@@ -29,12 +31,29 @@ def _sessions(
     match = Q(id_tag__iexact=query)
     if query.isdigit():
         match |= Q(pk=int(query))
+    if len(query) >= MIN_TEXT_QUERY:
+        # Support is called by a driver: by name, by the card's label, by e-mail.
+        match |= Q(id_token__label__icontains=query) | Q(
+            id_token__owner__email__icontains=query
+        )
+        for word in query.split():
+            match |= Q(id_token__owner__first_name__iexact=word) | Q(
+                id_token__owner__last_name__iexact=word
+            )
+        if " " in query.strip():
+            first, _, last = query.strip().partition(" ")
+            match |= Q(
+                id_token__owner__first_name__iexact=first,
+                id_token__owner__last_name__iexact=last.strip(),
+            )
     return list(
         ChargingSession.objects.filter(
             charge_point__station__network_id__in=network_ids
         )
         .filter(match)
-        .select_related("charge_point", "charge_point__station")
+        .select_related(
+            "charge_point", "charge_point__station", "id_token", "id_token__owner"
+        )
         .order_by("-started_at")[:limit]
     )
 

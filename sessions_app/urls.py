@@ -12,6 +12,10 @@ urlpatterns = [
     path("sessions/", views.session_list, name="session_list"),
     path("sessions/export.csv", views.session_export_csv, name="session_export_csv"),
     path("sessions/<int:pk>/", views.session_detail, name="session_detail"),
+    path("sessions/<int:pk>/live.json", views.session_live, name="session_live"),
+    path(
+        "sessions/<int:pk>/<str:action>/", views.session_action, name="session_action"
+    ),
     path("unmatched-stops/", views.unmatched_stop_list, name="unmatched_stop_list"),
     path(
         "unmatched-stops/<int:pk>/resolve/",

@@ -11,12 +11,18 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    JsonResponse,
+    StreamingHttpResponse,
+)
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
-from accounts.http import AuthenticatedHttpRequest
+from accounts.http import AnyUser, AuthenticatedHttpRequest
 from sessions_app.exports import sessions_csv_response
 from sessions_app.forms import (
     FLAGGED,
@@ -44,9 +50,15 @@ from sessions_app.services import (
     id_token_update,
     unmatched_stop_resolve,
 )
+from sessions_app.templatetags.charging_tags import duration, kw, kwh
 from sessions_app.token_import import IdTokenImportError, id_tokens_import
+from stations.models import OcppMessage
+from stations.ocpp import commands as ocpp
+from stations.remote.services import ACTION_PERMISSIONS, command_submit
+from stations.selectors import charge_point_get_for_user
 
 PAGE_SIZE = 50
+CHARGER_FRAMES = 10  # the charger's latest frames on a session page
 METER_VALUES_PAGE_SIZE = 100
 
 
@@ -308,6 +320,12 @@ def session_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "frames": session_ocpp_frames(session=session),
             "SessionStatus": SessionStatus,
             "price": price,
+            "actions": session_actions_for_user(user=request.user, session=session),
+            "charger_frames": OcppMessage.objects.filter(
+                charge_point=session.charge_point
+            ).order_by("-at", "-id")[:CHARGER_FRAMES],
+            "live_path": "/ws/live/?view=charge_point"
+            f"&charge_point={session.charge_point_id}",
         },
     )
 
@@ -367,3 +385,91 @@ def unmatched_stop_resolve_view(
     )
     messages.success(request, f"Stop {unmatched.transaction_id} marked resolved.")
     return redirect("charging:unmatched_stop_list")
+
+
+# Support's actions on a session page: (command, permission, what the user sees).
+SESSION_ACTIONS: dict[str, tuple[str, str]] = {
+    "stop": ("RemoteStopTransaction", "Remote stop"),
+    "unlock": ("UnlockConnector", "Unlock connector"),
+    "reset": ("Reset", "Soft reset of the charger"),
+}
+
+
+def _session_command(action: str, session: ChargingSession) -> ocpp.Command:
+    if action == "stop":
+        # The transaction id the CMS answered StartTransaction with is the
+        # session's own number (OCPP 1.6 §6.46 RemoteStopTransaction.req).
+        return ocpp.RemoteStop(transaction_id=session.pk)
+    if action == "unlock":
+        return ocpp.UnlockConnector(connector=session.connector_number)
+    return ocpp.Reset(kind=ocpp.ResetKind.SOFT)
+
+
+def session_actions_for_user(
+    *, user: AnyUser, session: ChargingSession
+) -> list[dict[str, str]]:
+    """The actions the user's role may take on this session's charger now."""
+    actions = []
+    for key, (command, label) in SESSION_ACTIONS.items():
+        if key == "stop" and session.stopped_at is not None:
+            continue
+        if user.has_perm(ACTION_PERMISSIONS[command]):
+            actions.append({"key": key, "label": label})
+    return actions
+
+
+@login_required
+@require_POST
+def session_action(
+    request: AuthenticatedHttpRequest, pk: int, action: str
+) -> HttpResponse:
+    """Remote stop, unlock or reset from the session page, by role."""
+    if action not in SESSION_ACTIONS:
+        raise Http404("No such action.")
+    session = session_get_for_user(
+        user=request.user, pk=pk, perm="charging.view_chargingsession"
+    )
+    command_name, label = SESSION_ACTIONS[action]
+    charge_point = charge_point_get_for_user(
+        user=request.user,
+        pk=session.charge_point_id,
+        perm=ACTION_PERMISSIONS[command_name],
+    )
+    if action == "stop" and session.stopped_at is not None:
+        messages.error(request, "This session has already stopped.")
+        return redirect("charging:session_detail", pk=session.pk)
+    command = command_submit(
+        charge_point=charge_point,
+        command=_session_command(action, session),
+        requested_by=request.user,
+    )
+    messages.success(
+        request,
+        f"{label} sent to {charge_point.ocpp_id}: {command.get_status_display()}.",
+    )
+    return redirect("charging:session_detail", pk=session.pk)
+
+
+@login_required
+def session_live(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
+    """The session page's ticking figures (energy, power, cost so far, status)."""
+    session = session_get_for_user(
+        user=request.user, pk=pk, perm="charging.view_chargingsession"
+    )
+    end = session.stopped_at or timezone.now()
+    price = session_price_panel(session=session, user=request.user)
+    cost = str(price.get("text", "")) if price is not None else ""
+    return JsonResponse(
+        {
+            "status": session.status,
+            "status_display": session.get_status_display(),
+            "energy": f"{kwh(session.energy_wh)} kWh",
+            "power": f"{kw(session.power_w)} kW" if session.stopped_at is None else "—",
+            "soc": f"{session.soc_percent:.0f} %"
+            if session.soc_percent is not None
+            else "—",
+            "duration": duration((end - session.started_at).total_seconds()),
+            "cost": cost,
+            "is_open": session.stopped_at is None,
+        }
+    )
