@@ -6,7 +6,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from django.db import connections, models, router
+from django.db import connections, models, router, transaction
 from django.db.models.options import Options
 
 
@@ -73,6 +73,8 @@ def insert_rows(
     model: type[models.Model],
     fields: Sequence[str],
     rows: Sequence[Sequence[object]],
+    *,
+    ignore_conflicts: bool = False,
 ) -> int:
     """Insert ``rows`` (plain values in ``fields`` order) without reading ids back.
 
@@ -82,7 +84,12 @@ def insert_rows(
     psycopg quotes every value in Python. Other databases: ``bulk_create``.
     Values are given as the database takes them: foreign keys by id (the field
     name is accepted for the ``_id`` column), aware datetimes, JSON as Python
-    data (encoded with the field's encoder). Returns the number of rows.
+    data (encoded with the field's encoder).
+
+    ``ignore_conflicts``: rows a unique constraint already holds are skipped
+    (PostgreSQL: COPY into a temporary table, then one ``INSERT ... SELECT ... ON
+    CONFLICT DO NOTHING``). Returns the number of rows given, or with
+    ``ignore_conflicts`` on PostgreSQL the number inserted.
     """
     if not rows:
         return 0
@@ -101,17 +108,45 @@ def insert_rows(
                 for row in rows
             ],
             batch_size=1000,
+            ignore_conflicts=ignore_conflicts,
         )
         return len(rows)
+    quote = connection.ops.quote_name
+    column_list = ", ".join(quote(_column(field)) for field in columns)
+    if not ignore_conflicts:
+        _copy_rows(connection, quote(meta.db_table), column_list, columns, rows)
+        return len(rows)
+    staging = quote(f"_staging_{meta.db_table}")
+    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+        # Lives for the session, emptied at every commit; the same columns, no
+        # constraints or defaults (no sequence numbers spent on staged rows).
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "  # noqa: S608  (quoted identifiers)
+            f"AS SELECT {column_list} FROM {quote(meta.db_table)} WITH NO DATA"
+        )
+        _copy_rows(connection, staging, column_list, columns, rows)
+        cursor.execute(
+            f"INSERT INTO {quote(meta.db_table)} ({column_list}) "  # noqa: S608  (quoted identifiers)
+            f"SELECT {column_list} FROM {staging} ON CONFLICT DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"DELETE FROM {staging}")  # noqa: S608  (quoted identifier)
+    return int(inserted)
+
+
+def _copy_rows(
+    connection: Any,
+    table: str,
+    column_list: str,
+    columns: Sequence[Any],
+    rows: Sequence[Sequence[object]],
+) -> None:
     encoders = [
         (index, field.encoder)
         for index, field in enumerate(columns)
         if isinstance(field, models.JSONField)
     ]
-    quote = connection.ops.quote_name
-    sql = "COPY {} ({}) FROM STDIN".format(
-        quote(meta.db_table), ", ".join(quote(_column(field)) for field in columns)
-    )
+    sql = f"COPY {table} ({column_list}) FROM STDIN"
     with (
         connection.cursor() as cursor,
         connection.wrap_database_errors,
@@ -127,4 +162,3 @@ def insert_rows(
         else:
             for row in rows:
                 copy.write_row(row)
-    return len(rows)

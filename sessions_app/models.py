@@ -208,6 +208,25 @@ class MeterValue(models.Model):
             models.Index(fields=["session", "timestamp"]),
             models.Index(fields=["charge_point", "timestamp"]),
         ]
+        constraints = [
+            # One reading per quantity and instant of a connector: a charger
+            # resending MeterValues (or repeating a reading in StopTransaction's
+            # transactionData) is stored once (inserts skip the conflict).
+            models.UniqueConstraint(
+                fields=[
+                    "charge_point",
+                    "connector_number",
+                    "timestamp",
+                    "measurand",
+                    "phase",
+                    "location",
+                    # A reading in another unit is another reading (a charger
+                    # reporting kWh and an odd unit for one measurand).
+                    "unit",
+                ],
+                name="meter_value_unique_reading",
+            )
+        ]
 
 
 class UnmatchedStop(models.Model):

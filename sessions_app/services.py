@@ -547,6 +547,7 @@ def _store_samples(
             samples=samples,
             received_at=received_at,
         ),
+        ignore_conflicts=True,
     )
     _odd_samples_quarantine(owner_id, samples, at=received_at)
 
@@ -773,7 +774,9 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
             and _apply_samples(session, samples)
         ):
             moved[session.pk] = session
-    insert_rows(MeterValue, SAMPLE_FIELDS, rows)
+    # A resent MeterValues (no answer reached the charger) is stored once: the
+    # database's unique reading constraint drops the rows it already holds.
+    insert_rows(MeterValue, SAMPLE_FIELDS, rows, ignore_conflicts=True)
     if not moved:
         return
     now = timezone.now()
