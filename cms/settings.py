@@ -237,6 +237,12 @@ PERIODIC_TASKS["meter-value-retention"] = {
     "task": "stations.reports.tasks.meter_values_purge_task",
     "every_seconds": 3600,
 }
+# Sessions left open after their connector went Available (sessions_app.services).
+PERIODIC_TASKS["zombie-sessions-sweep"] = {
+    "task": "sessions_app.tasks.zombie_sessions_sweep_task",
+    "every_seconds": env_int("ZOMBIE_SESSION_SWEEP_SECONDS", 60, minimum=5),
+}
+ZOMBIE_SESSION_CLOSE_MINUTES = env_int("ZOMBIE_SESSION_CLOSE_MINUTES", 15, minimum=1)
 # The outbox relay (cms.outbox): nudged after each commit that wrote outbox rows;
 # this period is the safety net for a nudge lost in a crash.
 PERIODIC_TASKS["outbox-relay"] = {

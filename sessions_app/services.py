@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -50,6 +51,12 @@ logger = logging.getLogger(__name__)
 
 CONCURRENT_TX = "ConcurrentTx"
 STOP_REASON_SUPERSEDED = "Superseded"
+# A session the charger moved on from without a StopTransaction (its start was
+# answered after the charger's timeout and never resent): closed by the sweep.
+STOP_REASON_ZOMBIE = "ClosedAsZombie"
+# Stops the CMS decides; the charger's own late StopTransaction still completes
+# such a session with its real meter reading.
+CMS_STOP_REASONS = frozenset({STOP_REASON_SUPERSEDED, STOP_REASON_ZOMBIE})
 # OCPP 1.6 §7.41: StopTransaction.reason "may only be omitted when the Reason is Local".
 STOP_REASON_DEFAULT = "Local"
 
@@ -361,6 +368,78 @@ def _supersede_open_sessions(
 
 
 @transaction.atomic
+def zombie_sessions_sweep(*, now: datetime) -> int:
+    """Close open sessions whose connector the charger reports Available since.
+
+    OCPP 1.6 §4.9: Available means no transaction runs on the connector. A
+    session still open after its connector went Available (and stayed so for
+    ZOMBIE_SESSION_CLOSE_MINUTES) with no meter value since is one the charger
+    never ran or forgot: it is closed at that moment with the last register
+    reading, flagged with stop reason ``ClosedAsZombie`` (shown in the portal).
+    A late StopTransaction still completes it with the real reading.
+    """
+    cutoff = now - timedelta(minutes=settings.ZOMBIE_SESSION_CLOSE_MINUTES)
+    candidates = (
+        ChargingSession.objects.filter(
+            status=SessionStatus.ACTIVE,
+            stopped_at__isnull=True,
+            connector__status="Available",
+            connector__status_at__gt=F("started_at"),
+            connector__status_at__lte=cutoff,
+        )
+        .filter(
+            Q(last_meter_at__isnull=True)
+            | Q(last_meter_at__lt=F("connector__status_at"))
+        )
+        .values_list("pk", flat=True)
+    )
+    closed = 0
+    for session_id in list(candidates[:500]):
+        with transaction.atomic():
+            session = (
+                ChargingSession.objects.select_for_update(of=("self",))
+                .select_related("connector", "charge_point__station")
+                .filter(pk=session_id, stopped_at__isnull=True)
+                .first()
+            )
+            if session is None or session.connector is None:
+                continue
+            idle_since = session.connector.status_at
+            if idle_since is None:
+                continue
+            session.status = SessionStatus.COMPLETED
+            session.stopped_at = idle_since
+            session.stop_reason = STOP_REASON_ZOMBIE
+            session.meter_stop_wh = (
+                session.meter_last_wh
+                if session.meter_last_wh is not None
+                else session.meter_start_wh
+            )
+            session.power_w = None
+            session.save(
+                update_fields=[
+                    "status", "stopped_at", "stop_reason", "meter_stop_wh",
+                    "power_w", "updated_at",
+                ]
+            )  # fmt: skip
+            logger.warning(
+                "Session %s on %s connector %s closed as a zombie: the connector "
+                "is Available since %s without a StopTransaction",
+                session.pk,
+                session.charge_point.ocpp_id,
+                session.connector_number,
+                idle_since,
+            )
+            _session_event(session, session.charge_point)
+            emit(
+                SessionStopped(
+                    session_id=session.pk, charge_point_pk=session.charge_point_id
+                )
+            )
+            closed += 1
+    return closed
+
+
 def session_stop_from_ocpp(
     *,
     charge_point_ocpp_id: str | None = None,
@@ -416,7 +495,7 @@ def session_stop_from_ocpp(
                 charge_point.ocpp_id,
             )
         return auth
-    if session.stopped_at is not None and session.stop_reason != STOP_REASON_SUPERSEDED:
+    if session.stopped_at is not None and session.stop_reason not in CMS_STOP_REASONS:
         return auth  # resent: the first stop stands
 
     if samples:

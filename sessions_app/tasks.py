@@ -1,0 +1,14 @@
+"""Periodic work on charging sessions."""
+
+from __future__ import annotations
+
+from celery import shared_task
+from django.utils import timezone
+
+from sessions_app import services
+
+
+@shared_task
+def zombie_sessions_sweep_task() -> int:
+    """Close sessions whose connector went Available without a StopTransaction."""
+    return services.zombie_sessions_sweep(now=timezone.now())
