@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -161,7 +162,26 @@ class NetworkGrantForm(forms.Form):
         form_field(self, "network", forms.ModelChoiceField).queryset = networks
 
 
+# People's actions and the system's (sweeps, load management, charger-driven
+# changes: no actor) are separate streams; people's are shown unless asked.
+AUDIT_STREAMS = [
+    ("people", "People"),
+    ("system", "System"),
+    ("all", "Everything"),
+]
+
+
+def audit_stream(entries: QuerySet[Any], stream: str) -> QuerySet[Any]:
+    """The entries of one stream (``people``, ``system`` or ``all``)."""
+    if stream == "system":
+        return entries.filter(actor__isnull=True)
+    if stream == "all":
+        return entries
+    return entries.filter(actor__isnull=False)
+
+
 class AuditLogFilterForm(forms.Form):
+    stream = forms.ChoiceField(choices=AUDIT_STREAMS, required=False, label="Stream")
     actor = forms.CharField(
         required=False,
         max_length=150,
@@ -173,13 +193,11 @@ class AuditLogFilterForm(forms.Form):
         queryset=Network.objects.none(), required=False, empty_label="All networks"
     )
     date_from = forms.DateField(
-        required=False,
-        label="From (UTC)",
-        widget=forms.DateInput(attrs={"type": "date"}),
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
     )
     date_to = forms.DateField(
         required=False,
-        label="To (UTC, inclusive)",
+        label="To (inclusive)",
         widget=forms.DateInput(attrs={"type": "date"}),
     )
 
@@ -189,9 +207,13 @@ class AuditLogFilterForm(forms.Form):
         networks: QuerySet[Network],
         actions: list[str],
         object_types: list[str],
+        zone: ZoneInfo,
         **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
+        self.zone = zone  # dates are days in the reader's zone
+        self.fields["date_from"].label = f"From ({zone.key})"
+        self.fields["date_to"].label = f"To ({zone.key}, inclusive)"
         form_field(self, "network", forms.ModelChoiceField).queryset = networks
         form_field(self, "action", forms.ChoiceField).choices = [
             ("", "All actions")
@@ -210,6 +232,7 @@ class AuditLogFilterForm(forms.Form):
     def filter(self, entries: QuerySet[Any]) -> QuerySet[Any]:
         """Apply the valid filters to ``entries`` (call after ``is_valid``)."""
         data = self.cleaned_data
+        entries = audit_stream(entries, data.get("stream") or "people")
         if data.get("actor"):
             entries = entries.filter(actor_label__iexact=data["actor"].strip())
         if data.get("action"):
@@ -219,11 +242,11 @@ class AuditLogFilterForm(forms.Form):
         if data.get("network"):
             entries = entries.filter(network=data["network"])
         if data.get("date_from"):
-            start = datetime.combine(data["date_from"], time.min, tzinfo=UTC)
+            start = datetime.combine(data["date_from"], time.min, tzinfo=self.zone)
             entries = entries.filter(at__gte=start)
         if data.get("date_to"):
             end = datetime.combine(
-                data["date_to"] + timedelta(days=1), time.min, tzinfo=UTC
+                data["date_to"] + timedelta(days=1), time.min, tzinfo=self.zone
             )
             entries = entries.filter(at__lt=end)
         return entries

@@ -20,12 +20,14 @@ from django.views.decorators.http import require_POST
 
 from accounts.diff import DiffRow, audit_diff
 from accounts.forms import (
+    AUDIT_STREAMS,
     AuditLogFilterForm,
     NetworkGrantForm,
     PasswordResetForm,
     PreferencesForm,
     UserCreateForm,
     UserEditForm,
+    audit_stream,
 )
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditLog, User
@@ -337,6 +339,7 @@ def _audit_row(entry: AuditLog, zone: ZoneInfo) -> AuditRow:
 def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
     entries = audit_log_list_for_user(user=request.user)
     bare = entries.order_by()
+    zone = _reader_zone()
     form = AuditLogFilterForm(
         request.GET or None,
         networks=network_list_for_user(user=request.user),
@@ -344,14 +347,19 @@ def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
         object_types=sorted(
             set(bare.values_list("object_type", flat=True).distinct()) - {""}
         ),
+        zone=zone,
     )
     status = 200
+    stream = "people"
     if form.is_bound:
         if form.is_valid():
+            stream = form.cleaned_data.get("stream") or "people"
             entries = form.filter(entries)
         else:
             entries = entries.none()
             status = 400
+    else:
+        entries = audit_stream(entries, stream)
     page = Paginator(entries, AUDIT_ENTRIES_PER_PAGE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -361,8 +369,18 @@ def audit_log(request: AuthenticatedHttpRequest) -> HttpResponse:
         {
             "form": form,
             "page": page,
-            "rows": [_audit_row(entry, _reader_zone()) for entry in page.object_list],
+            "rows": [_audit_row(entry, zone) for entry in page.object_list],
             "query": query.urlencode(),
+            "stream": stream,
+            "streams": [
+                {
+                    "key": key,
+                    "label": label,
+                    "count": audit_stream(bare, key).count(),
+                    "url": f"?stream={key}",
+                }
+                for key, label in AUDIT_STREAMS
+            ],
         },
         status=status,
     )

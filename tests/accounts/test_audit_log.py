@@ -236,3 +236,62 @@ def test_audit_diff_lists_changed_added_and_removed_fields() -> None:
     assert by_field["email"].kind == "removed"
     assert by_field["name"].kind == "added"
     assert audit_diff(None, {"ok": False})[0].after == "no"
+
+
+# --- Streams: people and the system -------------------------------------------------
+
+
+def _streams_fixture(operator, network_a) -> None:
+    AuditLog.objects.create(
+        action="station.update",
+        network=network_a,
+        actor=operator,
+        actor_label=operator.username,
+        object_repr="City Mall renamed",
+    )
+    for index in range(30):  # load management writes profiles all day
+        AuditLog.objects.create(
+            action="smart.profile", network=network_a, object_repr=f"profile {index}"
+        )
+
+
+def test_people_are_shown_first_and_the_system_has_its_own_stream(
+    client: Client, operator, network_a
+) -> None:
+    _streams_fixture(operator, network_a)
+    client.force_login(operator)
+
+    people = client.get(reverse("accounts:audit_log")).content.decode()
+    system = client.get(reverse("accounts:audit_log"), {"stream": "system"})
+    everything = client.get(reverse("accounts:audit_log"), {"stream": "all"})
+
+    assert "City Mall renamed" in people
+    assert "profile 3" not in people
+    assert 'data-testid="stream-system"' in people
+    assert 'data-testid="stream-people">People <span class="badge">1</span>' in people
+    assert 'data-testid="stream-system">System <span class="badge">30</span>' in people
+    assert "City Mall renamed" not in system.content.decode()
+    assert "profile 3" in system.content.decode()
+    assert len(everything.context["rows"]) == 31
+
+
+def test_streams_stay_in_the_users_networks(
+    client: Client, operator, network_a, network_b
+) -> None:
+    AuditLog.objects.create(
+        action="smart.profile", network=network_b, object_repr="theirs"
+    )
+    client.force_login(operator)
+
+    response = client.get(reverse("accounts:audit_log"), {"stream": "system"})
+
+    assert "theirs" not in response.content.decode()
+
+
+def test_an_unknown_stream_names_the_field(client: Client, operator) -> None:
+    client.force_login(operator)
+
+    response = client.get(reverse("accounts:audit_log"), {"stream": "gossip"})
+
+    assert response.status_code == 400
+    assert "stream" in response.context["form"].errors

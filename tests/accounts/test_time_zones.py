@@ -91,7 +91,11 @@ def test_alert_list_follows_the_users_chosen_zone(client, operator, berlin_alert
 
 def test_audit_log_is_in_the_users_zone(client, operator, network_a):
     entry = AuditLog.objects.create(
-        action="station.update", network=network_a, object_type="stations.Station"
+        action="station.update",
+        network=network_a,
+        object_type="stations.Station",
+        actor=operator,
+        actor_label=operator.username,
     )
     AuditLog.objects.filter(pk=entry.pk).update(at=MOMENT)
     operator.time_zone = "Asia/Tokyo"
