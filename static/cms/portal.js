@@ -57,3 +57,17 @@
     });
   });
 })();
+
+// Narrow screens: the navigation folds behind a Menu button (data-nav-toggle names
+// the list it opens with aria-controls).
+(function () {
+  "use strict";
+  document.addEventListener("click", function (event) {
+    var button = event.target instanceof Element ? event.target.closest("[data-nav-toggle]") : null;
+    if (!button) { return; }
+    var nav = document.getElementById(button.getAttribute("aria-controls"));
+    if (!nav) { return; }
+    var open = nav.classList.toggle("nav-open");
+    button.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+})();

@@ -131,3 +131,58 @@ def test_charge_point_page_fits_a_1400_px_window(
         box = panel.bounding_box()
         assert box is not None
         assert box["x"] + box["width"] <= 1400
+
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_on_a_phone_the_navigation_folds_and_the_board_is_cards(
+    browser: Browser, portal_server, operator, station_a
+) -> None:
+    for index in range(3):
+        charge_point = ChargePointFactory(
+            station=station_a, ocpp_id=f"PHONE-CHARGER-{index:02d}", is_online=True
+        )
+        for number in (1, 2):
+            ConnectorFactory(
+                charge_point=charge_point, connector_id=number, status="Available"
+            )
+    page = _page(browser, PHONE["width"], PHONE["height"])
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    log_in(page, portal_server, operator.username, "/live/")
+
+    navigation = page.get_by_role("navigation", name="Main")
+    expect(navigation).to_be_hidden()  # it does not fill the screen
+    header = _box(page, ".topbar")
+    assert header["height"] < 200, header
+    assert _document_width(page) <= 390
+    cards = page.locator("#live-board tbody tr")
+    expect(cards).to_have_count(6)
+    expect(page.locator("#live-board thead")).to_be_hidden()
+    for index in range(6):
+        card = cards.nth(index).bounding_box()
+        assert card is not None
+        assert card["x"] >= 0
+        assert card["x"] + card["width"] <= 390
+    label = page.evaluate(
+        "getComputedStyle(document.querySelector('#live-board td:nth-child(6)'),"
+        " '::before').content"
+    )
+    assert label == '"Status"'
+
+    page.get_by_test_id("nav-toggle").click()
+    expect(navigation).to_be_visible()
+    expect(page.get_by_test_id("nav-toggle")).to_have_attribute("aria-expanded", "true")
+    navigation.get_by_role("link", name="Stations").click()
+    page.wait_for_url("**/stations/")
+    assert _document_width(page) <= 390
+    for path in (
+        "/",
+        f"/stations/{station_a.pk}/",
+        "/charging/sessions/",
+        "/accounts/audit/",
+    ):
+        page.goto(f"{portal_server.http_url}{path}")
+        assert _document_width(page) <= 390, path
+    assert errors == []
