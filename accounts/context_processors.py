@@ -16,6 +16,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Overview", "stations:overview", "stations.view_network", False),
     ("Networks", "stations:network_list", "stations.view_network", False),
     ("Stations", "stations:station_list", "stations.view_station", False),
+    ("Map", "stations:station_map", "stations.view_station", False),
     ("Charge points", "stations:charge_point_list", "stations.view_chargepoint", False),
     ("Unassigned", "stations:unassigned_list", "stations.manage_unassigned", False),
     ("Bulk commands", "commands:bulk", "stations.reset_chargepoint", False),

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 PERMISSIONS_POLICY = ", ".join(
@@ -25,13 +27,22 @@ PERMISSIONS_POLICY = ", ".join(
 )  # fmt: skip
 
 
+def _tile_origin() -> str:
+    """The station map's tile server (``MAP_TILE_URL``), the one image source
+    outside the portal, when one is configured (one host; no ``{s}`` subdomains)."""
+    parts = urlsplit(settings.MAP_TILE_URL)
+    if parts.scheme in ("http", "https") and parts.netloc and "{" not in parts.netloc:
+        return f" {parts.scheme}://{parts.netloc}"
+    return ""
+
+
 def content_security_policy(nonce: str) -> str:
     return "; ".join(
         (
             "default-src 'self'",
             "script-src 'self'",
             f"style-src 'self' 'nonce-{nonce}'",
-            "img-src 'self' data:",
+            f"img-src 'self' data:{_tile_origin()}",
             "font-src 'self'",
             "connect-src 'self'",
             "object-src 'none'",

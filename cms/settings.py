@@ -482,6 +482,13 @@ BILLING_RECEIPT_EMAILS = env_bool("BILLING_RECEIPT_EMAILS", True)
 # --- Demo -----------------------------------------------------------------------
 DEMO_PASSWORD = env_secret("DEMO_PASSWORD", "demo-charge-2026")
 
+# The station map's background: an XYZ tile URL on one host, e.g.
+# https://tiles.example.org/{z}/{x}/{y}.png (the Content-Security-Policy admits
+# that host for images), and its attribution. Empty: markers on a plain
+# background, and no request leaves the portal's origin.
+MAP_TILE_URL = env_str("MAP_TILE_URL", "") or ""
+MAP_TILE_ATTRIBUTION = env_str("MAP_TILE_ATTRIBUTION", "") or ""
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -1,12 +1,15 @@
 from django.urls import path
 
 from stations import views
+from stations.live import map as station_map
 
 app_name = "stations"
 
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("live/", views.live_board, name="live_board"),
+    path("map/", station_map.station_map, name="station_map"),
+    path("map/data/", station_map.station_map_data, name="station_map_data"),
     path("search/", views.search, name="search"),
     path("networks/", views.network_list, name="network_list"),
     path("networks/new/", views.network_create, name="network_create"),
