@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page, expect
 
 from stations.models import OcppMessage
 from stations.smart.services import site_replan
-from tests.browser.conftest import log_in
+from tests.browser.conftest import log_in, screenshot
 from tests.factories import ChargePointFactory, ConnectorFactory
 from tests.smart.support import site_connectors, start_session
 
@@ -70,6 +70,7 @@ def test_load_management_cards_use_the_width_and_the_chart_has_height(
     assert 270 <= chart["height"] <= 290, chart
     assert chart["width"] > 600, chart
     assert _document_width(page) <= 1920
+    screenshot(page, "load-management")
     assert errors == []
 
 
@@ -170,6 +171,7 @@ def test_on_a_phone_the_navigation_folds_and_the_board_is_cards(
         " '::before').content"
     )
     assert label == '"Status"'
+    screenshot(page, "phone-board")
 
     page.get_by_test_id("nav-toggle").click()
     expect(navigation).to_be_visible()
