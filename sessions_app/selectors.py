@@ -20,6 +20,7 @@ from accounts.scope import is_administrator
 from sessions_app import metering
 from sessions_app.models import ChargingSession, IdToken, MeterValue, UnmatchedStop
 from stations.models import OcppMessage
+from stations.ocpp.versions import transaction_frames
 from stations.selectors import can_see_unassigned, network_ids_for_user
 
 
@@ -182,8 +183,8 @@ PARTNER_WINDOW = timedelta(minutes=5)
 def session_ocpp_frames(*, session: ChargingSession) -> list[OcppMessage]:
     """The charger's frames about this transaction, oldest first.
 
-    Frames carrying ``transactionId`` (MeterValues, StopTransaction,
-    StartTransaction's CALLRESULT, RemoteStop...), plus the CALL/CALLRESULT
+    Frames naming the transaction (each version adapter says which:
+    ``stations.ocpp.versions.transaction_frames``), plus the CALL/CALLRESULT
     partners of those (same unique id): two indexed queries on the charger's log.
     """
     window_start: datetime = session.created_at
@@ -193,7 +194,7 @@ def session_ocpp_frames(*, session: ChargingSession) -> list[OcppMessage]:
     # The started/stopped times are the charger's clock; offline-queued frames
     # arrive later, so the window opens when the CMS recorded the start.
     tagged = list(
-        base.filter(payload__transactionId=session.pk).order_by("at", "id")[
+        base.filter(transaction_frames(transaction_id=session.pk)).order_by("at", "id")[
             :OCPP_FRAMES_LIMIT
         ]
     )

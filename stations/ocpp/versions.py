@@ -18,6 +18,7 @@ from functools import cache
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django.conf import settings
+from django.db.models import Q
 from django.utils.module_loading import import_string
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ class VersionAdapter(Protocol):
 
     def request_for(self, call: WireCall) -> Any: ...
 
+    def transaction_frames(self, *, transaction_id: int, charger_key: str) -> Q:
+        """Message-log rows (``OcppMessage.payload``) naming this transaction:
+        our transaction id (1.6) or the charger's own key (2.0.1)."""
+        ...
+
 
 class UnknownProtocolError(LookupError):
     """No adapter is registered for this subprotocol."""
@@ -122,6 +128,17 @@ def negotiate(offered: Iterable[str]) -> str | None:
     """
     offers = set(offered)
     return next((name for name in supported_subprotocols() if name in offers), None)
+
+
+def transaction_frames(*, transaction_id: int, charger_key: str = "") -> Q:
+    """Message-log rows about one transaction in any registered version (a
+    charger may have changed protocol); read by the session page."""
+    found = Q(pk__in=[])
+    for adapter in adapters().values():
+        found |= adapter.transaction_frames(
+            transaction_id=transaction_id, charger_key=charger_key
+        )
+    return found
 
 
 def adapter_for(subprotocol: str) -> VersionAdapter:

@@ -74,9 +74,11 @@ def _watch(page: Page) -> dict[str, list[str]]:
     page.on("pageerror", lambda error: seen["errors"].append(str(error)))
     page.on(
         "response",
-        lambda response: seen["errors"].append(f"{response.status} {response.url}")
-        if response.status >= 400
-        else None,
+        lambda response: (
+            seen["errors"].append(f"{response.status} {response.url}")
+            if response.status >= 400
+            else None
+        ),
     )
     return seen
 

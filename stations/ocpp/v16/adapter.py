@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Q
+
 from stations.ocpp import commands as neutral
 from stations.ocpp.v16 import commands
 from stations.ocpp.v16.handlers import CentralSystem
@@ -40,6 +42,12 @@ class Ocpp16Adapter:
 
     def answer_error(self, action: str, payload: Any) -> Exception | None:
         return commands.answer_error(action, payload)
+
+    def transaction_frames(self, *, transaction_id: int, charger_key: str) -> Q:
+        # MeterValues, StopTransaction, StartTransaction's CALLRESULT and
+        # RemoteStopTransaction carry transactionId (OCPP 1.6 §6.49, §6.62,
+        # §6.60, §6.45), the id the CMS gave.
+        return Q(payload__transactionId=transaction_id)
 
     def request_for(self, call: WireCall) -> Any:
         return commands.request_for(call)
