@@ -37,6 +37,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Tariffs", "billing:tariff_list", "billing.view_tariff", False),
     ("CDRs", "billing:cdr_list", "billing.view_cdr", False),
     ("Revenue / exports", "billing:revenue", "billing.export_cdr", False),
+    ("Statements", "billing:statement", "billing.view_cdr", False),
     ("Audit log", "accounts:audit_log", "accounts.view_audit_log", False),
     ("Reports", "reports:index", "stations.view_station", False),
 ]

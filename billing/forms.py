@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.forms import formset_factory
 
 from billing.models import Tariff, TariffElement, Weekday
@@ -259,3 +260,28 @@ class CdrFilterForm(forms.Form):
             date_to=data.get("date_to"),
             search=data.get("q") or "",
         )
+
+
+class StatementForm(forms.Form):
+    """Which network's month: ``2026-01`` (the network's own calendar month)."""
+
+    network: forms.ModelChoiceField[Network] = forms.ModelChoiceField(
+        queryset=Network.objects.none()
+    )
+    month = forms.CharField(
+        max_length=7,
+        widget=forms.DateInput(attrs={"type": "month"}),
+        help_text="YYYY-MM, in the network's time zone.",
+    )
+
+    def __init__(self, *args: Any, networks: QuerySet[Network], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        form_field(self, "network", forms.ModelChoiceField).queryset = networks
+
+    def clean_month(self) -> date:
+        text = self.cleaned_data["month"].strip()
+        try:
+            year, month = (int(part) for part in text.split("-"))
+            return date(year, month, 1)
+        except ValueError:
+            raise forms.ValidationError("Use YYYY-MM, e.g. 2026-01.") from None

@@ -31,6 +31,7 @@ urlpatterns = [
         name="session_rating_retry",
     ),
     path("revenue/", views.revenue, name="revenue"),
+    path("statements/", views.statement, name="statement"),
     path("export.csv", views.export_csv, name="export_csv"),
     path("export.xlsx", views.export_xlsx, name="export_xlsx"),
 ]

@@ -20,6 +20,7 @@ from billing import exports, services
 from billing.forms import (
     CdrFilterForm,
     CreditNoteForm,
+    StatementForm,
     TariffAssignmentForm,
     TariffElementFormSet,
     TariffForm,
@@ -36,6 +37,8 @@ from billing.selectors import (
     tariff_get_for_user,
     tariff_list_for_user,
 )
+from billing.statements import network_statement, statement_rows
+from cms.csvexport import csv_streaming_response
 from stations.selectors import (
     network_ids_for_user,
     network_list_for_user,
@@ -408,3 +411,28 @@ def export_csv(request: AuthenticatedHttpRequest) -> HttpResponseBase:
 @login_required
 def export_xlsx(request: AuthenticatedHttpRequest) -> HttpResponseBase:
     return _export(request, "xlsx")
+
+
+@require_GET
+@login_required
+def statement(request: AuthenticatedHttpRequest) -> HttpResponseBase:
+    """A network's monthly statement (page, or CSV with ``format=csv``)."""
+    _require(request, "billing.view_cdr")
+    networks = network_list_for_user(user=request.user)
+    form = StatementForm(request.GET or None, networks=networks)
+    result = None
+    if form.is_bound and form.is_valid():
+        result = network_statement(
+            network=form.cleaned_data["network"], month=form.cleaned_data["month"]
+        )
+        if request.GET.get("format") == "csv":
+            return csv_streaming_response(
+                statement_rows(result),
+                filename=f"statement-{result.network.pk}-{result.month:%Y-%m}",
+            )
+    return render(
+        request,
+        "billing/statement.html",
+        {"form": form, "statement": result, "query": request.GET.urlencode()},
+        status=400 if form.is_bound and not form.is_valid() else 200,
+    )
