@@ -426,6 +426,16 @@ OCPP_UNKNOWN_CHARGERS = env_choice(
     "accept" if DEMO_MODE else "reject",
     ("reject", "pending", "accept"),
 )
+# Charger Basic-auth checks (stations/ocpp/auth.py): hashing threads of their own;
+# after this many failures per charger id / source address, handshakes there are
+# refused without hashing for a back-off that doubles per further failure.
+OCPP_PASSWORD_CHECK_WORKERS = env_int("OCPP_PASSWORD_CHECK_WORKERS", 2, minimum=1)
+OCPP_AUTH_FAILURES_PER_ID = env_int("OCPP_AUTH_FAILURES_PER_ID", 5, minimum=1)
+OCPP_AUTH_FAILURES_PER_ADDRESS = env_int(
+    "OCPP_AUTH_FAILURES_PER_ADDRESS", 20, minimum=1
+)
+OCPP_AUTH_BACKOFF_SECONDS = env_float("OCPP_AUTH_BACKOFF_SECONDS", 5.0)
+OCPP_AUTH_BACKOFF_MAX_SECONDS = env_float("OCPP_AUTH_BACKOFF_MAX_SECONDS", 300.0)
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
 OCPP_OFFLINE_GRACE_SECONDS = env_int("OCPP_OFFLINE_GRACE_SECONDS", 60, minimum=0)
 OCPP_COMMAND_TIMEOUT = env_float("OCPP_COMMAND_TIMEOUT", 30.0)

@@ -20,7 +20,6 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
@@ -31,7 +30,7 @@ from stations import services
 from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp import runtime, versions
-from stations.ocpp.auth import charger_password_matches
+from stations.ocpp.auth import charger_password_check, refusal_to_record
 from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import INVALID, UNKNOWN_UNIQUE_ID
@@ -252,15 +251,14 @@ class OcppConsumer(AsyncWebsocketConsumer):
         username, password = supplied
         if username != self.ocpp_id:
             return "Basic auth username is not the charge point identity"
-        # Password hashing is deliberately slow; keep it off the shared ORM thread.
-        is_valid = await sync_to_async(
-            charger_password_matches, thread_sensitive=False
-        )(
+        # Password hashing is deliberately slow: its own bounded pool, behind
+        # per-id and per-address back-off (stations/ocpp/auth.py).
+        return await charger_password_check(
             ocpp_id=self.ocpp_id,
             password=password,
             password_hash=credentials.password_hash,
+            address=self.remote_address,
         )
-        return "" if is_valid else "wrong password"
 
     async def _refuse(self, reason: str, *, unauthorized: bool = False) -> None:
         """Record the refusal, then deny the handshake.
@@ -277,14 +275,17 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.remote_address,
             reason,
         )
+        # A refusal storm writes one history row per charger and kind a minute.
+        detail = refusal_to_record(self.ocpp_id, reason)
         try:
-            await orm_call(
-                services.charge_point_connection_refused,
-                ocpp_id=self.ocpp_id,
-                reason=reason,
-                remote_address=self.remote_address,
-                at=timezone.now(),
-            )
+            if detail is not None:
+                await orm_call(
+                    services.charge_point_connection_refused,
+                    ocpp_id=self.ocpp_id,
+                    reason=detail,
+                    remote_address=self.remote_address,
+                    at=timezone.now(),
+                )
         except Exception:
             logger.exception("could not record refused connection of %s", self.ocpp_id)
         extensions = self.scope.get("extensions") or {}
