@@ -42,6 +42,9 @@ logger = logging.getLogger(__name__)
 
 TAKEOVER_MESSAGE_TYPE = "ocpp.takeover"
 TAKEOVER_CLOSE_CODE = 4000
+# RFC 6455 §7.4.1: 1002, the endpoint is terminating the connection due to a
+# protocol error (no common subprotocol).
+PROTOCOL_ERROR_CLOSE_CODE = 1002
 # last_seen_at is written at most this often per charger (the sweep's scale is minutes).
 LAST_SEEN_WRITE_INTERVAL_S = 5.0
 # The unique id of a frame too large to parse: read from its start, echoed whole
@@ -173,9 +176,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         subprotocol = versions.negotiate(offered)
         if subprotocol is None:
             supported = ", ".join(versions.supported_subprotocols())
+            # OCPP-J 1.6 §3.1.2 (and 2.0.1 Part 4 §3.1.2): a central system
+            # that agrees to none of the offered subprotocols completes the
+            # handshake without Sec-WebSocket-Protocol, then closes at once.
             await self._refuse(
                 f"no supported subprotocol offered (offered {offered or 'none'}, "
-                f"supported {supported})"
+                f"supported {supported})",
+                accept_then_close=True,
             )
             return
         adapter = versions.adapter_for(subprotocol)
@@ -260,7 +267,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
             address=self.remote_address,
         )
 
-    async def _refuse(self, reason: str, *, unauthorized: bool = False) -> None:
+    async def _refuse(
+        self,
+        reason: str,
+        *,
+        unauthorized: bool = False,
+        accept_then_close: bool = False,
+    ) -> None:
         """Record the refusal, then deny the handshake.
 
         A credentials failure is answered ``401`` with ``WWW-Authenticate: Basic``
@@ -288,6 +301,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 )
         except Exception:
             logger.exception("could not record refused connection of %s", self.ocpp_id)
+        if accept_then_close:
+            await self.accept()  # no subprotocol
+            await self.close(code=PROTOCOL_ERROR_CLOSE_CODE)
+            return
         extensions = self.scope.get("extensions") or {}
         if unauthorized and "websocket.http.response" in extensions:
             await self.base_send(

@@ -132,12 +132,27 @@ def test_unknown_charger_is_registered_accepted_under_accept_policy(server_facto
     assert created.station is None
 
 
-def test_charger_offering_no_ocpp16_subprotocol_is_refused(asgi_server):
+def test_charger_offering_no_supported_subprotocol_gets_a_handshake_then_a_close(
+    asgi_server,
+):
+    """OCPP-J 1.6 §3.1.2: handshake without Sec-WebSocket-Protocol, then close."""
     ChargePointFactory(ocpp_id="CP-PROTO-1")
 
-    status = refused_status(asgi_server, "CP-PROTO-1", subprotocols=("ocpp2.0.1",))
+    async def scenario() -> tuple[str | None, int | None]:
+        async with raw_socket(
+            asgi_server, "CP-PROTO-1", subprotocols=("ocpp9.9",)
+        ) as socket:
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), timeout=10)
+            return (
+                socket.subprotocol,
+                closed.value.rcvd.code if closed.value.rcvd else None,
+            )
 
-    assert status == 403
+    subprotocol, code = asyncio.run(scenario())
+
+    assert subprotocol is None
+    assert code == 1002
     assert not ChargePoint.objects.get(ocpp_id="CP-PROTO-1").is_connected
     assert ConnectionEvent.objects.filter(
         charge_point__ocpp_id="CP-PROTO-1", kind="rejected"

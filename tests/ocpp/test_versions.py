@@ -64,13 +64,14 @@ def test_charger_offering_only_an_unknown_protocol_is_refused_and_recorded(
 ):
     ChargePointFactory(ocpp_id="CP-VER-2")
 
-    async def scenario() -> int:
-        with pytest.raises(websockets.exceptions.InvalidStatus) as refused:
-            async with raw_socket(asgi_server, "CP-VER-2", subprotocols=("ocpp9.9",)):
-                pass
-        return refused.value.response.status_code
+    async def scenario() -> tuple[str | None, int | None]:
+        # OCPP-J §3.1.2: the handshake completes without a subprotocol, then closes.
+        async with raw_socket(asgi_server, "CP-VER-2", subprotocols=("ocpp9.9",)) as ws:
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), timeout=10)
+            return ws.subprotocol, closed.value.rcvd.code if closed.value.rcvd else None
 
-    assert asyncio.run(scenario()) == 403
+    assert asyncio.run(scenario()) == (None, 1002)
     assert not ChargePoint.objects.get(ocpp_id="CP-VER-2").is_connected
     refusal = ConnectionEvent.objects.get(
         charge_point__ocpp_id="CP-VER-2", kind="rejected"
