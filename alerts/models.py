@@ -51,6 +51,7 @@ class Rule(models.TextChoices):
         "Charging profile refused (load management)",
     )
     REPORT_QUARANTINED = "report_quarantined", "Charger report quarantined"
+    ROAMING_PUSH_FAILING = "roaming_push_failing", "Pushes to a roaming partner failing"
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -69,6 +70,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.FLEET_FAULT_RATE: Severity.MAJOR,
     Rule.SMART_PROFILE_REJECTED: Severity.MAJOR,
     Rule.REPORT_QUARANTINED: Severity.WARNING,
+    Rule.ROAMING_PUSH_FAILING: Severity.MAJOR,
 }
 
 

@@ -277,6 +277,8 @@ OCPI_BASE_URL = (env_str("OCPI_BASE_URL", "http://127.0.0.1:8000") or "").rstrip
 OCPI_TIMEOUT_SECONDS = env_float("OCPI_TIMEOUT_SECONDS", 10.0)
 OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1)
 OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 8, minimum=1)
+# Pushes to a partner failing this long raise an alert.
+OCPI_PUSH_ALERT_MINUTES = env_int("OCPI_PUSH_ALERT_MINUTES", 30, minimum=1)
 PERIODIC_TASKS["roaming-retry-sweep"] = {
     # Partner calls that failed and are due again (roaming.tasks).
     "task": "roaming.tasks.roaming_retry_sweep_task",

@@ -36,6 +36,8 @@ MODULES: list[tuple[str, str, str]] = [
     ("tariffs", "SENDER", "roaming:ocpi_cpo_tariffs"),
     ("tokens", "RECEIVER", "roaming:ocpi_cpo_tokens"),
     ("commands", "RECEIVER", "roaming:ocpi_cpo_commands"),
+    ("sessions", "SENDER", "roaming:ocpi_cpo_sessions"),
+    ("cdrs", "SENDER", "roaming:ocpi_cpo_cdrs"),
 ]
 
 

@@ -64,6 +64,8 @@ class Partner(models.Model):
     # The partner's CredentialsRole objects as they sent them.
     roles = models.JSONField(default=list, blank=True)
     registered_at = models.DateTimeField(null=True, blank=True)
+    # EVSE statuses received up to here are queued for this partner already.
+    evse_pushed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -264,3 +266,38 @@ class RoamingCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} from {self.partner}"
+
+
+class RoamingPush(models.Model):
+    """One call to a partner that carries our change (OCPI push), queued.
+
+    Pushes of one object (``object_key``: an EVSE, a session, a CDR) go out in
+    the order they were made; a failed one is retried with back-off and holds
+    back the later ones of its object, never those of other objects.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="pushes"
+    )
+    object_key = models.CharField(max_length=80)
+    method = models.CharField(max_length=6)
+    url = models.URLField(max_length=500)
+    body = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["partner", "object_key", "delivered_at"],
+                name="push_pending_per_object",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.method} {self.object_key} to {self.partner}"

@@ -104,6 +104,29 @@ def command_result_deliver_task(*, roaming_command_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def roaming_retry_sweep_task() -> int:
-    """Periodic: the partner calls whose retry is due."""
-    return command_results_retry_sweep()
+def roaming_pushes_deliver_task() -> int:
+    """Send the pushes that are due (nudged after each one is queued)."""
+    from roaming.push import pushes_deliver
+
+    return pushes_deliver()
+
+
+@shared_task(acks_late=True)
+def roaming_retry_sweep_task() -> dict[str, int]:
+    """Periodic: EVSE statuses, session changes and CDRs to push, pushes and CommandResults due,
+    partner health alerts."""
+    from roaming.cpo.pushes import (
+        cdr_pushes_enqueue,
+        evse_status_pushes_enqueue,
+        session_pushes_enqueue,
+    )
+    from roaming.push import partner_push_alerts, pushes_deliver
+
+    return {
+        "evse_statuses_queued": evse_status_pushes_enqueue(),
+        "sessions_queued": session_pushes_enqueue(),
+        "cdrs_queued": cdr_pushes_enqueue(),
+        "pushes_sent": pushes_deliver(),
+        "command_results": command_results_retry_sweep(),
+        "partners_alerted": partner_push_alerts(),
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import commands, locations, tariffs, tokens
+from roaming.cpo import commands, locations, sessions, tariffs, tokens
 from roaming.transport import ModuleRootView
 
 app_name = "roaming"
@@ -64,6 +64,14 @@ ocpi_urlpatterns = [
         r"^cpo/2\.2\.1/commands/(?P<command>[A-Za-z_]{1,40})/?$",
         commands.CommandView.as_view(),
         name="ocpi_cpo_command",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/sessions/?$",
+        sessions.SessionListView.as_view(),
+        name="ocpi_cpo_sessions",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/cdrs/?$", sessions.CdrListView.as_view(), name="ocpi_cpo_cdrs"
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

@@ -19,6 +19,7 @@ from roaming.credentials import (
 )
 from roaming.forms import PartnerPartyForm, PartnerRegisterForm
 from roaming.models import Partner
+from roaming.push import partner_health
 from roaming.selectors import (
     partner_get_for_user,
     partner_list_for_user,
@@ -110,7 +111,9 @@ def partner_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         object_type=Partner._meta.label, object_id=str(partner.pk)
     )[:50]
     return render(
-        request, "roaming/partner_detail.html", {"partner": partner, "calls": calls}
+        request,
+        "roaming/partner_detail.html",
+        {"partner": partner, "calls": calls, "health": partner_health(partner)},
     )
 
 

@@ -136,11 +136,16 @@ def evse_uid(connector: Connector) -> str:
     return f"{connector.charge_point.ocpp_id}-{connector.connector_id}"[:36]
 
 
+def connector_standard(connector: Connector | None) -> tuple[str, str, str]:
+    """(ConnectorType, ConnectorFormat, PowerType) of one of our connectors."""
+    default = ("IEC_62196_T2", "SOCKET", "AC_3_PHASE")
+    if connector is None:
+        return default
+    return _STANDARD.get(ConnectorType(connector.connector_type), default)
+
+
 def _connector_object(connector: Connector, updated: datetime) -> dict[str, Any]:
-    standard, form, power_type = _STANDARD.get(
-        ConnectorType(connector.connector_type),
-        ("IEC_62196_T2", "SOCKET", "AC_3_PHASE"),
-    )
+    standard, form, power_type = connector_standard(connector)
     voltage = _VOLTAGE[power_type]
     power_w = int(connector.max_power_kw * 1000)
     phases = 3 if power_type == "AC_3_PHASE" else 1

@@ -325,9 +325,30 @@ def roaming_session_link(event: SessionStarted) -> TaskCalls:
     token = partner_token_for(session.id_tag)
     if token is None:
         return None
-    # Linked twice at once (two deliveries): the first one stands.
-    with contextlib.suppress(IntegrityError):
-        RoamingSession.objects.get_or_create(
-            session=session, defaults={"partner": token.partner, "token": token}
+    from roaming.cpo.pushes import session_push_start
+
+    start = (
+        RoamingCommand.objects.filter(
+            partner=token.partner,
+            type=CommandType.START_SESSION,
+            token_uid__iexact=token.uid,
+            created_at__lte=session.created_at,
         )
+        .order_by("-created_at")
+        .first()
+    )
+    # Linked twice at once (two deliveries): the first one stands.
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        link, created = RoamingSession.objects.get_or_create(
+            session=session,
+            defaults={
+                "partner": token.partner,
+                "token": token,
+                "authorization_reference": start.authorization_reference
+                if start is not None
+                else "",
+            },
+        )
+        if created:
+            return session_push_start(link)
     return None

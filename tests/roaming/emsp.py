@@ -72,6 +72,8 @@ class EmspPlatform:
     authorize_delay_s: float = 0.0
     # How many CommandResult POSTs to refuse with HTTP 500 before accepting.
     command_result_failures: int = 0
+    # How many pushes (locations, sessions, cdrs) to refuse with HTTP 500.
+    push_failures: int = 0
 
     # --- the eMSP's own endpoints -------------------------------------------------
 
@@ -130,6 +132,14 @@ class EmspPlatform:
             # mod_commands "Sender Interface": the CPO's CommandResult arrives.
             if self.command_result_failures > 0:
                 self.command_result_failures -= 1
+                return 500, {"status_code": 3000, "timestamp": now}
+            return 200, {"status_code": 1000, "timestamp": now}
+        elif method in {"PUT", "PATCH", "POST"} and path.startswith(
+            tuple(f"/ocpi/emsp/2.2.1/{m}" for m in ("locations", "sessions", "cdrs"))
+        ):
+            # The Receiver interfaces of Locations, Sessions and CDRs: pushes.
+            if self.push_failures > 0:
+                self.push_failures -= 1
                 return 500, {"status_code": 3000, "timestamp": now}
             return 200, {"status_code": 1000, "timestamp": now}
         elif method == "POST" and path.split("?")[0].endswith("/authorize"):
@@ -223,6 +233,15 @@ class EmspPlatform:
         """The CommandResult bodies the CPO POSTed to our response_url ``reference``."""
         path = f"/ocpi/emsp/2.2.1/commands/{reference}"
         return [r.body for r in self.received if r.method == "POST" and r.path == path]
+
+    def pushes(self, module: str) -> list[Received]:
+        """The pushes the CPO sent to our ``module`` Receiver, in arrival order."""
+        prefix = f"/ocpi/emsp/2.2.1/{module}"
+        return [
+            r
+            for r in self.received
+            if r.method in {"PUT", "PATCH", "POST"} and r.path.startswith(prefix)
+        ]
 
     def response_url(self, reference: str) -> str:
         return f"{self.base_url}/ocpi/emsp/2.2.1/commands/{reference}"

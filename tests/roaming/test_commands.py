@@ -19,6 +19,7 @@ from roaming.tasks import command_results_retry_sweep
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.remote.models import Reservation
 from tests.factories import ChargePointFactory, ConnectorFactory
+from tests.ocpp.client import wait_for
 from tests.roaming.emsp import EmspPlatform
 from tests.simulator.support import running
 
@@ -218,9 +219,7 @@ def test_a_command_to_an_offline_charger_reports_failed(registered, site):
         },
     )
     assert answer.data["result"] == "ACCEPTED"
-    [result] = _wait_for(
-        lambda: registered.command_results("unlock-off"), what="the result"
-    )
+    [result] = wait_for(lambda: registered.command_results("unlock-off"), timeout=20)
     assert result["result"] == "FAILED"
     assert "offline" in result["message"][0]["text"]
 
@@ -238,8 +237,8 @@ def test_a_failing_response_url_is_retried_with_back_off(registered, site):
             "connector_id": "1",
         },
     )
-    record = _wait_for(
-        lambda: RoamingCommand.objects.filter(result_attempts=1).first(), what="try 1"
+    record = wait_for(
+        lambda: RoamingCommand.objects.filter(result_attempts=1).first(), timeout=20
     )
     assert record.result_delivered_at is None
     assert "500" in record.result_error
@@ -256,16 +255,6 @@ def test_a_failing_response_url_is_retried_with_back_off(registered, site):
     posts = [r for r in registered.received if r.path.endswith("/unlock-retry")]
     assert [p.body["result"] for p in posts] == ["FAILED"] * 3
     assert command_results_retry_sweep(now=timezone.now() + timedelta(days=1)) == 0
-
-
-def _wait_for(check: Callable[[], Any], *, what: str, deadline_s: float = 10.0) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 @pytest.mark.parametrize(

@@ -113,3 +113,11 @@ def test_register_with_an_unreachable_partner_shows_why(client, administrator):
     )
     assert page.status_code == 400
     assert "unreachable" in str(page.context["form"].errors["versions_url"])
+
+
+def test_the_partner_page_shows_push_health(client, administrator, partner):
+    client.force_login(administrator)
+    page = client.get(reverse("roaming:partner_detail", args=[partner.pk]))
+    assert page.status_code == 200
+    assert page.context["health"].queued == 0
+    assert 'data-testid="push-health"' in page.content.decode()
