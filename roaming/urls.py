@@ -90,4 +90,5 @@ portal_urlpatterns = [
 urlpatterns = [
     path("ocpi/", include(ocpi_urlpatterns)),
     path("roaming/partners/", include(portal_urlpatterns)),
+    path("roaming/settlement/", views.settlement_view, name="settlement"),
 ]

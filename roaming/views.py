@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
@@ -25,6 +27,7 @@ from roaming.selectors import (
     partner_list_for_user,
     require_partner_administration,
 )
+from roaming.settlement import month_parse, settlement_csv, settlement_for_user
 from roaming.transport import OcpiError
 
 
@@ -128,3 +131,52 @@ def partner_unregister_view(request: AuthenticatedHttpRequest, pk: int) -> HttpR
     else:
         messages.success(request, f"{partner} unregistered.")
     return redirect("roaming:partner_detail", pk=partner.pk)
+
+
+@login_required
+def settlement_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """A partner's month: CDRs, energy, amounts; CSV with ?format=csv."""
+    # Finance's view: billing.view_cdr (checked by the CDR selector), and the
+    # export needs billing.export_cdr like the other CDR exports.
+    if not request.user.has_perm("billing.view_cdr"):
+        raise PermissionDenied("Your role does not allow this (billing.view_cdr).")
+    partners = Partner.objects.all()
+    month_text = request.GET.get("month") or timezone.now().strftime("%Y-%m")
+    partner_id = request.GET.get("partner", "")
+    error = ""
+    settlement = None
+    if partner_id:
+        partner = partners.filter(
+            pk=int(partner_id) if partner_id.isdigit() else 0
+        ).first()
+        if partner is None:
+            raise Http404("No such partner")
+        try:
+            month = month_parse(month_text)
+        except InputError as problem:
+            error = str(problem)
+        else:
+            settlement = settlement_for_user(
+                user=request.user, partner=partner, month=month
+            )
+    if settlement is not None and request.GET.get("format") == "csv":
+        if not request.user.has_perm("billing.export_cdr"):
+            raise PermissionDenied(
+                "Your role does not allow this (billing.export_cdr)."
+            )
+        response = HttpResponse(settlement_csv(settlement), content_type="text/csv")
+        name = f"settlement-{settlement.partner.country_code}-{settlement.partner.party_id}-{month_text}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(
+        request,
+        "roaming/settlement.html",
+        {
+            "partners": partners,
+            "partner_id": partner_id,
+            "month": month_text,
+            "settlement": settlement,
+            "error": error,
+        },
+        status=400 if error else 200,
+    )
