@@ -121,3 +121,25 @@ def test_the_partner_page_shows_push_health(client, administrator, partner):
     assert page.status_code == 200
     assert page.context["health"].queued == 0
     assert 'data-testid="push-health"' in page.content.decode()
+
+
+def test_the_publish_command_publishes_and_withdraws(network_a, station_a):
+    import io
+
+    from django.core.management import CommandError, call_command
+
+    from roaming.cpo.locations import published_stations
+
+    call_command("ocpi_publish", "--network", network_a.name, stdout=io.StringIO())
+    assert list(published_stations()) == [station_a]
+    call_command(
+        "ocpi_publish",
+        "--station",
+        str(station_a.pk),
+        "--withdraw",
+        stdout=io.StringIO(),
+    )
+    assert list(published_stations()) == []
+    assert AuditLog.objects.filter(action="ocpi.location.withdrawn").exists()
+    with pytest.raises(CommandError):
+        call_command("ocpi_publish", "--network", "No such network")
