@@ -467,7 +467,10 @@ OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
 OCPP_COMMAND_POLL_SECONDS = env_float("OCPP_COMMAND_POLL_SECONDS", 0.5)
 # OCPP version adapters (stations.ocpp.versions): one class per subprotocol; a
 # charger gets the newest one it offers.
-OCPP_VERSION_ADAPTERS = ["stations.ocpp.v16.adapter.Ocpp16Adapter"]
+OCPP_VERSION_ADAPTERS = [
+    "stations.ocpp.v16.adapter.Ocpp16Adapter",
+    "stations.ocpp.v201.adapter.Ocpp201Adapter",
+]
 # A remote start whose charger accepted but sent no StartTransaction this long
 # after the answer is reported as failed ("no StartTransaction in time").
 REMOTE_START_TIMEOUT_SECONDS = env_int("REMOTE_START_TIMEOUT_SECONDS", 60, minimum=1)

@@ -21,3 +21,12 @@ class ChargingConfig(AppConfig):
         from sessions_app.demo import sessions_demo_load
 
         demo_loader_register("sessions", sessions_demo_load)
+        from sessions_app.selectors import (
+            charger_transaction_name,
+            session_of_charger_transaction,
+        )
+        from stations.ocpp.v201.commands import transaction_names_register
+
+        transaction_names_register(
+            charger_transaction_name, session_of_charger_transaction
+        )

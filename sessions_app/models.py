@@ -101,8 +101,12 @@ class ChargingSession(models.Model):
         on_delete=models.SET_NULL,
         related_name="sessions",
     )
-    id_tag = models.CharField(max_length=20)
-    auth_status = models.CharField(max_length=20, default=TokenStatus.ACCEPTED)
+    # 36: OCPP 2.0.1 IdTokenType.idToken (§2.28); 1.6 idTags are at most 20.
+    id_tag = models.CharField(max_length=36, blank=True)
+    # Empty while a 2.0.1 transaction has no id token yet (E02: plugged in first).
+    auth_status = models.CharField(
+        max_length=20, blank=True, default=TokenStatus.ACCEPTED
+    )
     status = models.CharField(
         max_length=10,
         choices=SessionStatus.choices,
@@ -118,7 +122,7 @@ class ChargingSession(models.Model):
     started_at = models.DateTimeField(db_index=True)
     stopped_at = models.DateTimeField(null=True, blank=True, db_index=True)
     stop_reason = models.CharField(max_length=30, blank=True)
-    stop_id_tag = models.CharField(max_length=20, blank=True)
+    stop_id_tag = models.CharField(max_length=36, blank=True)
     energy_wh = models.BigIntegerField(default=0)
     power_w = models.FloatField(
         null=True, blank=True, help_text="Latest active import power (W)."
@@ -126,12 +130,26 @@ class ChargingSession(models.Model):
     soc_percent = models.FloatField(null=True, blank=True)
     last_meter_at = models.DateTimeField(null=True, blank=True)
     has_register_regression = models.BooleanField(default=False)
+    # OCPP 2.0.1: the charger names its transactions itself (TransactionType
+    # .transactionId, §2.50) and numbers their events (seqNo, E01.FR.07); the
+    # numbers it skipped so far are kept, so a gap shows until a late
+    # (offline-queued) event fills it.
+    charger_transaction_id = models.CharField(max_length=36, blank=True)
+    seq_no_last = models.IntegerField(null=True, blank=True)
+    seq_no_missing = models.JSONField(default=list, blank=True)
+    trigger_reason = models.CharField(max_length=40, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
         constraints = [
+            # A resent 2.0.1 TransactionEvent names the same transaction.
+            models.UniqueConstraint(
+                fields=["charge_point", "charger_transaction_id"],
+                condition=~Q(charger_transaction_id=""),
+                name="session_unique_charger_transaction",
+            ),
             # A resent StartTransaction carries the same fields; this makes it idempotent.
             models.UniqueConstraint(
                 fields=[
@@ -156,6 +174,11 @@ class ChargingSession(models.Model):
     @property
     def transaction_id(self) -> int:
         return int(self.pk)
+
+    @property
+    def has_seq_gap(self) -> bool:
+        """Events of this 2.0.1 transaction the charger numbered but never sent."""
+        return bool(self.seq_no_missing)
 
     @property
     def duration_seconds(self) -> float | None:
@@ -236,7 +259,9 @@ class UnmatchedStop(models.Model):
         "stations.ChargePoint", on_delete=models.CASCADE, related_name="unmatched_stops"
     )
     transaction_id = models.BigIntegerField()
-    id_tag = models.CharField(max_length=20, blank=True)
+    # An OCPP 2.0.1 transaction is named by the charger (transaction_id is 0).
+    charger_transaction_id = models.CharField(max_length=36, blank=True)
+    id_tag = models.CharField(max_length=36, blank=True)
     meter_stop_wh = models.BigIntegerField()
     stopped_at = models.DateTimeField()
     reason = models.CharField(max_length=30, blank=True)
@@ -256,7 +281,12 @@ class UnmatchedStop(models.Model):
         ordering = ["-received_at"]
         constraints = [
             models.UniqueConstraint(
-                fields=["charge_point", "transaction_id", "stopped_at"],
+                fields=[
+                    "charge_point",
+                    "transaction_id",
+                    "charger_transaction_id",
+                    "stopped_at",
+                ],
                 name="unmatched_stop_unique",
             ),
         ]

@@ -176,6 +176,25 @@ def session_chart_series(*, session: ChargingSession) -> dict[str, list[Any]]:
     return series
 
 
+def charger_transaction_name(session_id: int) -> str | None:
+    """The charger's own id of a session's transaction (OCPP 2.0.1), if it named one."""
+    return (
+        ChargingSession.objects.filter(pk=session_id)
+        .values_list("charger_transaction_id", flat=True)
+        .first()
+    ) or None
+
+
+def session_of_charger_transaction(charger_transaction_id: str) -> int | None:
+    """The latest session a charger named so (OCPP 2.0.1 transaction ids)."""
+    return (
+        ChargingSession.objects.filter(charger_transaction_id=charger_transaction_id)
+        .order_by("-pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 OCPP_FRAMES_LIMIT = 500
 PARTNER_WINDOW = timedelta(minutes=5)
 
@@ -194,9 +213,11 @@ def session_ocpp_frames(*, session: ChargingSession) -> list[OcppMessage]:
     # The started/stopped times are the charger's clock; offline-queued frames
     # arrive later, so the window opens when the CMS recorded the start.
     tagged = list(
-        base.filter(transaction_frames(transaction_id=session.pk)).order_by("at", "id")[
-            :OCPP_FRAMES_LIMIT
-        ]
+        base.filter(
+            transaction_frames(
+                transaction_id=session.pk, charger_key=session.charger_transaction_id
+            )
+        ).order_by("at", "id")[:OCPP_FRAMES_LIMIT]
     )
     unique_ids = {frame.unique_id for frame in tagged if frame.unique_id}
     known = {frame.pk for frame in tagged}

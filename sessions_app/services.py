@@ -11,7 +11,7 @@ System must accept it, or the charger retries it forever).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -35,7 +35,7 @@ from sessions_app.models import (
     TokenStatus,
     UnmatchedStop,
 )
-from stations.facts import Authorization, Sample
+from stations.facts import Authorization, Sample, TransactionUpdate
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
@@ -506,21 +506,10 @@ def session_stop_from_ocpp(
             samples=samples,
             received_at=now,
         )
-    is_inconsistent = (
-        meter_stop_wh < session.meter_start_wh or stopped_at < session.started_at
+    _session_close(
+        session, meter_stop_wh=meter_stop_wh, stopped_at=stopped_at, reason=reason
     )
-    session.meter_stop_wh = meter_stop_wh
-    session.meter_last_wh = meter_stop_wh
-    session.stopped_at = stopped_at
-    session.stop_reason = (reason or STOP_REASON_DEFAULT)[:30]
     session.stop_id_tag = id_tag or ""
-    session.power_w = None
-    if meter_stop_wh >= session.meter_start_wh:
-        session.energy_wh = meter_stop_wh - session.meter_start_wh
-    if is_inconsistent:
-        session.has_register_regression = True
-    if session.status == SessionStatus.ACTIVE:
-        session.status = SessionStatus.COMPLETED
     session.save(
         update_fields=[
             "meter_stop_wh",
@@ -538,6 +527,30 @@ def session_stop_from_ocpp(
     _session_event(session, charge_point)
     emit(SessionStopped(session_id=session.pk, charge_point_pk=charge_point.pk))
     return auth
+
+
+def _session_close(
+    session: ChargingSession,
+    *,
+    meter_stop_wh: int,
+    stopped_at: datetime,
+    reason: str | None,
+) -> None:
+    """Close a session at its final register reading (not saved)."""
+    is_inconsistent = (
+        meter_stop_wh < session.meter_start_wh or stopped_at < session.started_at
+    )
+    session.meter_stop_wh = meter_stop_wh
+    session.meter_last_wh = meter_stop_wh
+    session.stopped_at = stopped_at
+    session.stop_reason = (reason or STOP_REASON_DEFAULT)[:30]
+    session.power_w = None
+    if meter_stop_wh >= session.meter_start_wh:
+        session.energy_wh = meter_stop_wh - session.meter_start_wh
+    if is_inconsistent:
+        session.has_register_regression = True
+    if session.status == SessionStatus.ACTIVE:
+        session.status = SessionStatus.COMPLETED
 
 
 SAMPLE_FIELDS = (
@@ -864,6 +877,236 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
     update_rows(ChargingSession, list(moved.values()), [*_LIVE_FIELDS, "updated_at"])
     for session in moved.values():
         _session_event(session, session.charge_point)
+
+
+# --- OCPP 2.0.1: TransactionEvent ----------------------------------------------
+
+EVENT_STARTED = "Started"
+EVENT_ENDED = "Ended"
+# The most skipped event numbers one transaction keeps (a charger that jumps
+# its counter far ahead is flagged all the same).
+SEQ_NO_MISSING_LIMIT = 200
+_CONTEXT_BEGIN = "Transaction.Begin"
+_CONTEXT_END = "Transaction.End"
+
+
+def _register_wh(samples: Iterable[Sample], *, context: str) -> int | None:
+    """The energy register of the samples in ``context``, else of the first instant."""
+    in_context = [s for s in samples if s.context == context]
+    for group in (in_context, *(g for _, g in metering.samples_by_instant(samples))):
+        register = metering.pick_quantity(group, metering.ENERGY_REGISTER)
+        if register is not None:
+            return round(register)
+    return None
+
+
+def _seq_no_accepted(session: ChargingSession, seq_no: int) -> bool:
+    """Note an event's number; False for one already received (a resend).
+
+    OCPP 2.0.1 E01.FR.07: a charger numbers a transaction's events one by one
+    (Edition 2: from 0 for each transaction); a CSMS cannot refuse an event,
+    so it notes the numbers skipped (a gap) and accepts a late event that fills
+    one (an offline-queued event replayed after the later ones, E04).
+    """
+    last = session.seq_no_last
+    missing = list(session.seq_no_missing or [])
+    if last is None:
+        session.seq_no_last = seq_no
+        return True
+    if seq_no > last:
+        missing.extend(range(last + 1, seq_no))
+        session.seq_no_missing = missing[:SEQ_NO_MISSING_LIMIT]
+        session.seq_no_last = seq_no
+        if seq_no > last + 1:
+            logger.warning(
+                "Session %s: events %s..%s of transaction %s not received",
+                session.pk,
+                last + 1,
+                seq_no - 1,
+                session.charger_transaction_id,
+            )
+        return True
+    if seq_no in missing:
+        missing.remove(seq_no)
+        session.seq_no_missing = missing
+        return True
+    return False
+
+
+def _transaction_authorize(
+    session: ChargingSession,
+    charge_point: ChargePoint,
+    update: TransactionUpdate,
+    token: IdToken | None,
+) -> Authorization:
+    id_tag = update.id_token or ""
+    auth = _authorization_for(
+        token,
+        charge_point=charge_point,
+        at=update.at,
+        check_concurrency=session.pk is None,
+        exclude_connector_number=update.connector_number,
+        id_tag=id_tag,
+    )
+    if (
+        session.pk is None
+        and auth.is_accepted
+        and not reservation_allows(
+            charge_point_ocpp_id=charge_point.ocpp_id,
+            connector_id=update.connector_number,
+            id_tag=id_tag,
+            at=update.at,
+        )
+    ):
+        auth = INVALID  # OCPP 2.0.1 H01: a reserved EVSE takes only the reserved token
+    return auth
+
+
+def _unmatched_ended(charge_point: ChargePoint, update: TransactionUpdate) -> None:
+    """Keep an Ended for a transaction we never saw start, for reconciliation."""
+    stop_wh = _register_wh(update.samples, context=_CONTEXT_END)
+    _, created = UnmatchedStop.objects.get_or_create(
+        charge_point=charge_point,
+        transaction_id=0,
+        charger_transaction_id=update.charger_transaction_id,
+        stopped_at=update.at,
+        defaults={
+            "id_tag": update.id_token or "",
+            "meter_stop_wh": stop_wh if stop_wh is not None else 0,
+            "reason": (update.stopped_reason or STOP_REASON_DEFAULT)[:30],
+            "payload": update.record or {},
+            "received_at": timezone.now(),
+        },
+    )
+    if created:
+        logger.warning(
+            "TransactionEvent Ended for unknown transaction %s from %s kept for "
+            "reconciliation",
+            update.charger_transaction_id,
+            charge_point.ocpp_id,
+        )
+
+
+@transaction.atomic
+def transaction_event_record(*, update: TransactionUpdate) -> Authorization | None:
+    """Apply one OCPP 2.0.1 TransactionEvent to its session.
+
+    Started (or the first event we see of a transaction) opens the session,
+    whose primary key is the CMS's handle as for 1.6; every event may carry the
+    id token (answered with its authorization, E03), meter samples (stored in
+    the one meter-value store) and the trigger; Ended closes it. A resent event
+    (same ``seqNo``) changes nothing; an Ended for a transaction never started
+    is kept as an unmatched stop, like 1.6's unknown StopTransaction.
+    Returns the id token's authorization when the event carried one.
+    """
+    charge_point = _charge_point(pk=update.charge_point_id)
+    if charge_point is None:
+        logger.warning(
+            "TransactionEvent from unknown charge point %s", update.charge_point_id
+        )
+        return INVALID if update.id_token else None
+    token = _token(update.id_token, for_update=True) if update.id_token else None
+    session = (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("id_token__parent")
+        .filter(
+            charge_point=charge_point,
+            charger_transaction_id=update.charger_transaction_id,
+        )
+        .first()
+    )
+    if session is None and update.event == EVENT_ENDED:
+        _unmatched_ended(charge_point, update)
+        return (
+            _authorization_for(
+                token,
+                charge_point=charge_point,
+                at=update.at,
+                check_concurrency=False,
+                id_tag=update.id_token,
+            )
+            if update.id_token
+            else None
+        )
+    opened = session is None
+    if session is None:
+        connector = None
+        if update.connector_number >= 1:
+            connector, _ = Connector.objects.get_or_create(
+                charge_point=charge_point, connector_id=update.connector_number
+            )
+        start_wh = _register_wh(update.samples, context=_CONTEXT_BEGIN)
+        session = ChargingSession(
+            charge_point=charge_point,
+            connector=connector,
+            connector_number=update.connector_number,
+            charger_transaction_id=update.charger_transaction_id,
+            id_tag="",
+            auth_status="",
+            started_at=update.at,
+            meter_start_wh=max(start_wh or 0, 0),
+            reservation_id=update.reservation_id,
+        )
+        session.seq_no_last = update.seq_no
+    elif not _seq_no_accepted(session, update.seq_no):
+        return _stored_authorization(session) if update.id_token else None
+
+    auth: Authorization | None = None
+    if update.id_token:
+        if session.id_tag.upper() == update.id_token.upper() and not opened:
+            auth = _stored_authorization(session)
+        else:
+            auth = _transaction_authorize(session, charge_point, update, token)
+            if not session.id_tag:
+                session.id_tag = update.id_token
+                session.id_token = token
+                session.auth_status = auth.status
+                if not auth.is_accepted and session.status == SessionStatus.ACTIVE:
+                    # E05: the charger ends a transaction whose token is refused.
+                    session.status = SessionStatus.REJECTED
+            elif update.id_token.upper() != session.id_tag.upper():
+                session.stop_id_tag = update.id_token  # who ended it (E06)
+    session.trigger_reason = update.trigger_reason[:40]
+    if opened:
+        session.save()
+        _supersede_open_sessions(session=session, charge_point=charge_point)
+
+    samples = list(update.samples)
+    if samples:
+        _store_samples(
+            charge_point=charge_point,
+            session=session,
+            connector_number=session.connector_number,
+            samples=samples,
+            received_at=timezone.now(),
+        )
+    ended_now = False
+    if session.stopped_at is None:
+        _apply_samples(session, samples)
+        if update.event == EVENT_ENDED:
+            ended_now = True
+            stop_wh = _register_wh(samples, context=_CONTEXT_END)
+            if stop_wh is None:
+                stop_wh = (
+                    session.meter_last_wh
+                    if session.meter_last_wh is not None
+                    else session.meter_start_wh
+                )
+            # OCPP 2.0.1 §2.50 TransactionType.stoppedReason "MAY only be omitted
+            # when Reason is Local", as 1.6's StopTransaction.reason.
+            _session_close(
+                session,
+                meter_stop_wh=stop_wh,
+                stopped_at=update.at,
+                reason=update.stopped_reason,
+            )
+    session.save()
+    _session_event(session, charge_point)
+    if opened:
+        emit(SessionStarted(session_id=session.pk, charge_point_pk=charge_point.pk))
+    if ended_now:
+        emit(SessionStopped(session_id=session.pk, charge_point_pk=charge_point.pk))
+    return auth
 
 
 # --- Id tokens -------------------------------------------------------------------

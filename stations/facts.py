@@ -99,7 +99,7 @@ class TransactionUpdate:
     """
 
     charge_point_id: int
-    transaction_key: str  # the charger's own transaction id
+    charger_transaction_id: str  # the charger's own name of the transaction
     event: str  # "Started" | "Updated" | "Ended"
     at: datetime
     seq_no: int
@@ -113,3 +113,24 @@ class TransactionUpdate:
     reservation_id: int | None = None
     samples: tuple[Sample, ...] = field(default=())
     record: dict | None = None  # the message as received, kept for reconciliation
+
+
+@dataclass(frozen=True)
+class DeviceVariable:
+    """One attribute of one variable of a charger's device model (OCPP 2.0.1 §1.2 B).
+
+    ``evse`` and ``connector`` are 0 for a component of the station as a whole.
+    """
+
+    component: str
+    variable: str
+    component_instance: str = ""
+    variable_instance: str = ""
+    evse: int = 0
+    connector: int = 0
+    attribute_type: str = "Actual"
+    value: str = ""
+    mutability: str = ""
+    data_type: str = ""
+    unit: str = ""
+    values_list: str = ""

@@ -79,15 +79,33 @@ class ChargePointRegisterForm(forms.ModelForm):
 
     class Meta:
         model = ChargePoint
-        fields = ["ocpp_id", "station", "display_name", "heartbeat_interval_s"]
+        fields = [
+            "ocpp_id",
+            "station",
+            "display_name",
+            "heartbeat_interval_s",
+            "ocpp_protocol_max",
+        ]
         labels = {"heartbeat_interval_s": "Heartbeat interval (s)"}
-        help_texts = {"ocpp_id": "The charge box identity the charger connects with."}
+        help_texts = {
+            "ocpp_id": "The charge box identity the charger connects with.",
+            "ocpp_protocol_max": "A charger offering several versions gets the "
+            "newest up to this one at its next connection.",
+        }
 
     def __init__(self, *args: Any, stations: QuerySet[Station], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["station"].queryset = stations  # type: ignore[attr-defined]
+        # Left out of a submission: the charger keeps its setting (new: the newest).
+        self.fields["ocpp_protocol_max"].required = False
         self.fields["heartbeat_interval_s"].min_value = 10  # type: ignore[attr-defined]
         self.fields["heartbeat_interval_s"].validators.append(MinValueValidator(10))
+
+    def clean_ocpp_protocol_max(self) -> str:
+        return str(
+            self.cleaned_data.get("ocpp_protocol_max")
+            or self.instance.ocpp_protocol_max
+        )
 
     def clean_password(self) -> str:
         password = self.cleaned_data.get("password") or ""
@@ -119,6 +137,7 @@ class ChargePointEditForm(ChargePointRegisterForm):
             "heartbeat_interval_s",
             "max_frame_bytes",
             "strict_payloads",
+            "ocpp_protocol_max",
         ]
         labels = {
             **ChargePointRegisterForm.Meta.labels,

@@ -21,6 +21,7 @@ from stations.models import (
     ChargePoint,
     Connector,
     Network,
+    OcppProtocol,
     RegistrationStatus,
     Station,
 )
@@ -52,6 +53,7 @@ CHARGE_POINT_FIELDS = (
     "heartbeat_interval_s",
     "max_frame_bytes",
     "strict_payloads",
+    "ocpp_protocol_max",
 )
 CONNECTOR_FIELDS = ("connector_id", "connector_type", "max_power_kw")
 
@@ -187,6 +189,7 @@ def charge_point_register(
     display_name: str = "",
     password: str | None = None,
     heartbeat_interval_s: int = 300,
+    ocpp_protocol_max: str = OcppProtocol.OCPP201,
 ) -> ChargePoint:
     """Register a charger by its OCPP identity; the password is stored hashed only."""
     charge_point = ChargePoint(
@@ -194,6 +197,7 @@ def charge_point_register(
         station=station,
         display_name=display_name,
         heartbeat_interval_s=heartbeat_interval_s,
+        ocpp_protocol_max=ocpp_protocol_max,
         registration_status=RegistrationStatus.ACCEPTED,
     )
     charge_point.set_password(password)

@@ -179,6 +179,14 @@ class ChargePoint(models.Model):
     ocpp_protocol = models.CharField(
         max_length=16, choices=OcppProtocol.choices, default=OcppProtocol.OCPP16
     )
+    # The newest protocol this charger may negotiate: a charger offering several
+    # gets the newest of them up to this one (OCPP-J §3.1.2, OCPP 2.0.1 Part 4 §3.1).
+    ocpp_protocol_max = models.CharField(
+        "newest OCPP protocol allowed",
+        max_length=16,
+        choices=OcppProtocol.choices,
+        default=OcppProtocol.OCPP201,
+    )
     registration_status = models.CharField(
         max_length=10,
         choices=RegistrationStatus.choices,
@@ -263,6 +271,54 @@ class ChargePoint(models.Model):
     @property
     def network_id_or_none(self) -> int | None:
         return self.station.network_id if self.station_id else None  # type: ignore[union-attr]
+
+
+class DeviceVariable(models.Model):
+    """One attribute of a variable of a 2.0.1 charger's device model, as it last reported.
+
+    OCPP 2.0.1 Part 1 §4: a charger is components (with an optional instance and
+    EVSE/connector) holding variables (with an optional instance), each with up
+    to four attributes (Actual, Target, MinSet, MaxSet) and characteristics.
+    ``evse``/``connector`` 0 = the station as a whole.
+    """
+
+    charge_point = models.ForeignKey(
+        ChargePoint, on_delete=models.CASCADE, related_name="device_variables"
+    )
+    component = models.CharField(max_length=50)
+    component_instance = models.CharField(max_length=50, blank=True)
+    evse = models.PositiveIntegerField(default=0)
+    connector = models.PositiveIntegerField(default=0)
+    variable = models.CharField(max_length=50)
+    variable_instance = models.CharField(max_length=50, blank=True)
+    attribute_type = models.CharField(max_length=10, default="Actual")
+    value = models.CharField(max_length=2500, blank=True)
+    mutability = models.CharField(max_length=10, blank=True)
+    data_type = models.CharField(max_length=20, blank=True)
+    unit = models.CharField(max_length=16, blank=True)
+    values_list = models.CharField(max_length=1000, blank=True)
+    reported_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["component", "evse", "connector", "variable", "attribute_type"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "charge_point",
+                    "component",
+                    "component_instance",
+                    "evse",
+                    "connector",
+                    "variable",
+                    "variable_instance",
+                    "attribute_type",
+                ],
+                name="device_variable_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.component}.{self.variable} ({self.attribute_type})"
 
 
 class ConnectorType(models.TextChoices):

@@ -7,6 +7,7 @@ tasks. Each owns its transaction and announces its changes with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +28,7 @@ from cms.events import (
     FirmwareStatusChanged,
     emit,
 )
+from stations import facts
 from stations.live import bus as livebus
 from stations.live.events import groups_for
 from stations.models import (
@@ -35,6 +37,7 @@ from stations.models import (
     ConnectionEvent,
     Connector,
     DataTransferMessage,
+    DeviceVariable,
     OcppMessage,
     RegistrationStatus,
     StatusChange,
@@ -107,6 +110,7 @@ class ChargePointCredentials:
     pk: int
     password_hash: str
     registration_status: str
+    ocpp_protocol_max: str
     max_frame_bytes: int | None = None
 
 
@@ -123,7 +127,13 @@ class ConnectionOpened:
 def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
     row = (
         ChargePoint.objects.filter(ocpp_id=ocpp_id)
-        .values_list("pk", "password_hash", "registration_status", "max_frame_bytes")
+        .values_list(
+            "pk",
+            "password_hash",
+            "registration_status",
+            "ocpp_protocol_max",
+            "max_frame_bytes",
+        )
         .first()
     )
     return ChargePointCredentials(*row) if row is not None else None
@@ -924,6 +934,47 @@ def data_transfer_record(
         received_at=received_at,
     )
     return status
+
+
+DEVICE_VARIABLE_KEY = (
+    "charge_point",
+    "component",
+    "component_instance",
+    "evse",
+    "connector",
+    "variable",
+    "variable_instance",
+    "attribute_type",
+)
+
+
+@transaction.atomic
+def device_model_record(
+    *, charge_point_id: int, variables: list[facts.DeviceVariable], at: datetime
+) -> int:
+    """Store what a charger reports of its device model (one upsert); return the count."""
+    rows = [
+        DeviceVariable(
+            charge_point_id=charge_point_id,
+            reported_at=at,
+            **dataclasses.asdict(variable),
+        )
+        for variable in variables
+    ]
+    DeviceVariable.objects.bulk_create(
+        rows,
+        update_conflicts=True,
+        unique_fields=list(DEVICE_VARIABLE_KEY),
+        update_fields=[
+            "value",
+            "mutability",
+            "data_type",
+            "unit",
+            "values_list",
+            "reported_at",
+        ],
+    )
+    return len(rows)
 
 
 @transaction.atomic

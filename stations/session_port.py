@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol, cast
 
-from stations.facts import Authorization, Sample
+from stations.facts import Authorization, Sample, TransactionUpdate
 
 
 @dataclass(frozen=True)
@@ -74,6 +74,10 @@ class SessionServices(Protocol):
     def meter_values_record_batch(
         self, *, reports: list[MeterValuesReport]
     ) -> None: ...
+
+    def transaction_event_record(
+        self, *, update: TransactionUpdate
+    ) -> Authorization | None: ...
 
 
 _registered: list[SessionServices] = []

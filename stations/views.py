@@ -577,6 +577,7 @@ def charge_point_create(request: HttpRequest) -> HttpResponse:
                 display_name=data["display_name"],
                 password=data["password"] or None,
                 heartbeat_interval_s=data["heartbeat_interval_s"],
+                ocpp_protocol_max=data["ocpp_protocol_max"],
             ),
         )
         if charge_point is not None:

@@ -136,6 +136,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     """One charger's WebSocket (``/ocpp/<charge point id>``)."""
 
     charge_point_id: int | None = None
+    _protocol_max = ""
     cp: CentralSystemSession | None = None
     adapter: VersionAdapter | None = None
 
@@ -197,6 +198,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 refusal, unauthorized=refusal not in _NOT_CREDENTIAL_FAILURES
             )
             return
+        if self._protocol_max:
+            # The charger's own setting caps the version (its newest allowed).
+            subprotocol = versions.negotiate(offered, newest=self._protocol_max)
+            if subprotocol is None:
+                await self._refuse(
+                    f"no subprotocol this charger is allowed offered (offered "
+                    f"{offered}, allowed up to {self._protocol_max})"
+                )
+                return
+            adapter = versions.adapter_for(subprotocol)
         # Batched with the other handshakes of this process (a reconnect storm).
         opened = await get_batcher("connect").submit(
             services.ConnectionRequest(
@@ -241,6 +252,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         credentials = await side_call(
             services.charge_point_credentials, ocpp_id=self.ocpp_id
         )
+        self._protocol_max = credentials.ocpp_protocol_max if credentials else ""
         if credentials is not None and credentials.max_frame_bytes:
             # The charger's own limit, never above what the transport lets through.
             self.max_frame_bytes = min(

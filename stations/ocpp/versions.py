@@ -120,14 +120,25 @@ def supported_subprotocols() -> list[str]:
     return sorted(registered, key=lambda name: registered[name].version, reverse=True)
 
 
-def negotiate(offered: Iterable[str]) -> str | None:
+def negotiate(offered: Iterable[str], *, newest: str | None = None) -> str | None:
     """The newest registered subprotocol the charger offered, or None.
 
     OCPP-J §3.1.2: the charger lists the versions it speaks in
     ``Sec-WebSocket-Protocol``; the central system picks one and echoes it.
+    ``newest`` (a charger's ``ocpp_protocol_max``) caps the choice: a charger
+    allowed only 1.6 gets 1.6 even when it offers 2.0.1 too.
     """
     offers = set(offered)
-    return next((name for name in supported_subprotocols() if name in offers), None)
+    registered = adapters()
+    cap = registered[newest].version if newest in registered else None
+    return next(
+        (
+            name
+            for name in supported_subprotocols()
+            if name in offers and (cap is None or registered[name].version <= cap)
+        ),
+        None,
+    )
 
 
 def transaction_frames(*, transaction_id: int, charger_key: str = "") -> Q:
@@ -149,3 +160,54 @@ def adapter_for(subprotocol: str) -> VersionAdapter:
         raise UnknownProtocolError(
             f"No OCPP version adapter for {subprotocol!r}"
         ) from None
+
+
+class ModuleAdapter:
+    """An adapter whose parts are a central-system class and a command module.
+
+    A version's sub-package sets ``subprotocol``, ``version``, ``commands`` (its
+    ``commands`` module: ``CMS_ACTIONS``, ``action_name``, ``call_for``,
+    ``raw_call``, ``command_of``, ``answer_of``, ``answer_error``,
+    ``request_for``) and ``central_system_class`` (its handlers' class).
+    """
+
+    subprotocol: str
+    version: tuple[int, ...]
+    commands: Any
+    central_system_class: Any
+
+    @property
+    def command_actions(self) -> frozenset[str]:
+        return frozenset(self.commands.CMS_ACTIONS)
+
+    def central_system(self, ocpp_id: str, connection: Any, **options: Any) -> Any:
+        # Keyword options as ``VersionAdapter.central_system`` names them.
+        return self.central_system_class(ocpp_id, connection, **options)
+
+    def action_name(self, action: str) -> str:
+        return str(self.commands.action_name(action))
+
+    def call_for(self, command: neutral.Command) -> WireCall:
+        call: WireCall = self.commands.call_for(command)
+        return call
+
+    def raw_call(
+        self, action: str, payload: Any, *, connector: int | None = None
+    ) -> WireCall:
+        call: WireCall = self.commands.raw_call(action, payload, connector=connector)
+        return call
+
+    def command_of(self, call: WireCall) -> neutral.Command:
+        command: neutral.Command = self.commands.command_of(call.action, call.payload)
+        return command
+
+    def answer_of(self, action: str, payload: Any) -> neutral.Answer:
+        answer: neutral.Answer = self.commands.answer_of(action, payload)
+        return answer
+
+    def answer_error(self, action: str, payload: Any) -> Exception | None:
+        error: Exception | None = self.commands.answer_error(action, payload)
+        return error
+
+    def request_for(self, call: WireCall) -> Any:
+        return self.commands.request_for(call)

@@ -681,7 +681,7 @@ def command_result_apply(*, command_id: int) -> bool:
             )
             if not created:
                 return False
-            handler = _RESULT_HANDLERS.get(command.action)
+            handler = _RESULT_HANDLERS.get(type(command_of(command)))
             if handler is not None:
                 handler(command)
     except IntegrityError:  # a concurrent apply won the race
@@ -929,18 +929,20 @@ def _apply_get_diagnostics(command: ChargePointCommand) -> None:
     )
 
 
-_RESULT_HANDLERS: dict[str, Callable[[ChargePointCommand], None]] = {
-    "GetConfiguration": _apply_get_configuration,
-    "ChangeConfiguration": _apply_change_configuration,
-    "GetLocalListVersion": _apply_get_local_list_version,
-    "SendLocalList": _apply_send_local_list,
-    "ReserveNow": _apply_reserve_now,
-    "CancelReservation": _apply_cancel_reservation,
-    "RemoteStartTransaction": _apply_remote_start,
-    "SetChargingProfile": _apply_set_charging_profile,
-    "ClearChargingProfile": _apply_clear_charging_profile,
-    "UpdateFirmware": _apply_update_firmware,
-    "GetDiagnostics": _apply_get_diagnostics,
+# By the neutral command a row carries, so a 2.0.1 charger's GetVariables
+# (its spelling of GetConfiguration) is applied as a 1.6 GetConfiguration is.
+_RESULT_HANDLERS: dict[type, Callable[[ChargePointCommand], None]] = {
+    ocpp.GetConfiguration: _apply_get_configuration,
+    ocpp.ChangeConfiguration: _apply_change_configuration,
+    ocpp.GetLocalListVersion: _apply_get_local_list_version,
+    ocpp.SendLocalList: _apply_send_local_list,
+    ocpp.ReserveNow: _apply_reserve_now,
+    ocpp.CancelReservation: _apply_cancel_reservation,
+    ocpp.RemoteStart: _apply_remote_start,
+    ocpp.SetChargingProfile: _apply_set_charging_profile,
+    ocpp.ClearChargingProfile: _apply_clear_charging_profile,
+    ocpp.UpdateFirmware: _apply_update_firmware,
+    ocpp.GetDiagnostics: _apply_get_diagnostics,
 }
 
 

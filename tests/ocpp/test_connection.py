@@ -160,7 +160,7 @@ def test_charger_offering_no_supported_subprotocol_gets_a_handshake_then_a_close
 
 
 def test_accepted_subprotocol_is_echoed(asgi_server):
-    ChargePointFactory(ocpp_id="CP-PROTO-2")
+    ChargePointFactory(ocpp_id="CP-PROTO-2", ocpp_protocol_max="ocpp1.6")
 
     async def scenario():
         async with raw_socket(

@@ -10,6 +10,7 @@ import websockets
 from stations.models import ChargePoint, ConnectionEvent
 from stations.ocpp import versions
 from stations.ocpp.v16.adapter import Ocpp16Adapter
+from stations.ocpp.v201.adapter import Ocpp201Adapter
 from tests.factories import ChargePointFactory
 from tests.ocpp.client import raw_socket
 
@@ -22,8 +23,17 @@ class NewerAdapter(Ocpp16Adapter):
 
 
 def test_registry_holds_the_adapters_of_the_setting():
-    assert versions.supported_subprotocols() == ["ocpp1.6"]
+    assert versions.supported_subprotocols() == ["ocpp2.0.1", "ocpp1.6"]
     assert isinstance(versions.adapter_for("ocpp1.6"), Ocpp16Adapter)
+    assert isinstance(versions.adapter_for("ocpp2.0.1"), Ocpp201Adapter)
+
+
+def test_a_charger_setting_caps_the_newest_version_it_may_negotiate():
+    offered = ["ocpp1.6", "ocpp2.0.1"]
+
+    assert versions.negotiate(offered, newest="ocpp2.0.1") == "ocpp2.0.1"
+    assert versions.negotiate(offered, newest="ocpp1.6") == "ocpp1.6"
+    assert versions.negotiate(["ocpp2.0.1"], newest="ocpp1.6") is None
 
 
 def test_unknown_protocol_has_no_adapter():
@@ -43,10 +53,10 @@ def test_newest_registered_offer_wins_whatever_the_charger_order(settings):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_charger_offering_a_newer_version_too_gets_ocpp16_and_it_is_recorded(
+def test_charger_allowed_only_ocpp16_gets_it_when_offering_both_and_it_is_recorded(
     asgi_server,
 ):
-    ChargePointFactory(ocpp_id="CP-VER-1")
+    ChargePointFactory(ocpp_id="CP-VER-1", ocpp_protocol_max="ocpp1.6")
 
     async def scenario() -> str | None:
         async with raw_socket(
@@ -77,4 +87,4 @@ def test_charger_offering_only_an_unknown_protocol_is_refused_and_recorded(
         charge_point__ocpp_id="CP-VER-2", kind="rejected"
     )
     assert "ocpp9.9" in refusal.detail
-    assert "supported ocpp1.6" in refusal.detail
+    assert "supported ocpp2.0.1, ocpp1.6" in refusal.detail

@@ -14,13 +14,18 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-from django.utils.dateparse import parse_datetime
 from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as v16_call
 from ocpp.v16.enums import Action
 
 from stations.ocpp import commands as neutral
+from stations.ocpp.callwire import action_name
+from stations.ocpp.callwire import error_cause as _cause
+from stations.ocpp.callwire import parse_wire_time as _parse_time
+from stations.ocpp.callwire import put_optional as _set
+from stations.ocpp.callwire import schedule_periods as _periods_of
+from stations.ocpp.callwire import wire_time as _time
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.commands import CommandPayloadError
 from stations.ocpp.protocol import CALL, CALLRESULT
@@ -93,25 +98,6 @@ def _neutral_field(action: str, wire_field: str) -> str:
     if action == "GetConfiguration" and top == "key":
         return "keys"
     return _NEUTRAL_FIELD.get(top, top or "payload")
-
-
-def _time(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _parse_time(value: Any) -> datetime | None:
-    if not value:
-        return None
-    parsed = parse_datetime(str(value))
-    if parsed is not None and parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed
-
-
-def _set(payload: dict[str, Any], key: str, value: Any) -> None:
-    """Put an optional field: None (and "") stay out of the CALL."""
-    if value is not None and value != "":
-        payload[key] = value
 
 
 # --- neutral -> CALL ----------------------------------------------------------------
@@ -274,14 +260,6 @@ def call_for(command: neutral.Command) -> WireCall:
 # --- raw payload -> CALL -------------------------------------------------------------
 
 
-def action_name(action: str) -> str:
-    """``remote_start_transaction`` / ``RemoteStartTransaction`` -> the 1.6 name."""
-    action = str(action or "").strip()
-    if "_" in action or action[:1].islower():
-        return "".join(part[:1].upper() + part[1:] for part in action.split("_"))
-    return action
-
-
 def _fields_from_type_error(error: TypeError) -> list[str]:
     """``missing ... arguments: 'key' and 'value'`` -> ``["key", "value"]`` (wire names)."""
     match = re.search(r"arguments?:? (.*)$", str(error))
@@ -305,14 +283,6 @@ def _type_error_text(name: str, error: TypeError) -> str:
     if "unexpected keyword" in str(error):
         return f"{name}: {listed} is not a field of {name}."
     return f"{name}: the payload does not have the fields of {name}."
-
-
-def _cause(error: OCPPError) -> tuple[str, str]:
-    details = error.details if isinstance(error.details, dict) else {}
-    return (
-        str(details.get("cause") or error.description),
-        str(details.get("field") or ""),
-    )
 
 
 def raw_call(action: str, payload: Any, *, connector: int | None = None) -> WireCall:
@@ -369,18 +339,6 @@ def request_for(call: WireCall) -> Any:
 
 
 # --- CALL -> neutral (raw input, stored audit rows) -----------------------------------
-
-
-def _periods_of(schedule: dict[str, Any]) -> tuple[neutral.SchedulePeriod, ...]:
-    """The periods of a 1.6 ``chargingSchedule`` object."""
-    return tuple(
-        neutral.SchedulePeriod(
-            start_s=int(period.get("startPeriod", 0)),
-            limit=float(period.get("limit", 0)),
-            phases=period.get("numberPhases"),
-        )
-        for period in schedule.get("chargingSchedulePeriod") or []
-    )
 
 
 def _profile_of(data: dict[str, Any]) -> neutral.ChargingProfileSpec:

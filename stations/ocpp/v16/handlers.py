@@ -1,48 +1,33 @@
 """OCPP 1.6J: frames to typed handler calls, one domain service call each.
 
-``CentralSystem`` wraps python-ocpp's ``ocpp.v16.ChargePoint`` (the route map of
-``@on`` handlers and ``call()`` for CMS-initiated commands). It replaces the
-package's ``route_message``/``_handle_call`` because those drop unparsable
-frames silently, put every CALLRESULT on the response queue (a stray one would
-be consumed by the next command) and validate with jsonschema in a thread pool.
-Here every frame is parsed once, logged, validated with the compiled schemas of
-``stations.ocpp.v16.validation`` and answered with the OCPP-J 1.6 CallError codes.
+``CentralSystem`` is python-ocpp's ``ocpp.v16.ChargePoint`` with the shared
+frame handling of ``stations.ocpp.central`` (parse, log, validate with the
+compiled schemas of ``stations.ocpp.v16.validation``, answer with the OCPP-J
+1.6 CallError codes).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
 from typing import Any
 
 from django.utils import timezone
-from ocpp.charge_point import remove_nones, serialize_as_dict
-from ocpp.exceptions import OCPPError, PropertyConstraintViolationError
-from ocpp.messages import CallError, CallResult
+from ocpp.exceptions import PropertyConstraintViolationError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as V16ChargePoint
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from stations import services
-from stations.models import OcppMessage
-from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
+from stations.ocpp.central import FrameRouter
 from stations.ocpp.groupcommit import get_batcher
-from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from stations.ocpp.protocol import (
     CALL,
-    CALLERROR,
-    CALLRESULT,
-    INVALID,
-    UNKNOWN_UNIQUE_ID,
     Frame,
-    FrameError,
-    call_error_frame,
     format_ocpp_datetime,
-    parse_frame,
     parse_ocpp_datetime,
 )
-from stations.ocpp.runtime import orm_service, side_call
+from stations.ocpp.runtime import side_call
 from stations.ocpp.v16.validation import validate, without_odd_sampled_values
 from stations.ocpp.v16.wire import id_tag_info, samples_of
 from stations.session_port import MeterValuesReport, sessions
@@ -50,216 +35,21 @@ from stations.session_port import MeterValuesReport, sessions
 logger = logging.getLogger(__name__)
 
 _KNOWN_ACTIONS = frozenset(action.value for action in Action)
-IN = OcppMessage.Direction.IN
-OUT = OcppMessage.Direction.OUT
-
-PublishEvents = Callable[[list[services.LiveEvent]], None]
 
 
 def _text(value: str | None) -> str:
     return value or ""
 
 
-class CentralSystem(V16ChargePoint):
-    """The central system's side of one charger connection."""
+class CentralSystem(FrameRouter, V16ChargePoint):
+    """The central system's side of one 1.6 charger connection."""
 
-    def __init__(
-        self,
-        ocpp_id: str,
-        connection: Any,
-        *,
-        charge_point_id: int,
-        writer: MessageLogWriter,
-        publish: PublishEvents,
-        response_timeout: float,
-    ) -> None:
-        super().__init__(ocpp_id, connection, response_timeout=response_timeout)
-        self.charge_point_id = charge_point_id
-        self._writer = writer
-        self._publish = publish
-        # Our own outgoing CALLs awaiting an answer: unique id -> action.
-        self.pending_calls: dict[str, str] = {}
-        # Raw answers to those CALLs, for the command record.
-        self.responses: dict[str, Any] = {}
-        self._current_payload: dict[str, Any] = {}
-        self._strict: bool | None = None  # ChargePoint.strict_payloads, read once
+    known_actions = _KNOWN_ACTIONS
+    format_violation = "FormationViolation"  # OCPP-J 1.6 §4.2.3 spells it so
+    _strict: bool | None = None  # ChargePoint.strict_payloads, read once
 
-    # --- plumbing ---------------------------------------------------------
-
-    def log_frame(self, direction: str, message_type: int, **fields: Any) -> None:
-        self._writer.add(
-            LogEntry(
-                ocpp_id=self.id,
-                charge_point_id=self.charge_point_id,
-                direction=direction,
-                message_type=message_type,
-                **fields,
-            )
-        )
-
-    async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
-        """Run one sync domain service; publish its live events from async code."""
-        result, events = await orm_service(service, kwargs)
-        if events:
-            self._publish(events)
-        return result
-
-    async def send_call_error(
-        self,
-        unique_id: str,
-        code: str,
-        description: str,
-        details: Any = None,
-        *,
-        action: str = "",
-    ) -> None:
-        text = call_error_frame(unique_id, code, description, details)
-        self.log_frame(
-            OUT,
-            CALLERROR,
-            unique_id=unique_id,
-            action=action,
-            payload={"errorDescription": description[:255], "errorDetails": details},
-            error_code=code,
-        )
-        await self._connection.send(text)
-
-    async def _send(self, message: str) -> None:
-        """Send a frame python-ocpp built (a command CALL); remember and log it."""
-        frame, _ = parse_frame(message)
-        if frame.message_type == CALL:
-            self.pending_calls[frame.unique_id] = frame.action
-        self.log_frame(
-            OUT,
-            frame.message_type,
-            unique_id=frame.unique_id,
-            action=frame.action,
-            payload=frame.payload,
-        )
-        await self._connection.send(message)
-
-    async def route_message(self, raw_msg: str) -> None:
-        try:
-            frame, _decoded = parse_frame(raw_msg)
-        except FrameError as error:
-            unique_id = error.unique_id or UNKNOWN_UNIQUE_ID
-            self.log_frame(
-                IN, INVALID, unique_id=unique_id, raw=raw_msg, error_code=error.code
-            )
-            await self.send_call_error(unique_id, error.code, error.description)
-            return
-        if frame.message_type == CALL:
-            self.log_frame(
-                IN,
-                CALL,
-                unique_id=frame.unique_id,
-                action=frame.action,
-                payload=frame.payload,
-            )
-            await self._handle_frame_call(frame)
-            return
-        self._route_response(frame)
-
-    def _route_response(self, frame: Frame) -> None:
-        action = self.pending_calls.pop(frame.unique_id, "")
-        is_error = frame.message_type == CALLERROR
-        self.log_frame(
-            IN,
-            frame.message_type,
-            unique_id=frame.unique_id,
-            action=action,
-            payload=(
-                {
-                    "errorDescription": frame.error_description,
-                    "errorDetails": frame.error_details,
-                }
-                if is_error
-                else frame.payload
-            ),
-            error_code=frame.error_code,
-        )
-        if not action:
-            # OCPP-J §4.1.3: an answer must match an outstanding CALL; a late
-            # answer (after a timeout) or a stray one is logged and dropped.
-            logger.warning(
-                "%s: dropped answer %s for no outstanding CALL",
-                self.id,
-                frame.unique_id,
-            )
-            return
-        if is_error:
-            message: CallResult | CallError = CallError(
-                frame.unique_id,
-                frame.error_code,
-                frame.error_description,
-                frame.error_details,
-            )
-        else:
-            self.responses[frame.unique_id] = frame.payload
-            message = CallResult(frame.unique_id, frame.payload, action=action)
-        self._response_queue.put_nowait(message)
-
-    async def _handle_frame_call(self, frame: Frame) -> None:
-        handlers = self.route_map.get(frame.action)
-        if handlers is None or "_on_action" not in handlers:
-            # OCPP-J 1.6 §4.2.3: NotImplemented = action not known,
-            # NotSupported = known but not supported by this receiver.
-            known = frame.action in _KNOWN_ACTIONS
-            await self.send_call_error(
-                frame.unique_id,
-                "NotSupported" if known else "NotImplemented",
-                f"{frame.action} is not supported by this central system"
-                if known
-                else f"Unknown action {frame.action}",
-                action=frame.action,
-            )
-            return
-        try:
-            await self._validate_call(frame)
-            self._current_payload = frame.payload
-            response = await handlers["_on_action"](
-                **camel_to_snake_case(frame.payload)
-            )
-        except OCPPError as error:
-            await self.send_call_error(
-                frame.unique_id,
-                error.code,
-                error.description,
-                error.details,
-                action=frame.action,
-            )
-            return
-        except Exception:
-            logger.exception("%s: handler for %s failed", self.id, frame.action)
-            await self.send_call_error(
-                frame.unique_id,
-                "InternalError",
-                "The central system could not process the request",
-                action=frame.action,
-            )
-            return
-        finally:
-            self._current_payload = {}
-        payload = snake_to_camel_case(remove_nones(serialize_as_dict(response)))
-        try:
-            validate(frame.action, CALLRESULT, payload)
-        except OCPPError:
-            logger.exception("%s: invalid answer to %s", self.id, frame.action)
-            await self.send_call_error(
-                frame.unique_id,
-                "InternalError",
-                "The central system built an invalid answer",
-                action=frame.action,
-            )
-            return
-        self.log_frame(
-            OUT,
-            CALLRESULT,
-            unique_id=frame.unique_id,
-            action=frame.action,
-            payload=payload,
-        )
-        await self._connection.send(CallResult(frame.unique_id, payload).to_json())
+    def validate(self, action: str, message_type: int, payload: Any) -> None:
+        validate(action, message_type, payload)
 
     async def _validate_call(self, frame: Frame) -> None:
         """Validate a CALL; odd sampledValues alone do not refuse it.

@@ -1,0 +1,552 @@
+"""OCPP 2.0.1 commands: neutral command <-> CALL payload, CALLRESULT -> neutral answer.
+
+The domain's commands (``stations.ocpp.commands``) are 1.6-shaped in a few
+places; this module says how each is spelled in 2.0.1 (OCPP 2.0.1 Part 2):
+
+- connector *n* is EVSE *n* (see ``stations.ocpp.v201.handlers``);
+- Reset Soft/Hard -> ``OnIdle``/``Immediate`` (B11/B12);
+- RemoteStart/RemoteStop -> RequestStart/StopTransaction (F01/F03); the stop
+  names the charger's own transaction id, which the session knows;
+- GetConfiguration/ChangeConfiguration -> GetVariables/SetVariables (B06/B05)
+  with a key written ``Component.Variable`` (a component instance or EVSE as
+  ``Component[instance]@evse``); GetConfiguration with no key asks for the
+  whole device model, GetBaseReport FullInventory (B07), which the charger
+  reports in NotifyReport;
+- GetDiagnostics -> GetLog DiagnosticsLog (N01); charging profiles name the
+  purpose ``ChargingStationMaxProfile`` where 1.6 said ``ChargePointMaxProfile``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ocpp.exceptions import OCPPError
+from ocpp.v201 import call as v201_call
+from ocpp.v201.enums import Action
+
+from stations.ocpp import commands as neutral
+from stations.ocpp.callwire import action_name
+from stations.ocpp.callwire import error_cause as _cause
+from stations.ocpp.callwire import parse_wire_time as _parse_time
+from stations.ocpp.callwire import put_optional as _set
+from stations.ocpp.callwire import schedule_periods as _periods_of
+from stations.ocpp.callwire import wire_time as _time
+from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
+from stations.ocpp.commands import CommandPayloadError
+from stations.ocpp.protocol import CALL, CALLRESULT
+from stations.ocpp.v16 import commands as v16_commands
+from stations.ocpp.v201.validation import has_schema, validate
+from stations.ocpp.v201.wire import GROUP_ID_KIND
+from stations.ocpp.versions import WireCall
+
+CHARGER_INITIATED_ACTIONS = frozenset(
+    {
+        "Authorize",
+        "BootNotification",
+        "ClearedChargingLimit",
+        "FirmwareStatusNotification",
+        "Get15118EVCertificate",
+        "GetCertificateStatus",
+        "Heartbeat",
+        "LogStatusNotification",
+        "MeterValues",
+        "NotifyChargingLimit",
+        "NotifyCustomerInformation",
+        "NotifyDisplayMessages",
+        "NotifyEVChargingNeeds",
+        "NotifyEVChargingSchedule",
+        "NotifyEvent",
+        "NotifyMonitoringReport",
+        "NotifyReport",
+        "PublishFirmwareStatusNotification",
+        "ReportChargingProfiles",
+        "ReservationStatusUpdate",
+        "SecurityEventNotification",
+        "SignCertificate",
+        "StatusNotification",
+        "TransactionEvent",
+    }
+)
+CMS_ACTIONS = frozenset(
+    action.value
+    for action in Action
+    if action.value not in CHARGER_INITIATED_ACTIONS
+    and hasattr(v201_call, action.value)
+    and has_schema(action.value, CALL)
+)
+_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked", "Scheduled"})
+_REJECTED_ANSWERS = frozenset(
+    {"Rejected", "UnlockFailed", "UnknownConnector", "OngoingAuthorizedTransaction"}
+)
+_PURPOSE = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
+# Actions whose payload names an EVSE as ``evseId`` (the CLI's --connector).
+_EVSE_ACTIONS = frozenset(
+    {
+        "Reset",
+        "UnlockConnector",
+        "RequestStartTransaction",
+        "GetCompositeSchedule",
+        "SetChargingProfile",
+        "ReserveNow",
+    }
+)
+_RESET = {neutral.ResetKind.SOFT: "OnIdle", neutral.ResetKind.HARD: "Immediate"}
+_UNKNOWN_ATTRIBUTE = frozenset({"UnknownComponent", "UnknownVariable"})
+_KEY = re.compile(
+    r"^(?P<component>[^.\[@]+)(?:\[(?P<ci>[^\]]*)\])?(?:@(?P<evse>\d+))?"
+    r"\.(?P<variable>[^\[]+)(?:\[(?P<vi>[^\]]*)\])?$"
+)
+
+# The charger's own id of a session's transaction (RequestStopTransaction
+# names it) and back; sessions_app registers the readers from its ready().
+_transaction_names: list[Callable[[int], str | None]] = []
+_sessions_of_names: list[Callable[[str], int | None]] = []
+_request_ids = itertools.count(int(time.time()) % 1_000_000)
+
+
+def transaction_names_register(
+    name_of: Callable[[int], str | None], session_of: Callable[[str], int | None]
+) -> None:
+    """``name_of(session_id)`` -> the charger's transaction id; ``session_of`` back."""
+    if name_of not in _transaction_names:
+        _transaction_names.append(name_of)
+    if session_of not in _sessions_of_names:
+        _sessions_of_names.append(session_of)
+
+
+def _session_of(charger_transaction_id: str) -> int | None:
+    for reader in _sessions_of_names:
+        session_id = reader(charger_transaction_id)
+        if session_id:
+            return session_id
+    return None
+
+
+def _charger_transaction(transaction_id: int) -> str:
+    for reader in _transaction_names:
+        name = reader(transaction_id)
+        if name:
+            return name
+    raise CommandPayloadError(
+        f"Session {transaction_id} is not a transaction this OCPP 2.0.1 charger named.",
+        field="transaction_id",
+    )
+
+
+def _request_id() -> int:
+    return next(_request_ids)
+
+
+def _id_token(token: str) -> dict[str, Any]:
+    # The CMS's own identifiers travel as type Central (§3.43 IdTokenEnumType).
+    return {"idToken": token, "type": GROUP_ID_KIND}
+
+
+def key_parts(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``Component[instance]@evse.Variable[instance]`` -> (component, variable)."""
+    match = _KEY.match(key.strip())
+    if match is None:
+        raise CommandPayloadError(
+            f"“{key}” is not a device model key (Component.Variable).", field="key"
+        )
+    component: dict[str, Any] = {"name": match["component"]}
+    _set(component, "instance", match["ci"])
+    if match["evse"]:
+        component["evse"] = {"id": int(match["evse"])}
+    variable: dict[str, Any] = {"name": match["variable"]}
+    _set(variable, "instance", match["vi"])
+    return component, variable
+
+
+def key_of(component: dict[str, Any], variable: dict[str, Any]) -> str:
+    key = str(component.get("name", ""))
+    if component.get("instance"):
+        key += f"[{component['instance']}]"
+    evse = component.get("evse") or {}
+    if evse.get("id"):
+        key += f"@{evse['id']}"
+    key += f".{variable.get('name', '')}"
+    if variable.get("instance"):
+        key += f"[{variable['instance']}]"
+    return key
+
+
+def _profile(
+    profile: neutral.ChargingProfileSpec, *, transaction: str | None = None
+) -> dict[str, Any]:
+    """A ChargingProfileType (§2.10) of a neutral profile."""
+    periods = []
+    for period in profile.periods:
+        item: dict[str, Any] = {"startPeriod": period.start_s, "limit": period.limit}
+        _set(item, "numberPhases", period.phases)
+        periods.append(item)
+    schedule: dict[str, Any] = {
+        "id": profile.profile_id,
+        "chargingRateUnit": profile.rate_unit,
+        "chargingSchedulePeriod": periods,
+    }
+    _set(schedule, "duration", profile.duration_s or None)
+    if profile.start_schedule is not None:
+        schedule["startSchedule"] = _time(profile.start_schedule)
+    _set(schedule, "minChargingRate", profile.min_charging_rate)
+    data: dict[str, Any] = {
+        "id": profile.profile_id,
+        "stackLevel": profile.stack_level,
+        "chargingProfilePurpose": _PURPOSE.get(profile.purpose, profile.purpose),
+        "chargingProfileKind": profile.kind,
+        "chargingSchedule": [schedule],
+    }
+    _set(data, "recurrencyKind", profile.recurrency_kind)
+    if profile.valid_from is not None:
+        data["validFrom"] = _time(profile.valid_from)
+    if profile.valid_to is not None:
+        data["validTo"] = _time(profile.valid_to)
+    if profile.transaction_id is not None:
+        data["transactionId"] = transaction or _charger_transaction(
+            profile.transaction_id
+        )
+    return data
+
+
+def _wire(command: neutral.Command) -> WireCall:
+    match command:
+        case neutral.Reset(kind=kind):
+            return WireCall("Reset", {"type": _RESET[kind]})
+        case neutral.UnlockConnector(connector=connector):
+            return WireCall("UnlockConnector", {"evseId": connector, "connectorId": 1})
+        case neutral.RemoteStart():
+            payload: dict[str, Any] = {
+                "idToken": _id_token(command.id_token),
+                "remoteStartId": _request_id(),
+            }
+            _set(payload, "evseId", command.connector or None)
+            if command.profile is not None:
+                payload["chargingProfile"] = _profile(command.profile)
+            return WireCall("RequestStartTransaction", payload)
+        case neutral.RemoteStop(transaction_id=transaction_id):
+            return WireCall(
+                "RequestStopTransaction",
+                {"transactionId": _charger_transaction(transaction_id)},
+            )
+        case neutral.ChangeAvailability():
+            payload = {"operationalStatus": str(command.availability)}
+            if command.connector:
+                payload["evse"] = {"id": command.connector}
+            return WireCall("ChangeAvailability", payload)
+        case neutral.SetChargingProfile():
+            return WireCall(
+                "SetChargingProfile",
+                {
+                    "evseId": command.connector,
+                    "chargingProfile": _profile(command.profile),
+                },
+            )
+        case neutral.ClearChargingProfile():
+            payload = {}
+            _set(payload, "chargingProfileId", command.profile_id)
+            criteria: dict[str, Any] = {}
+            _set(criteria, "evseId", command.connector)
+            _set(
+                criteria,
+                "chargingProfilePurpose",
+                _PURPOSE.get(command.purpose, command.purpose),
+            )
+            _set(criteria, "stackLevel", command.stack_level)
+            if criteria:
+                payload["chargingProfileCriteria"] = criteria
+            return WireCall("ClearChargingProfile", payload)
+        case neutral.GetConfiguration(keys=keys):
+            if not keys:
+                return WireCall(
+                    "GetBaseReport",
+                    {"requestId": _request_id(), "reportBase": "FullInventory"},
+                )
+            data = []
+            for key in keys:
+                component, variable = key_parts(key)
+                data.append({"component": component, "variable": variable})
+            return WireCall("GetVariables", {"getVariableData": data})
+        case neutral.ChangeConfiguration(key=key, value=value):
+            component, variable = key_parts(key)
+            return WireCall(
+                "SetVariables",
+                {
+                    "setVariableData": [
+                        {
+                            "attributeValue": value,
+                            "component": component,
+                            "variable": variable,
+                        }
+                    ]
+                },
+            )
+        case neutral.UpdateFirmware():
+            payload = {
+                "requestId": _request_id(),
+                "firmware": {
+                    "location": command.location,
+                    "retrieveDateTime": _time(command.retrieve_at),
+                },
+            }
+            _set(payload, "retries", command.retries)
+            _set(payload, "retryInterval", command.retry_interval_s)
+            return WireCall("UpdateFirmware", payload)
+        case neutral.GetDiagnostics():
+            log: dict[str, Any] = {"remoteLocation": command.location}
+            if command.start_time is not None:
+                log["oldestTimestamp"] = _time(command.start_time)
+            if command.stop_time is not None:
+                log["latestTimestamp"] = _time(command.stop_time)
+            payload = {
+                "logType": "DiagnosticsLog",
+                "requestId": _request_id(),
+                "log": log,
+            }
+            _set(payload, "retries", command.retries)
+            _set(payload, "retryInterval", command.retry_interval_s)
+            return WireCall("GetLog", payload)
+        case neutral.ReserveNow():
+            payload = {
+                "id": command.reservation_id,
+                "expiryDateTime": _time(command.expires_at),
+                "idToken": _id_token(command.id_token),
+            }
+            _set(payload, "evseId", command.connector or None)
+            if command.parent_id_token:
+                payload["groupIdToken"] = _id_token(command.parent_id_token)
+            return WireCall("ReserveNow", payload)
+        case neutral.CancelReservation(reservation_id=reservation_id):
+            return WireCall("CancelReservation", {"reservationId": reservation_id})
+        case neutral.SendLocalList():
+            entries = []
+            for entry in command.entries:
+                item: dict[str, Any] = {"idToken": _id_token(entry.id_token)}
+                if entry.status is not None:
+                    info: dict[str, Any] = {"status": entry.status}
+                    if entry.expires_at is not None:
+                        info["cacheExpiryDateTime"] = _time(entry.expires_at)
+                    if entry.parent_id_token:
+                        info["groupIdToken"] = _id_token(entry.parent_id_token)
+                    item["idTokenInfo"] = info
+                entries.append(item)
+            payload = {
+                "versionNumber": command.version,
+                "updateType": str(command.update),
+            }
+            if entries:
+                payload["localAuthorizationList"] = entries
+            return WireCall("SendLocalList", payload)
+        case neutral.GetLocalListVersion():
+            return WireCall("GetLocalListVersion", {})
+        case neutral.ClearCache():
+            return WireCall("ClearCache", {})
+        case neutral.TriggerMessage():
+            payload = {"requestedMessage": command.message}
+            if command.connector:
+                payload["evse"] = {"id": command.connector}
+            return WireCall("TriggerMessage", payload)
+        case neutral.DataTransfer():
+            payload = {"vendorId": command.vendor_id}
+            _set(payload, "messageId", command.message_id)
+            _set(payload, "data", command.data)
+            return WireCall("DataTransfer", payload)
+        case neutral.GetCompositeSchedule():
+            payload = {"evseId": command.connector, "duration": command.duration_s}
+            _set(payload, "chargingRateUnit", command.rate_unit)
+            return WireCall("GetCompositeSchedule", payload)
+        case neutral.RawCall(action=action, payload=raw):
+            return raw_call(action, raw)
+    raise CommandPayloadError(f"{command!r} is not a command.", field="action")
+
+
+def call_for(command: neutral.Command) -> WireCall:
+    """The 2.0.1 CALL of a neutral command, valid against the 2.0.1 schema."""
+    call = _wire(command)
+    try:
+        validate(call.action, CALL, call.payload)
+    except OCPPError as error:
+        cause, wire_field = _cause(error)
+        raise CommandPayloadError(
+            f"{call.action}: {cause}", field=wire_field or "payload"
+        ) from None
+    return call
+
+
+def raw_call(action: str, payload: Any, *, connector: int | None = None) -> WireCall:
+    """Validate a raw payload for an action and return the 2.0.1 CALL.
+
+    The portal, API and CLI name commands as the permission table does (OCPP
+    1.6's names: RemoteStartTransaction, GetConfiguration...); a 1.6-named
+    action or a 1.6-spelled payload is read as the neutral command it carries
+    and spelled in 2.0.1. A 2.0.1 action with a 2.0.1 payload is taken as is.
+    ``connector`` (the CLI's ``--connector``) is the EVSE of an action that
+    takes one, unless the payload names it.
+    """
+    name = action_name(action)
+    if payload is None:
+        payload = {}
+    if not isinstance(payload, dict):
+        raise CommandPayloadError("The payload must be a JSON object.", field="payload")
+    native_error: CommandPayloadError | None = None
+    if name in CMS_ACTIONS:
+        try:
+            return _native_call(name, payload, connector=connector)
+        except CommandPayloadError as error:
+            native_error = error
+    if name in v16_commands.CMS_ACTIONS:
+        try:
+            command = v16_commands.command_of(
+                name, v16_commands.raw_call(name, payload, connector=connector).payload
+            )
+        except CommandPayloadError:
+            if native_error is not None:
+                raise native_error from None
+            raise
+        if not isinstance(command, neutral.RawCall):
+            return call_for(command)
+    if native_error is not None:
+        raise native_error
+    raise CommandPayloadError(
+        f"“{action}” is not an OCPP 2.0.1 command a CSMS can send.", field="action"
+    )
+
+
+def _native_call(
+    name: str, payload: dict[str, Any], *, connector: int | None
+) -> WireCall:
+    payload = snake_to_camel_case(payload)
+    if connector is not None and name in _EVSE_ACTIONS:
+        payload.setdefault("evseId", connector)
+    try:
+        validate(name, CALL, payload)
+    except OCPPError as error:
+        cause, wire_field = _cause(error)
+        raise CommandPayloadError(
+            f"{name}: {cause}", field=wire_field or "payload"
+        ) from None
+    return WireCall(name, payload)
+
+
+def request_for(call: WireCall) -> Any:
+    """The python-ocpp ``ocpp.v201.call.<Action>`` dataclass that sends ``call``."""
+    return getattr(v201_call, call.action)(**camel_to_snake_case(call.payload))
+
+
+def command_of(action: str, payload: dict[str, Any]) -> neutral.Command:
+    """Read a stored 2.0.1 CALL as the neutral command it carries (else RawCall).
+
+    A row that does not read as 2.0.1 (sent while the charger spoke 1.6) stays
+    the raw call it was.
+    """
+    try:
+        return _command_of(action, payload or {})
+    except (KeyError, TypeError, ValueError):
+        return neutral.RawCall(action=action, payload=dict(payload or {}))
+
+
+def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
+    match action:
+        case "Reset":
+            kind = {v: k for k, v in _RESET.items()}.get(p.get("type", "OnIdle"))
+            return neutral.Reset(kind=kind or neutral.ResetKind.SOFT)
+        case "UnlockConnector":
+            return neutral.UnlockConnector(connector=int(p["evseId"]))
+        case "RequestStartTransaction":
+            return neutral.RemoteStart(
+                id_token=str(p["idToken"]["idToken"]), connector=p.get("evseId")
+            )
+        case "RequestStopTransaction" if _session_of(str(p["transactionId"])):
+            return neutral.RemoteStop(
+                transaction_id=_session_of(str(p["transactionId"])) or 0
+            )
+        case "ChangeAvailability":
+            return neutral.ChangeAvailability(
+                connector=int((p.get("evse") or {}).get("id") or 0),
+                availability=neutral.Availability(p["operationalStatus"]),
+            )
+        case "CancelReservation":
+            return neutral.CancelReservation(reservation_id=int(p["reservationId"]))
+        case "GetLocalListVersion":
+            return neutral.GetLocalListVersion()
+        case "ClearCache":
+            return neutral.ClearCache()
+        case "SetVariables" if len(p.get("setVariableData") or []) == 1:
+            item = p["setVariableData"][0]
+            return neutral.ChangeConfiguration(
+                key=key_of(item["component"], item["variable"]),
+                value=str(item["attributeValue"]),
+            )
+        case "GetVariables":
+            return neutral.GetConfiguration(
+                keys=tuple(
+                    key_of(item["component"], item["variable"])
+                    for item in p.get("getVariableData") or []
+                )
+            )
+    return neutral.RawCall(action=action, payload=dict(p))
+
+
+def _fact(action: str, answer: dict[str, Any]) -> neutral.Fact | None:
+    if action == "GetVariables":
+        entries, unknown = [], []
+        for item in answer.get("getVariableResult") or []:
+            key = key_of(item.get("component") or {}, item.get("variable") or {})
+            if item.get("attributeStatus") in _UNKNOWN_ATTRIBUTE:
+                unknown.append(key)
+            else:
+                entries.append(
+                    neutral.ConfigurationEntry(
+                        key=key, value=item.get("attributeValue")
+                    )
+                )
+        return neutral.ConfigurationRead(
+            entries=tuple(entries), unknown_keys=tuple(unknown)
+        )
+    if action == "GetLocalListVersion" and isinstance(answer.get("versionNumber"), int):
+        return neutral.LocalListVersion(version=answer["versionNumber"])
+    if action == "GetLog":
+        return neutral.DiagnosticsFile(file_name=str(answer.get("filename") or ""))
+    schedule = answer.get("schedule")
+    if action == "GetCompositeSchedule" and isinstance(schedule, dict):
+        return neutral.CompositeSchedule(
+            connector=schedule.get("evseId"),
+            start=_parse_time(schedule.get("scheduleStart")),
+            rate_unit=str(schedule.get("chargingRateUnit", "")),
+            periods=_periods_of(schedule),
+            duration_s=schedule.get("duration"),
+        )
+    return None
+
+
+def _status_of(action: str, answer: dict[str, Any]) -> str:
+    if action == "SetVariables":
+        results = answer.get("setVariableResult") or []
+        return str(results[0].get("attributeStatus", "")) if results else ""
+    status = answer.get("status")
+    return str(status) if status is not None else ""
+
+
+def answer_of(action: str, payload: Any) -> neutral.Answer:
+    """Read a charger's CALLRESULT payload (stored on the audit row)."""
+    answer = payload if isinstance(payload, dict) else {}
+    status = _status_of(action, answer)
+    return neutral.Answer(
+        charger_status=status,
+        # No status (GetVariables, GetLocalListVersion): an answer is success.
+        is_accepted=not status or status in _ACCEPTED_ANSWERS,
+        is_rejected=status in _REJECTED_ANSWERS,
+        fact=_fact(action, answer),
+    )
+
+
+def answer_error(action: str, payload: Any) -> OCPPError | None:
+    """Why a CALLRESULT payload is not a valid answer to ``action``, or None."""
+    try:
+        validate(action, CALLRESULT, payload)
+    except OCPPError as error:
+        return error
+    return None
