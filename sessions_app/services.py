@@ -260,30 +260,9 @@ def session_start_from_ocpp(
     ):
         # OCPP 1.6 §5.13: a reserved connector takes only the reserved token.
         auth = INVALID
-    connector = None
-    if connector_id >= 1:
-        connector = Connector.objects.filter(
-            charge_point=charge_point, connector_id=connector_id
-        ).first()
-        refusal = (
-            connector_number_refusal(
-                charge_point_id=charge_point.pk, connector_number=connector_id
-            )
-            if connector is None
-            else ""
-        )
-        if refusal:
-            # The session is kept (the car is charging), on no phantom connector.
-            charger_report_quarantine(
-                charge_point,
-                what=QUARANTINE_UNKNOWN_CONNECTOR,
-                detail=f"StartTransaction: {refusal}",
-                at=started_at,
-            )
-        elif connector is None:
-            connector, _created = Connector.objects.get_or_create(
-                charge_point=charge_point, connector_id=connector_id
-            )
+    connector = _session_connector(
+        charge_point, connector_id, at=started_at, message="StartTransaction"
+    )
     # A resent StartTransaction (or the same one on another connection at
     # once) fails the session_unique_start constraint here and is answered as
     # the first time from the stored row, changing nothing: no read before the
@@ -314,6 +293,35 @@ def session_start_from_ocpp(
     _session_event(session, charge_point)
     emit(SessionStarted(session_id=session.pk, charge_point_pk=charge_point.pk))
     return session.pk, auth
+
+
+def _session_connector(
+    charge_point: ChargePoint, number: int, *, at: datetime, message: str
+) -> Connector | None:
+    """The connector a starting session is on; none for 0 or a phantom number."""
+    if number < 1:
+        return None
+    connector = Connector.objects.filter(
+        charge_point=charge_point, connector_id=number
+    ).first()
+    if connector is not None:
+        return connector
+    refusal = connector_number_refusal(
+        charge_point_id=charge_point.pk, connector_number=number
+    )
+    if refusal:
+        # The session is kept (the car is charging), on no phantom connector.
+        charger_report_quarantine(
+            charge_point,
+            what=QUARANTINE_UNKNOWN_CONNECTOR,
+            detail=f"{message}: {refusal}",
+            at=at,
+        )
+        return None
+    connector, _created = Connector.objects.get_or_create(
+        charge_point=charge_point, connector_id=number
+    )
+    return connector
 
 
 def _stored_authorization(session: ChargingSession) -> Authorization:
@@ -1030,11 +1038,12 @@ def transaction_event_record(*, update: TransactionUpdate) -> Authorization | No
         )
     opened = session is None
     if session is None:
-        connector = None
-        if update.connector_number >= 1:
-            connector, _ = Connector.objects.get_or_create(
-                charge_point=charge_point, connector_id=update.connector_number
-            )
+        connector = _session_connector(
+            charge_point,
+            update.connector_number,
+            at=update.at,
+            message="TransactionEvent",
+        )
         start_wh = _register_wh(update.samples, context=_CONTEXT_BEGIN)
         session = ChargingSession(
             charge_point=charge_point,
