@@ -448,6 +448,7 @@ def zombie_sessions_sweep(*, now: datetime) -> int:
     return closed
 
 
+@transaction.atomic
 def session_stop_from_ocpp(
     *,
     charge_point_ocpp_id: str | None = None,

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('charging', '0004_meter_value_flag'),
+        ('charging', '0005_meter_value_unique_reading'),
         ('stations', '0014_protocol_max_and_device_model'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
