@@ -204,7 +204,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             if subprotocol is None:
                 await self._refuse(
                     f"no subprotocol this charger is allowed offered (offered "
-                    f"{offered}, allowed up to {self._protocol_max})"
+                    f"{offered}, allowed up to {self._protocol_max})",
+                    accept_then_close=True,
                 )
                 return
             adapter = versions.adapter_for(subprotocol)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import websockets
 
 from alerts.models import Alert, Rule
 from sessions_app.models import (
@@ -14,7 +15,13 @@ from sessions_app.models import (
     SessionStatus,
     UnmatchedStop,
 )
-from stations.models import ChargePoint, Connector, DataTransferMessage, DeviceVariable
+from stations.models import (
+    ChargePoint,
+    ConnectionEvent,
+    Connector,
+    DataTransferMessage,
+    DeviceVariable,
+)
 from tests.factories import ChargePointFactory, IdTokenFactory
 from tests.ocpp.client import raw_socket, wait_for
 from tests.v201.station import boot_payload, energy, now, station, transaction_event
@@ -444,3 +451,29 @@ def test_bad_frames_get_the_2_0_1_call_error_codes(asgi_server, station_a):
     assert unknown[:3] == [4, "e3", "NotImplemented"]
     assert broken[0] == 4
     assert broken[2] == "ProtocolError"  # OCPP-J 2.0.1 Part 4 §4.3: incomplete frame
+
+
+def test_a_station_capped_at_1_6_offering_only_2_0_1_is_refused_and_it_is_recorded(
+    asgi_server,
+):
+    ChargePointFactory(ocpp_id="CP-201-ONLY", ocpp_protocol_max="ocpp1.6")
+
+    async def scenario() -> tuple[str | None, int | None]:
+        async with raw_socket(
+            asgi_server, "CP-201-ONLY", subprotocols=("ocpp2.0.1",)
+        ) as socket:
+            with pytest.raises(websockets.exceptions.ConnectionClosed) as closed:
+                await asyncio.wait_for(socket.recv(), timeout=10)
+            return (
+                socket.subprotocol,
+                closed.value.rcvd.code if closed.value.rcvd else None,
+            )
+
+    subprotocol, code = asyncio.run(scenario())
+
+    assert subprotocol is None
+    assert code is not None
+    refusal = ConnectionEvent.objects.get(
+        charge_point__ocpp_id="CP-201-ONLY", kind="rejected"
+    )
+    assert "allowed up to ocpp1.6" in refusal.detail
