@@ -117,20 +117,29 @@ def insert_rows(
         _copy_rows(connection, quote(meta.db_table), column_list, columns, rows)
         return len(rows)
     staging = quote(f"_staging_{meta.db_table}")
-    with transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    # No savepoint inside the caller's transaction (a batch): the temporary
+    # rows only have to live from the COPY to the INSERT below.
+    with (
+        transaction.atomic(using=connection.alias, savepoint=False),
+        connection.cursor() as cursor,
+    ):
         # Lives for the session, emptied at every commit; the same columns, no
         # constraints or defaults (no sequence numbers spent on staged rows).
+        # IF NOT EXISTS each time: cheap once it exists, and never wrong after a
+        # rollback took the table with it (DDL is transactional).
         cursor.execute(
             f"CREATE TEMPORARY TABLE IF NOT EXISTS {staging} ON COMMIT DELETE ROWS "  # noqa: S608  (quoted identifiers)
             f"AS SELECT {column_list} FROM {quote(meta.db_table)} WITH NO DATA"
         )
         _copy_rows(connection, staging, column_list, columns, rows)
+        # One statement empties the staging table into the real one, so a second
+        # insert in the same transaction starts from nothing.
         cursor.execute(
-            f"INSERT INTO {quote(meta.db_table)} ({column_list}) "  # noqa: S608  (quoted identifiers)
-            f"SELECT {column_list} FROM {staging} ON CONFLICT DO NOTHING"
+            f"WITH staged AS (DELETE FROM {staging} RETURNING {column_list}) "  # noqa: S608  (quoted identifiers)
+            f"INSERT INTO {quote(meta.db_table)} ({column_list}) "
+            f"SELECT {column_list} FROM staged ON CONFLICT DO NOTHING"
         )
         inserted = cursor.rowcount
-        cursor.execute(f"DELETE FROM {staging}")  # noqa: S608  (quoted identifier)
     return int(inserted)
 
 
