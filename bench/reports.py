@@ -212,7 +212,7 @@ def generate(cursor: Any, sizes: dict[str, int], *, end: datetime) -> dict[str, 
         """INSERT INTO stations_chargepoint (ocpp_id, station_id, display_name, vendor,
                model, serial_number, charge_box_serial_number, firmware_version,
                iccid, imsi, meter_type, meter_serial_number, ocpp_protocol,
-               registration_status, password_hash, heartbeat_interval_s,
+               ocpp_protocol_max, registration_status, password_hash, heartbeat_interval_s,
                is_connected, is_online, connection_channel, status, error_code,
                created_at, diagnostics_status, firmware_status, status_info,
                vendor_error_code)
@@ -221,7 +221,7 @@ def generate(cursor: Any, sizes: dict[str, int], *, end: datetime) -> dict[str, 
                '', (ARRAY['Alfen','ABB','Wallbox'])[1 + c %% 3],
                (ARRAY['Eve','Terra','Pulsar','Eve Pro'])[1 + c %% 4], '', '',
                (ARRAY['4.1.0','4.2.3','5.0.1'])[1 + (c / 3) %% 3], '', '', '', '',
-               'ocpp1.6', 'Accepted', '', 300, false, false, '', 'Available',
+               'ocpp1.6', 'ocpp2.0.1', 'Accepted', '', 300, false, false, '', 'Available',
                'NoError', %s, '', '', '', ''
            FROM generate_series(0, %s - 1) c""",
         (stations, start, chargers),
@@ -279,7 +279,8 @@ def generate(cursor: Any, sizes: dict[str, int], *, end: datetime) -> dict[str, 
                connector_number, id_tag, auth_status, status, meter_start_wh,
                meter_stop_wh, meter_last_wh, started_at, stopped_at, stop_reason,
                stop_id_tag, energy_wh, power_w, last_meter_at,
-               has_register_regression, created_at, updated_at)
+               has_register_regression, created_at, updated_at,
+               charger_transaction_id, trigger_reason, seq_no_missing)
            SELECT id, charge_point_id, connector_pk, num, 'BR' || id, 'Accepted',
                'completed', meter_start,
                meter_start + (power_w::bigint * charge_s / 3600),
@@ -287,7 +288,8 @@ def generate(cursor: Any, sizes: dict[str, int], *, end: datetime) -> dict[str, 
                started_at, started_at + make_interval(secs => charge_s + idle_s),
                'Local', 'BR' || id, power_w::bigint * charge_s / 3600, 0,
                started_at + make_interval(secs => charge_s + idle_s), false,
-               started_at, started_at + make_interval(secs => charge_s + idle_s)
+               started_at, started_at + make_interval(secs => charge_s + idle_s),
+               '', '', '[]'::jsonb
            FROM bench_sess""",
     )
     cursor.execute(
@@ -402,8 +404,13 @@ def generate(cursor: Any, sizes: dict[str, int], *, end: datetime) -> dict[str, 
     measurands = [name for name, _ in MEASURANDS]
     units = [unit for _, unit in MEASURANDS]
     cursor.execute(
-        """SELECT indexname, indexdef FROM pg_indexes
-           WHERE tablename = 'charging_metervalue' AND indexname NOT LIKE '%%pkey'"""
+        # Plain indexes only: the ones behind a constraint (the primary key, the
+        # unique reading that drops resent samples) stay while rows are loaded.
+        """SELECT i.indexname, i.indexdef FROM pg_indexes i
+           WHERE i.tablename = 'charging_metervalue'
+             AND NOT EXISTS (SELECT 1 FROM pg_constraint c
+                             WHERE c.conindid = (quote_ident(i.schemaname) || '.'
+                                                 || quote_ident(i.indexname))::regclass)"""
     )
     indexes = cursor.fetchall()
     for name, _ in indexes:
