@@ -56,7 +56,8 @@ migrations-check: install
 # Starts throwaway PostgreSQL + Redis, then checks migrations, lint, types and runs the
 # whole suite against PostgreSQL (and the browser tests in Chromium).
 test: install browser-deps
-	@eval "$$(.ci/services.sh start)"; \
+	@services="$$(.ci/services.sh start)" || { echo "error: PostgreSQL/Redis did not start (a port in use? logs in var/test-services/)"; exit 1; }; \
+	  eval "$$services"; \
 	  set -e; \
 	  echo "PostgreSQL: $$DATABASE_URL  Redis: $$REDIS_URL"; \
 	  $(MAKE) --no-print-directory migrations-check; \
