@@ -41,6 +41,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Statements", "billing:statement", "billing.view_cdr", False),
     ("Audit log", "accounts:audit_log", "accounts.view_audit_log", False),
     ("Reports", "reports:index", "stations.view_station", False),
+    ("Outages", "reliability:outage_list", "stations.view_outage", False),
 ]
 
 

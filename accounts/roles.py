@@ -69,6 +69,9 @@ _ALERTS_MANAGE = [
     "alerts.view_webhookdelivery",
 ]
 
+# Outage records and the uptime reports built on them (stations.reliability).
+_OUTAGES_MANAGE = ["stations.view_outage", "stations.classify_outage"]
+
 ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.OPERATIONS: [
         "billing.view_tariff",
@@ -87,6 +90,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "charging.view_unmatchedstop",
         "charging.change_unmatchedstop",
         "accounts.view_audit_log",
+        *_OUTAGES_MANAGE,
     ],
     Role.SUPPORT: [
         "billing.view_tariff",
@@ -99,6 +103,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
     Role.FINANCE: [
         *_BILLING_MANAGE,
         *_VIEW_NETWORK,
+        "stations.view_outage",  # the uptime reports; classifying is operations'
     ],
     Role.ADMINISTRATOR: [
         *_BILLING_MANAGE,
@@ -122,6 +127,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.add_user",
         "accounts.change_user",
         "accounts.view_audit_log",
+        *_OUTAGES_MANAGE,
     ],
 }
 

@@ -231,6 +231,13 @@ PERIODIC_TASKS["report-rollups"] = {
     "task": "stations.reports.tasks.report_rollups_update_task",
     "every_seconds": env_int("REPORT_ROLLUP_SECONDS", 300, minimum=30),
 }
+PERIODIC_TASKS["outage-records"] = {
+    # Outage records per port from the status and connection history
+    # (stations.reliability.outages); each run rewrites the lookback window.
+    "task": "stations.reliability.tasks.outages_refresh_task",
+    "every_seconds": env_int("OUTAGE_REFRESH_SECONDS", 300, minimum=30),
+}
+OUTAGE_REFRESH_LOOKBACK_HOURS = env_int("OUTAGE_REFRESH_LOOKBACK_HOURS", 48, minimum=1)
 REPORT_ROLLUP_BACKFILL_DAYS = env_int("REPORT_ROLLUP_BACKFILL_DAYS", 400, minimum=1)
 PERIODIC_TASKS["meter-value-retention"] = {
     # Raw meter values past METER_VALUE_RETENTION_DAYS (stations.reports.tasks).

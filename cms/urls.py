@@ -29,6 +29,7 @@ urlpatterns = [
     path("commands/", include("stations.remote.urls")),
     path("smart-charging/", include("stations.smart.urls")),
     path("reports/", include("stations.reports.urls")),
+    path("outages/", include("stations.reliability.urls")),
     path("", include("roaming.urls")),
     path("", include("stations.urls")),
 ]

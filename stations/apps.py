@@ -33,6 +33,7 @@ class StationsConfig(AppConfig):
         register_hooks()
         # Report roll-up maintenance (not in tasks.py, so register it here) and
         # the reports of this app.
+        from stations.reliability import tasks as outage_tasks  # noqa: F401
         from stations.reports import tasks as report_tasks  # noqa: F401
         from stations.reports.registry import stations_reports_load
 
@@ -41,6 +42,9 @@ class StationsConfig(AppConfig):
         from stations.demo import stations_demo_load
 
         demo_loader_register("stations", stations_demo_load)
+        from stations.reliability.demo import reliability_demo_load
+
+        demo_loader_register("outages", reliability_demo_load)
         # Network-wide lists default to the zone of the user's first network.
         from accounts.timezones import default_time_zone_register
         from stations.selectors import network_time_zone_for_user

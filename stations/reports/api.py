@@ -165,9 +165,9 @@ class ReportApi(APIView):
         report = report_get_for_user(user=request.user, key=kind)
         try:
             filters = parse_filters(request.query_params, today=timezone.localdate())
+            rows = report.rows(user=request.user, filters=filters)
         except ReportInputError as error:
             raise ValidationError({error.field: [str(error)]}) from None
-        rows = report.rows(user=request.user, filters=filters)
         body, serializer = _BODIES[report.api_kind]
         return Response(serializer(_envelope(kind, filters) | body(report, rows)).data)
 

@@ -125,7 +125,12 @@ class ConnectorsHistory:
     """Everything deciding the states and energy of ``connectors`` over ``[start, end)``."""
 
     def __init__(
-        self, connectors: list[Connector], start: datetime, end: datetime
+        self,
+        connectors: list[Connector],
+        start: datetime,
+        end: datetime,
+        *,
+        with_sessions: bool = True,
     ) -> None:
         self.start, self.end = start, end
         self.start_us, self.end_us = to_us(start), to_us(end)
@@ -135,12 +140,14 @@ class ConnectorsHistory:
         self._own: dict[int, Step] = {}
         self._charger: dict[int, Step] = {}
         self._online: dict[int, Step] = {}
+        self._offline_kind: dict[int, Step] = {}
         self._sessions: dict[int, list[tuple[int, Curve]]] = defaultdict(list)
         if not ids or end <= start:
             return
         self._load_statuses(ids, cp_ids)
         self._load_online(cp_ids)
-        self._load_sessions(ids, cp_ids)
+        if with_sessions:  # the outage records need states only
+            self._load_sessions(ids, cp_ids)
 
     # -- loading --------------------------------------------------------------
 
@@ -262,6 +269,8 @@ class ConnectorsHistory:
             marks += [(at_us, 1, "heard") for at_us in heard if at_us >= self.start_us]
             marks.sort(key=lambda mark: (mark[0], mark[1]))
             changes: list[tuple[int, bool]] = []
+            kinds: list[tuple[int, str]] = []
+            initial_kind = str(state)
             for mark_us, _, mark in marks:
                 if mark == "heard":
                     if state != silent:
@@ -271,7 +280,9 @@ class ConnectorsHistory:
                     mark = ConnectionEvent.Kind.CONNECTED
                 state = ConnectionEvent.Kind(mark)
                 changes.append((mark_us, mark == ConnectionEvent.Kind.CONNECTED))
+                kinds.append((mark_us, str(mark)))
             self._online[cp_id] = Step(initial, changes)
+            self._offline_kind[cp_id] = Step(initial_kind, kinds)
 
     def _load_sessions(self, ids: list[int], cp_ids: list[int]) -> None:
         by_number = {
@@ -356,6 +367,15 @@ class ConnectorsHistory:
                 state = own.at(begin) or ConnectorStatus.UNKNOWN
             segments.append((begin, finish, state))
         return segments
+
+    def offline_kind(self, charge_point_id: int, at_us: int) -> str:
+        """The connection event that made the charger offline at ``at_us``.
+
+        ``went_silent`` (connected but unanswered past its heartbeat) or
+        ``disconnected``; meaningful only inside an Offline segment.
+        """
+        step = self._offline_kind.get(charge_point_id)
+        return "" if step is None else str(step.at(at_us))
 
     def buckets(
         self,

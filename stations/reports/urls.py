@@ -19,6 +19,7 @@ urlpatterns = [
         name="availability_day",
     ),
     path(f"{_KINDS}.csv", report_views.report_csv, name="csv"),
+    path(f"{_KINDS}.xlsx", report_views.report_xlsx, name="xlsx"),
     path(f"{_KINDS}/", report_views.report_page, name="report"),
 ]
 

@@ -105,12 +105,14 @@ def test_report_needing_a_permission_is_hidden_and_denied(
 
 
 def test_built_in_reports_are_registered_in_index_order():
-    assert [report.key for report in registry.report_list()][:7] == [
+    assert [report.key for report in registry.report_list()][:9] == [
         "availability",
         "utilization",
         "energy",
         "peak",
         "faults",
+        "nevi_uptime",
+        "reliability_intervals",
         "sessions",
         "revenue",
     ]
