@@ -161,6 +161,8 @@ def server_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str
             "SECRET_KEY": "bench-only-" + uuid.uuid4().hex * 2,
             "ALLOWED_HOSTS": "127.0.0.1,localhost",
             "OCPP_UNKNOWN_CHARGERS": "reject",
+            # Every simulated charger connects from this one loopback address.
+            "OCPP_UNBOOTED_PER_ADDRESS": "1000000",
             "PYTHONUNBUFFERED": "1",
         }
     )

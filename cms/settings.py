@@ -448,6 +448,12 @@ OCPP_AUTH_BACKOFF_MAX_SECONDS = env_float("OCPP_AUTH_BACKOFF_MAX_SECONDS", 300.0
 OCPP_HEARTBEAT_INTERVAL = env_int("OCPP_HEARTBEAT_INTERVAL", 300, minimum=10)
 OCPP_OFFLINE_GRACE_SECONDS = env_int("OCPP_OFFLINE_GRACE_SECONDS", 60, minimum=0)
 OCPP_COMMAND_TIMEOUT = env_float("OCPP_COMMAND_TIMEOUT", 30.0)
+# Sockets of chargers never accepted before must have a BootNotification answered
+# (Accepted/Pending) this many seconds after connecting, or they are closed; at
+# most OCPP_UNBOOTED_PER_ADDRESS such sockets per source address and process
+# (stations/ocpp/bootdeadline.py).
+OCPP_BOOT_DEADLINE_S = env_float("OCPP_BOOT_DEADLINE_S", 60.0)
+OCPP_UNBOOTED_PER_ADDRESS = env_int("OCPP_UNBOOTED_PER_ADDRESS", 100, minimum=1)
 # The largest frame a charger may send (a charge point's max_frame_bytes overrides
 # it); a larger one is answered with a CALLERROR GenericError, the socket stays up.
 # 1 MiB holds an offline queue's replay (a 400-sample MeterValues is ~123 KB),

@@ -112,6 +112,15 @@ class ChargePointCredentials:
     registration_status: str
     ocpp_protocol_max: str
     max_frame_bytes: int | None = None
+    last_boot_at: datetime | None = None
+
+    @property
+    def was_accepted(self) -> bool:
+        """Booted before and accepted now: may reconnect without a boot (1.6 §4.2)."""
+        return (
+            self.last_boot_at is not None
+            and self.registration_status == RegistrationStatus.ACCEPTED
+        )
 
 
 @dataclass(frozen=True)
@@ -133,6 +142,7 @@ def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
             "registration_status",
             "ocpp_protocol_max",
             "max_frame_bytes",
+            "last_boot_at",
         )
         .first()
     )

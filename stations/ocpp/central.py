@@ -85,6 +85,8 @@ class FrameRouter(BaseChargePoint):
         # Raw answers to those CALLs, for the command record.
         self.responses: dict[str, Any] = {}
         self._current_payload: dict[str, Any] = {}
+        # Told of every answer sent to a charger's CALL (the boot deadline).
+        self.on_answered: Callable[[str, dict[str, Any]], None] | None = None
 
     # --- plumbing ---------------------------------------------------------
 
@@ -267,3 +269,5 @@ class FrameRouter(BaseChargePoint):
             payload=payload,
         )
         await self._connection.send(CallResult(frame.unique_id, payload).to_json())
+        if self.on_answered is not None:
+            self.on_answered(frame.action, payload)

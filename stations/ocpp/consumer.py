@@ -31,6 +31,7 @@ from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp import runtime, versions
 from stations.ocpp.auth import charger_password_check, refusal_to_record
+from stations.ocpp.bootdeadline import BOOT_DEADLINE_CLOSE_CODE, BootWatch
 from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import INVALID, UNKNOWN_UNIQUE_ID
@@ -139,6 +140,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
     _protocol_max = ""
     cp: CentralSystemSession | None = None
     adapter: VersionAdapter | None = None
+    boot_watch: BootWatch | None = None
+    _was_accepted = False
+    _close_detail = ""
 
     # Channels assigns ``channel_receive`` in ``__call__`` and ends the consumer
     # (dropping the charger's socket) when it raises; wrap it to retry instead.
@@ -172,6 +176,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self._last_seen_write = time.monotonic()
         self._writer = get_writer()
         self.max_frame_bytes = settings.OCPP_MAX_FRAME_BYTES
+        self.boot_watch = BootWatch.admit(self.remote_address)
+        if self.boot_watch is None:
+            await self._refuse("too many sockets without a boot from this address")
+            return
 
         offered = list(self.scope.get("subprotocols") or [])
         subprotocol = versions.negotiate(offered)
@@ -236,6 +244,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
             publish=livebus.publish,
             response_timeout=settings.OCPP_COMMAND_TIMEOUT,
         )
+        self.cp.on_answered = self.boot_watch.answered
+        self.boot_watch.start(was_accepted=self._was_accepted, expire=self._unbooted)
         self._spawn(self._serve(), self._tasks)
         runtime.embedded_dispatch.register(self)
         runtime.gc_freezer.connected()
@@ -254,6 +264,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             services.charge_point_credentials, ocpp_id=self.ocpp_id
         )
         self._protocol_max = credentials.ocpp_protocol_max if credentials else ""
+        self._was_accepted = credentials is not None and credentials.was_accepted
         if credentials is not None and credentials.max_frame_bytes:
             # The charger's own limit, never above what the transport lets through.
             self.max_frame_bytes = min(
@@ -303,6 +314,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         )
         # A refusal storm writes one history row per charger and kind a minute.
         detail = refusal_to_record(self.ocpp_id, reason)
+        if self.boot_watch is not None:
+            self.boot_watch.release()
         try:
             if detail is not None:
                 await orm_call(
@@ -339,6 +352,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
             return
         await self.close()
+
+    async def _unbooted(self, detail: str) -> None:
+        """Close a socket whose charger missed its boot deadline (bootdeadline.py)."""
+        logger.warning("%s from %s: %s", self.ocpp_id, self.remote_address, detail)
+        self._close_detail = detail
+        await self.close(code=BOOT_DEADLINE_CLOSE_CODE)
 
     async def _take_over(self, replaced_channel: str) -> None:
         """Tell the older connection of this identity (any process) to close.
@@ -597,6 +616,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
     # --- end ----------------------------------------------------------------------
 
     async def disconnect(self, code: int) -> None:
+        if self.boot_watch is not None:
+            self.boot_watch.release()
         runtime.embedded_dispatch.unregister(self)
         if getattr(self, "_counted_open", False):
             self._counted_open = False
@@ -618,7 +639,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                     "charge_point_id": self.charge_point_id,
                     "channel_name": self.channel_name,
                     "at": timezone.now(),
-                    "detail": f"WebSocket closed (code {code})",
+                    "detail": f"{self._close_detail or 'WebSocket closed'} (code {code})",
                 },
             )
         except Exception:

@@ -38,6 +38,8 @@ class CentralSystemSession(Protocol):
 
     pending_calls: dict[str, str]
     responses: dict[str, Any]
+    # Told of each answer sent to a charger's CALL: (action, payload).
+    on_answered: Callable[[str, dict[str, Any]], None] | None
 
     async def start(self) -> None: ...
 
