@@ -6,7 +6,9 @@ LOGIN_FAILURES_PER_USER failures for one username, or LOGIN_FAILURES_PER_ADDRESS
 from one address, further log-ins there are refused for LOGIN_LOCKOUT_SECONDS
 without the password being checked (guesses during a lockout tell nothing).
 Each failure and each lockout is an audit-log row; ``manage.py login_unlock``
-lifts a lockout before it ends.
+lifts a lockout before it ends. Wrong one-time codes (two-factor log-in, see
+``accounts/twofactor.py``) count in a counter of their own per account, which the
+right password does not reset, and lock the same way.
 """
 
 from __future__ import annotations
@@ -63,12 +65,15 @@ def login_lockout(*, username: str, address: str) -> Lockout | None:
     return None
 
 
-def login_failed(*, username: str, address: str) -> Lockout | None:
-    """Count a failure; returns the lockout it starts, if any."""
+def login_failed(
+    *, username: str, address: str, one_time_code: bool = False
+) -> Lockout | None:
+    """Count a failure (a password, or a one-time code); returns the lockout it starts."""
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
     started: Lockout | None = None
     for scope, value, limit in _scopes(username, address):
-        key = _key("fail", scope, value)
+        kind = "codefail" if one_time_code and scope == "account" else "fail"
+        key = _key(kind, scope, value)
         cache.add(key, 0, timeout=window)
         try:
             failures = cache.incr(key)
@@ -84,20 +89,24 @@ def login_failed(*, username: str, address: str) -> Lockout | None:
         actor=None,
         action="login.locked" if started else "login.failed",
         detail=f"username {username[:150]!r}"
+        + ("; wrong one-time code" if one_time_code else "")
         + (f"; {started.scope} locked for {started.seconds} s" if started else ""),
         ip_address=address or None,
     )
     return started
 
 
-def login_succeeded(*, username: str) -> None:
-    cache.delete(_key("fail", "account", username.strip().lower()))
+def login_succeeded(*, username: str, one_time_code: bool = False) -> None:
+    kind = "codefail" if one_time_code else "fail"
+    cache.delete(_key(kind, "account", username.strip().lower()))
 
 
 def login_unlock(*, username: str = "", address: str = "") -> None:
     for scope, value in (("account", username.strip().lower()), ("address", address)):
         if value:
-            cache.delete_many([_key("lock", scope, value), _key("fail", scope, value)])
+            cache.delete_many(
+                [_key(kind, scope, value) for kind in ("lock", "fail", "codefail")]
+            )
     audit_record(
         actor=None,
         action="login.unlocked",

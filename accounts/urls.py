@@ -1,19 +1,20 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from accounts import api, views
-from accounts.throttle import ThrottledLoginView
+from accounts import api, twofactor_views, views
 
 app_name = "accounts"
 
 urlpatterns = [
     path(
         "login/",
-        ThrottledLoginView.as_view(
+        twofactor_views.PortalLoginView.as_view(
             template_name="accounts/login.html", redirect_authenticated_user=True
         ),
         name="login",
     ),
+    path("login/code/", twofactor_views.login_code, name="login_code"),
+    path("two-factor/", twofactor_views.two_factor_settings, name="two_factor"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path(
         "password/",
@@ -49,6 +50,11 @@ urlpatterns = [
         "users/<int:pk>/networks/<int:network_pk>/revoke/",
         views.user_network_revoke,
         name="user_network_revoke",
+    ),
+    path(
+        "users/<int:pk>/two-factor/reset/",
+        twofactor_views.user_two_factor_reset,
+        name="user_two_factor_reset",
     ),
     path("users/<int:pk>/token/", views.user_token_create, name="user_token_create"),
     path(

@@ -49,6 +49,7 @@ from accounts.services import (
     user_update,
 )
 from accounts.timezones import user_time_zone_name
+from accounts.twofactor import two_factor_enabled
 from cms.forms import TIME_ZONES
 from stations.models import Network
 from stations.selectors import network_list_for_user
@@ -148,6 +149,7 @@ def _render_detail(
             "token": api_token_for(user=target),
             "history": [_audit_row(entry, _reader_zone()) for entry in history],
             "is_self": target.pk == request.user.pk,
+            "two_factor_enabled": two_factor_enabled(target),
         },
         status=status,
     )
