@@ -23,7 +23,7 @@
           animation: false,
           interaction: { mode: "index", intersect: false },
           scales: {
-            x: { title: { display: true, text: "Time (" + canvas.dataset.timeZone + ")" }, ticks: { maxTicksLimit: 12 } },
+            x: { title: { display: true, text: window.cms.timeAxisTitle(canvas.dataset.timeZone) }, ticks: { maxTicksLimit: 12 } },
             energy: { type: "linear", position: "left", title: { display: true, text: "kWh" }, beginAtZero: true },
             power: { type: "linear", position: "right", title: { display: true, text: "kW" }, beginAtZero: true, grid: { drawOnChartArea: false } },
             soc: { type: "linear", display: hasSoc, position: "right", min: 0, max: 100, title: { display: true, text: "%" }, grid: { drawOnChartArea: false } }
@@ -48,7 +48,10 @@
       return {
         type: "line",
         data: { labels: data.labels, datasets: [{ label: "Availability %", data: data.values, stepped: true, borderColor: "#2b6cb0", pointRadius: 0 }] },
-        options: { animation: false, scales: { y: { min: 0, max: 100 } } }
+        // Labels are the station's 5-minute windows, formatted in its zone.
+        options: { animation: false, scales: {
+          x: { title: { display: true, text: window.cms.timeAxisTitle(canvas.dataset.timeZone) } },
+          y: { min: 0, max: 100 } } }
       };
     }
   };

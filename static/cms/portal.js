@@ -30,7 +30,29 @@
       if (target) { target.replaceWith(node); if (window.htmx) { window.htmx.process(node); } }
     });
   }
-  window.cms = { connectLive: connectLive, applyFragments: applyFragments };
+  // Chart time axes show a station's times in the station's zone, whatever the
+  // browser's zone: Chart.js' date adapter formats in the browser's zone, so each
+  // instant becomes the Date whose local wall clock reads the station's (a time
+  // inside the browser's own DST gap shows an hour off; the zone is named on the axis).
+  var zoneFormats = {};
+  function wallClock(value, zone) {
+    var instant = new Date(value);
+    if (!zone || isNaN(instant.getTime())) { return instant; }
+    var format = zoneFormats[zone];
+    if (!format) {
+      format = zoneFormats[zone] = new Intl.DateTimeFormat("en-US", {
+        timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit",
+        hour: "2-digit", minute: "2-digit", second: "2-digit"
+      });
+    }
+    var parts = {};
+    format.formatToParts(instant).forEach(function (part) { parts[part.type] = part.value; });
+    return new Date(+parts.year, +parts.month - 1, +parts.day, +parts.hour % 24,
+                    +parts.minute, +parts.second, instant.getMilliseconds());
+  }
+  function timeAxisTitle(zone) { return "Time (" + (zone || "UTC") + ")"; }
+  window.cms = { connectLive: connectLive, applyFragments: applyFragments,
+                 wallClock: wallClock, timeAxisTitle: timeAxisTitle };
 })();
 
 // Behaviour declared with data-* attributes instead of inline handlers (the

@@ -8,6 +8,8 @@
   if (!root || !window.cms) { return; }
   var chart = null;
   var canvas = document.getElementById("session-chart");
+  var zone = canvas ? canvas.dataset.timeZone : "";
+  function at(value) { return window.cms.wallClock(value, zone); }
 
   function setupChart() {
     var source = document.getElementById("session-chart-data");
@@ -18,16 +20,16 @@
       data: {
         datasets: [
           { label: "Power (kW)", yAxisID: "power", borderColor: "#0b5cad", pointRadius: 0,
-            data: points.map(function (p) { return { x: p.t, y: p.power_kw }; }) },
+            data: points.map(function (p) { return { x: at(p.t), y: p.power_kw }; }) },
           { label: "Energy (kWh)", yAxisID: "energy", borderColor: "#1a7f37", pointRadius: 0,
-            data: points.map(function (p) { return { x: p.t, y: p.energy_kwh }; }) }
+            data: points.map(function (p) { return { x: at(p.t), y: p.energy_kwh }; }) }
         ]
       },
       options: {
         animation: false, spanGaps: true,
         responsive: true, maintainAspectRatio: false,  // the box sets the height (280 px)
         scales: {
-          x: { type: "time", title: { display: true, text: "Time (this browser's time zone)" },
+          x: { type: "time", title: { display: true, text: window.cms.timeAxisTitle(zone) },
                time: { tooltipFormat: "yyyy-MM-dd HH:mm:ss", displayFormats: { minute: "HH:mm", hour: "HH:mm" } },
                ticks: { maxTicksLimit: 12 } },
           power: { position: "left", beginAtZero: true, title: { display: true, text: "kW" } },
@@ -66,12 +68,12 @@
     if (!canvas || event.kind !== "session.updated") { return; }
     followNewSession(event);
     if (!chart || String(event.session_id) !== canvas.dataset.session) { return; }
-    var at = event.last_meter_at || event.at || new Date().toISOString();
+    var when = at(event.last_meter_at || event.at || new Date().toISOString());
     if (event.power_w !== null && event.power_w !== undefined) {
-      chart.data.datasets[0].data.push({ x: at, y: event.power_w / 1000 });
+      chart.data.datasets[0].data.push({ x: when, y: event.power_w / 1000 });
     }
     if (event.energy_wh !== null && event.energy_wh !== undefined) {
-      chart.data.datasets[1].data.push({ x: at, y: event.energy_wh / 1000 });
+      chart.data.datasets[1].data.push({ x: when, y: event.energy_wh / 1000 });
     }
     chart.update("none");
   }

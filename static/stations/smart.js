@@ -12,6 +12,8 @@
   var connectors = {};   // connector id -> {label, index}
   var byCharger = {};    // "cp:number" -> connector id
   var chart = null;
+  var zone = box.dataset.timeZone || "";
+  function at(value) { return window.cms.wallClock(value, zone); }
 
   function kw(w) { return w === null || w === undefined ? null : w / 1000; }
 
@@ -39,7 +41,7 @@
   }
 
   function addPoint(point) {
-    var t = point.t || point.at;
+    var t = at(point.t || point.at);
     chart.data.datasets[0].data.push({ x: t, y: kw(point.limit_w) });
     var shares = point.connectors || {};
     Object.keys(shares).forEach(function (id) {
@@ -53,9 +55,9 @@
   }
 
   function trim() {
-    var cutoff = Date.now() - minutes * 60000;
+    var cutoff = at(Date.now() - minutes * 60000).getTime();
     chart.data.datasets.forEach(function (dataset) {
-      while (dataset.data.length && new Date(dataset.data[0].x).getTime() < cutoff) {
+      while (dataset.data.length && dataset.data[0].x.getTime() < cutoff) {
         dataset.data.shift();
       }
     });
@@ -70,7 +72,7 @@
         responsive: true, maintainAspectRatio: false,  // the box sets the height (280 px)
         interaction: { mode: "nearest", intersect: false },
         scales: {
-          x: { type: "time", title: { display: true, text: "Time (this browser's time zone)" },
+          x: { type: "time", title: { display: true, text: window.cms.timeAxisTitle(zone) },
                time: { tooltipFormat: "yyyy-MM-dd HH:mm:ss", displayFormats: { second: "HH:mm:ss", minute: "HH:mm", hour: "HH:mm" } },
                ticks: { maxTicksLimit: 10 } },
           y: { beginAtZero: true, title: { display: true, text: "kW" } }
@@ -106,7 +108,7 @@
       var id = byCharger[event.charge_point_pk + ":" + event.connector_number];
       if (!id || !connectors[id]) { return; }
       chart.data.datasets[connectors[id].measured].data.push(
-        { x: new Date().toISOString(), y: kw(event.power_w) });
+        { x: at(Date.now()), y: kw(event.power_w) });
     } else {
       return;
     }

@@ -228,6 +228,8 @@ def availability_day(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "station_id": pk,
             "day": day,
+            # The windows are the station's, in its zone (ZoneInfo prints its key).
+            "time_zone": str(windows[0][0].tzinfo) if windows else "UTC",
             "rows": [
                 (
                     start.strftime("%H:%M"),
