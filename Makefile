@@ -5,6 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8000
 SIMULATE ?= 6
+SIMULATE_OCPP201 ?= 2
 DEMO_PASSWORD ?= demo-charge-2026
 export DEMO_PASSWORD
 
@@ -26,7 +27,7 @@ run: install
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py migrate --noinput >/dev/null
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py load_demo_data
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py embedded_env >/dev/null
-	@DEBUG=$${DEBUG:-true} DEMO_MODE=true PORT=$(PORT) SIMULATE=$(SIMULATE) $(BIN)/python manage.py serve --demo
+	@DEBUG=$${DEBUG:-true} DEMO_MODE=true PORT=$(PORT) SIMULATE=$(SIMULATE) SIMULATE_OCPP201=$(SIMULATE_OCPP201) $(BIN)/python manage.py serve --demo
 
 browser-deps:
 	@if [ ! -x /usr/bin/chromium ]; then \

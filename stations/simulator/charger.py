@@ -28,7 +28,7 @@ from collections import deque
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from ocpp.exceptions import OCPPError
@@ -114,6 +114,8 @@ class SessionRequest:
     id_tag: str
     is_remote: bool = False
     profile: smart.ChargingProfile | None = None
+    # 2.0.1 RequestStartTransaction's remoteStartId, echoed in the transaction.
+    remote_start_id: int | None = None
 
 
 @dataclass
@@ -123,7 +125,8 @@ class Transaction:
     meter_start_wh: int
     started_at: datetime
     reservation_id: int | None = None
-    transaction_id: int | None = None
+    # 1.6: the CMS's integer; 2.0.1: the station's own string (§2.50).
+    transaction_id: int | str | None = None
     auth_status: str | None = None
     confirmed: asyncio.Event = field(default_factory=asyncio.Event)
     begin_sample: list[dict[str, Any]] = field(default_factory=list)
@@ -449,8 +452,25 @@ class OcppLink(ChargePoint):
 Defer = Callable[[Callable[[], Coroutine[Any, Any, None]]], None]
 
 
+class Link(Protocol):
+    """One connection's OCPP-J endpoint: reads frames, sends CALLs."""
+
+    async def start(self) -> None: ...
+
+    async def call(self, payload: Any, suppress: bool = True) -> Any: ...
+
+
 class SimulatedCharger:
-    """A charge point with 1–n connectors, its EVs, configuration and connection."""
+    """A charge point with 1–n connectors, its EVs, configuration and connection.
+
+    The OCPP 1.6 wire lives in a handful of methods (``_open_link``,
+    ``_boot_payload``, ``_boot_answer``, ``_heartbeat_message``, ``_send_status``,
+    ``authorize``, ``_start_transaction``, ``_stop_transaction``,
+    ``_send_meter_values``, ``_notify_*``); the 2.0.1 station
+    (``stations.simulator.v201``) overrides those and shares everything else.
+    """
+
+    subprotocol = SUBPROTOCOL
 
     def __init__(
         self,
@@ -489,7 +509,7 @@ class SimulatedCharger:
         self._outbox: deque[OutboxItem] = deque()
         self._outbox_changed = asyncio.Event()
         self._changed = asyncio.Event()
-        self._link: OcppLink | None = None
+        self._link: Link | None = None
         self._is_online = False
         self._stopping = asyncio.Event()
         self._disconnect = asyncio.Event()
@@ -528,7 +548,9 @@ class SimulatedCharger:
             return None
         return self.connectors[number - 1]
 
-    def connector_with_transaction(self, transaction_id: int) -> ConnectorState | None:
+    def connector_with_transaction(
+        self, transaction_id: int | str
+    ) -> ConnectorState | None:
         for connector in self.connectors:
             tx = connector.transaction
             if tx is not None and tx.transaction_id == transaction_id:
@@ -576,7 +598,7 @@ class SimulatedCharger:
             try:
                 async with connect(
                     self._url(),
-                    subprotocols=[Subprotocol(SUBPROTOCOL)],
+                    subprotocols=[Subprotocol(self.subprotocol)],
                     additional_headers=self._headers(),
                     proxy=None,
                     open_timeout=self.options.response_timeout_s,
@@ -586,11 +608,11 @@ class SimulatedCharger:
                     close_timeout=2,
                 ) as websocket:
                     # Chargers abort when the server does not echo the subprotocol.
-                    if websocket.subprotocol != SUBPROTOCOL:
+                    if websocket.subprotocol != self.subprotocol:
                         log.warning(
                             "%s: server did not accept subprotocol %s",
                             self.ocpp_id,
-                            SUBPROTOCOL,
+                            self.subprotocol,
                         )
                     else:
                         was_connected = True
@@ -623,7 +645,7 @@ class SimulatedCharger:
         )
 
     async def _serve(self, websocket: ClientConnection) -> None:
-        link = OcppLink(self, websocket, self.options.response_timeout_s)
+        link = self._open_link(websocket)
         self._link = link
         self._disconnect.clear()
         reader = asyncio.ensure_future(link.start())
@@ -656,7 +678,17 @@ class SimulatedCharger:
                 task.cancel()
             await websocket.close()
 
-    async def _boot(self, link: OcppLink, reader: asyncio.Future[Any]) -> bool:
+    def _open_link(self, websocket: ClientConnection) -> Link:
+        return OcppLink(self, websocket, self.options.response_timeout_s)
+
+    def _boot_answer(self, response: Any) -> tuple[str, int]:
+        """(registration status, heartbeat interval) of a BootNotification answer."""
+        return str(response.status), int(response.interval)
+
+    def _heartbeat_message(self) -> Any:
+        return call.Heartbeat()
+
+    async def _boot(self, link: Link, reader: asyncio.Future[Any]) -> bool:
         """BootNotification until Accepted (§4.2); False if the socket went away."""
         while not self._disconnect.is_set() and not self._stopping.is_set():
             self.boot_count += 1
@@ -674,9 +706,9 @@ class SimulatedCharger:
                 log.warning("%s: BootNotification failed: %r", self.ocpp_id, error)
                 await self._pause(10.0, self._boot_now, self._disconnect)
                 continue
-            self.registration_status = response.status
-            interval = int(response.interval)
-            if response.status == ACCEPTED:
+            status, interval = self._boot_answer(response)
+            self.registration_status = status
+            if status == ACCEPTED:
                 if interval > 0:
                     self.configuration.keys["HeartbeatInterval"].value = str(interval)
                 log.info("%s: boot accepted, heartbeat %ss", self.ocpp_id, interval)
@@ -686,7 +718,7 @@ class SimulatedCharger:
             log.info(
                 "%s: boot %s, retrying in %ss",
                 self.ocpp_id,
-                response.status,
+                status,
                 interval or 30,
             )
             await self._pause(interval or 30, self._boot_now, self._disconnect)
@@ -714,7 +746,7 @@ class SimulatedCharger:
             interval = self.configuration.integer("HeartbeatInterval") or 300
             await self._pause(interval, self._heartbeat_changed)
             if not self._heartbeat_changed.is_set():
-                self._enqueue(call.Heartbeat)
+                self._enqueue(self._heartbeat_message)
 
     # --------------------------------------------------------------- outbox
 
@@ -744,7 +776,7 @@ class SimulatedCharger:
         except TimeoutError:
             return None
 
-    async def _send_outbox(self, link: OcppLink) -> None:
+    async def _send_outbox(self, link: Link) -> None:
         while True:
             while not self._outbox:
                 self._outbox_changed.clear()
@@ -763,7 +795,7 @@ class SimulatedCharger:
                     log.warning(
                         "%s: %s not delivered (%r), dropped",
                         self.ocpp_id,
-                        type(payload).__name__,
+                        getattr(payload, "action", type(payload).__name__),
                         error,
                     )
                     self._outbox.popleft()
@@ -1009,7 +1041,10 @@ class SimulatedCharger:
             if self.configuration.flag("AuthorizationCacheEnabled"):
                 self.auth_cache[id_tag] = info
             return str(info.get("status"))
-        # Offline (§3.3): local list and cache, or the unknown-id policy.
+        return self._offline_authorization(id_tag)
+
+    def _offline_authorization(self, id_tag: str) -> str:
+        """Offline (§3.3): local list and cache, or the unknown-id policy."""
         if self.configuration.flag("LocalAuthorizeOffline"):
             cached = self._local_status(id_tag, include_cache=True)
             if cached is not None:
@@ -1034,20 +1069,36 @@ class SimulatedCharger:
             return str(info.get("status"))
         return None
 
+    @staticmethod
+    def _claim_reservation(
+        connector: ConnectorState, request: SessionRequest
+    ) -> int | None:
+        """The id of the reservation the driver's session uses up, if any."""
+        reservation = connector.reservation
+        if reservation is None or reservation.id_tag != request.id_tag:
+            return None
+        connector.reservation = None
+        return reservation.reservation_id
+
+    def _drop_tx_profiles(self, connector: ConnectorState) -> None:
+        """A TxProfile ends with its transaction (§3.13.1)."""
+        self.profiles = [
+            p
+            for p in self.profiles
+            if not (
+                p.purpose == smart.TX_PROFILE and p.connector_id == connector.number
+            )
+        ]
+
     def _start_transaction(
         self, connector: ConnectorState, request: SessionRequest
     ) -> Transaction:
-        reservation = connector.reservation
-        reservation_id = None
-        if reservation is not None and reservation.id_tag == request.id_tag:
-            reservation_id = reservation.reservation_id
-            connector.reservation = None
         tx = Transaction(
             connector_id=connector.number,
             id_tag=request.id_tag,
             meter_start_wh=int(connector.register_wh),
             started_at=utc_now(),
-            reservation_id=reservation_id,
+            reservation_id=self._claim_reservation(connector, request),
         )
         tx.begin_sample = self._sample(
             connector, "Transaction.Begin", key="StopTxnSampledData"
@@ -1185,13 +1236,7 @@ class SimulatedCharger:
             },
             {"timestamp": stopped_at, "sampledValue": end_sample},
         ]
-        self.profiles = [
-            p
-            for p in self.profiles
-            if not (
-                p.purpose == smart.TX_PROFILE and p.connector_id == connector.number
-            )
-        ]
+        self._drop_tx_profiles(connector)
         log.info(
             "%s #%d: transaction %s stopped (%s), %.2f kWh",
             self.ocpp_id,
@@ -1350,6 +1395,7 @@ class SimulatedCharger:
         connector_id: int | None,
         charging_profile: dict[str, Any] | None,
         defer: Defer,
+        remote_start_id: int | None = None,
     ) -> str:
         """Decide RemoteStartTransaction (§5.11); start the session after answering."""
         if self.registration_status != ACCEPTED or self._is_rebooting:
@@ -1374,7 +1420,10 @@ class SimulatedCharger:
             if connector is None or not self._can_start(connector, id_tag):
                 continue
             connector.request = SessionRequest(
-                id_tag=id_tag, is_remote=True, profile=profile
+                id_tag=id_tag,
+                is_remote=True,
+                profile=profile,
+                remote_start_id=remote_start_id,
             )
             log.info(
                 "%s #%d: remote start for %s accepted",
@@ -1491,7 +1540,7 @@ class SimulatedCharger:
         defer(action)
         return ACCEPTED
 
-    def _boot_payload(self) -> call.BootNotification:
+    def _boot_payload(self) -> Any:
         return call.BootNotification(
             charge_point_model=self.spec.model,
             charge_point_vendor=self.spec.vendor,

@@ -1,4 +1,4 @@
-"""Many simulated chargers in one asyncio loop."""
+"""Many simulated chargers in one asyncio loop, OCPP 1.6J and 2.0.1 side by side."""
 
 from __future__ import annotations
 
@@ -11,12 +11,20 @@ from dataclasses import dataclass
 
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.hardware import ChargerSpec, spec_for_index
+from stations.simulator.v201 import SimulatedStation201
 
 log = logging.getLogger("stations.simulator")
 
 DEMO_PREFIX = "DEMO-CP-"
 DEMO_PASSWORD = "demo-cp-password"  # noqa: S105  (the demo data's charger password)
 DEMO_ID_TAGS = tuple(f"DEMO-TAG-{number:03d}" for number in range(1, 21))
+
+
+def ocpp201_share(ocpp_ids: Sequence[str], count: int) -> frozenset[str]:
+    """The last ``count`` ids of a fleet, the ones that speak OCPP 2.0.1."""
+    if count <= 0:
+        return frozenset()
+    return frozenset(ocpp_ids[-count:])
 
 
 def charger_ids(*, prefix: str, start: int, count: int, width: int = 2) -> list[str]:
@@ -36,11 +44,15 @@ class Fleet:
         *,
         seed: int | None = None,
         specs: Mapping[str, ChargerSpec] | None = None,
+        ocpp201_ids: frozenset[str] = frozenset(),
     ) -> Fleet:
-        """Create the chargers; ``specs`` overrides the default hardware per id."""
+        """Create the chargers; ``specs`` overrides the default hardware per id.
+
+        The ids in ``ocpp201_ids`` are OCPP 2.0.1 stations, the others 1.6J.
+        """
         seeder = random.Random(seed)  # noqa: S311  (simulation, not crypto)
         chargers = [
-            SimulatedCharger(
+            (SimulatedStation201 if ocpp_id in ocpp201_ids else SimulatedCharger)(
                 ocpp_id,
                 (specs or {}).get(ocpp_id) or spec_for_index(index),
                 options,

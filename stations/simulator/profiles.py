@@ -51,7 +51,7 @@ class ChargingProfile:
     recurrency: str | None = None
     valid_from: datetime | None = None
     valid_to: datetime | None = None
-    transaction_id: int | None = None
+    transaction_id: int | str | None = None
     duration_s: int | None = None
     start_schedule: datetime | None = None
     min_charging_rate: float | None = None
@@ -234,7 +234,7 @@ def limit_at(
     at: datetime,
     *,
     connector_id: int = 1,
-    transaction_id: int | None = None,
+    transaction_id: int | str | None = None,
     transaction_started_at: datetime | None = None,
     phases: int = 3,
     voltage_v: float = 230.0,
@@ -318,7 +318,7 @@ def composite_schedule(
     connector_id: int,
     unit: str,
     hardware_limit_w: float,
-    transaction_id: int | None = None,
+    transaction_id: int | str | None = None,
     transaction_started_at: datetime | None = None,
     phases: int = 3,
     voltage_v: float = 230.0,

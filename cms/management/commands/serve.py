@@ -120,13 +120,15 @@ class Command(BaseCommand):
                 return
             self.stdout.write(self.style.SUCCESS(f"Portal:  {base_url}/"))
             self.stdout.write(
-                f"OCPP:    ws://{host}:{port}/ocpp/<charge point id>  (subprotocol ocpp1.6)"
+                f"OCPP:    ws://{host}:{port}/ocpp/<charge point id>  "
+                "(subprotocol ocpp1.6 or ocpp2.0.1)"
             )
             if options["demo"]:
                 self.stdout.write(
                     f"Logins:  admin / ops / support / finance, password {settings.DEMO_PASSWORD}"
                 )
                 count = int(os.environ.get("SIMULATE", "6"))
+                ocpp201 = min(count, int(os.environ.get("SIMULATE_OCPP201", "2")))
                 if count > 0:
                     simulator = subprocess.Popen(  # noqa: S603
                         [
@@ -141,12 +143,16 @@ class Command(BaseCommand):
                             # Busier than real life: a newcomer sees sessions at once.
                             "--mean-idle",
                             os.environ.get("SIMULATE_MEAN_IDLE", "3"),
+                            "--ocpp201",
+                            str(max(ocpp201, 0)),
                         ],
                         process_group=0,
                     )
                     children.append(simulator)
                     self.stdout.write(
-                        f"Fleet:   {count} simulated chargers (SIMULATE=0 turns it off)"
+                        f"Fleet:   {count} simulated chargers, {max(ocpp201, 0)} of "
+                        "them on OCPP 2.0.1 (SIMULATE=0 turns it off, "
+                        "SIMULATE_OCPP201 sets the 2.0.1 share)"
                     )
             self.stdout.write("Press Ctrl-C to stop.")
             server.wait()

@@ -1,6 +1,9 @@
-"""Run a fleet of simulated OCPP 1.6J chargers against a central system.
+"""Run a fleet of simulated OCPP 1.6J and 2.0.1 chargers against a central system.
 
-    manage.py simulate_fleet --url ws://127.0.0.1:8000/ocpp/ --count 6 --demo
+    manage.py simulate_fleet --url ws://127.0.0.1:8000/ocpp/ --count 6 --demo --ocpp201 2
+
+``--ocpp201 N`` makes the last N chargers OCPP 2.0.1 stations (subprotocol
+``ocpp2.0.1``); the others speak OCPP 1.6J.
 
 Runs until Ctrl-C (or ``--duration``), then ends running sessions, delivers
 what it can and disconnects. It only ever connects to ``--url``.
@@ -25,6 +28,7 @@ from stations.simulator.fleet import (
     DEMO_PREFIX,
     Fleet,
     charger_ids,
+    ocpp201_share,
 )
 from stations.simulator.hardware import ChargerSpec, spec_from_connectors
 
@@ -64,7 +68,10 @@ def specs_from_database(ocpp_ids: list[str]) -> dict[str, ChargerSpec]:
 
 
 class Command(BaseCommand):
-    help = "Simulate OCPP 1.6J chargers that boot, charge cars, fault and reconnect."
+    help = (
+        "Simulate OCPP 1.6J and 2.0.1 chargers that boot, charge cars, fault and "
+        "reconnect."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -73,6 +80,12 @@ class Command(BaseCommand):
             help="Central system OCPP endpoint; the charger id is appended.",
         )
         parser.add_argument("--count", type=int, default=1)
+        parser.add_argument(
+            "--ocpp201",
+            type=int,
+            default=0,
+            help="How many of the chargers (the last ones) speak OCPP 2.0.1.",
+        )
         parser.add_argument("--prefix", default=None, help="Id prefix (SIM-CP-).")
         parser.add_argument("--start", type=int, default=1, help="First number.")
         parser.add_argument(
@@ -128,6 +141,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         if options["count"] < 1:
             raise CommandError("--count must be at least 1")
+        if not 0 <= options["ocpp201"] <= options["count"]:
+            raise CommandError("--ocpp201 must be between 0 and --count")
         if options["meter_interval"] < 0:
             raise CommandError("--meter-interval must be 0 or more")
         url: str = options["url"]
@@ -162,9 +177,17 @@ class Command(BaseCommand):
             mean_idle_s=options["mean_idle"] * 60,
         )
         self._configure_logging(options["verbosity"])
-        fleet = Fleet.build(ids, charger_options, seed=options["seed"], specs=specs)
+        ocpp201_ids = ocpp201_share(ids, options["ocpp201"])
+        fleet = Fleet.build(
+            ids,
+            charger_options,
+            seed=options["seed"],
+            specs=specs,
+            ocpp201_ids=ocpp201_ids,
+        )
         self.stdout.write(
-            f"Simulating {len(ids)} chargers ({ids[0]}..{ids[-1]}) against {url}"
+            f"Simulating {len(ids)} chargers ({ids[0]}..{ids[-1]}, "
+            f"{len(ocpp201_ids)} on OCPP 2.0.1) against {url}"
         )
         asyncio.run(self._run(fleet, options["duration"]))
 
