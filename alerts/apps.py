@@ -111,3 +111,6 @@ class AlertsConfig(AppConfig):
             EventKind.ALERT_RESOLVED,
         ):
             subscribe(kind, notify_alert_notice, external=True)
+        from alerts.streams import alert_stream_register
+
+        alert_stream_register()

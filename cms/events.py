@@ -55,6 +55,7 @@ class EventKind(StrEnum):
     SESSION_STARTED = "session.started"
     SESSION_STOPPED = "session.stopped"
     SESSION_UPDATED = "session.updated"
+    METER_VALUES = "session.meter_values"
     COMMAND_FINISHED = "command.finished"
     SITE_PLANNED = "smart.plan"
     SMART_PROFILE_ANSWERED = "smart.profile_answered"
@@ -166,6 +167,8 @@ class ConnectorStatusChanged(Event):
     status: str
     error_code: str
     at: str | None
+    vendor_error_code: str = ""
+    info: str = ""
 
 
 @dataclass(frozen=True)
@@ -200,6 +203,26 @@ class SessionUpdated(Event):
     started_at: str
     stopped_at: str | None
     last_meter_at: str | None
+
+
+@dataclass(frozen=True)
+class MeterValuesSampled(Event):
+    """A session's newest sampled instant moved forward (for the event stream).
+
+    Emitted only while something subscribes (``is_wanted``): the meter-value
+    path is the gateway's hottest.
+    """
+
+    kind = EventKind.METER_VALUES
+    session_id: int
+    charge_point_pk: int
+    connector_number: int
+    energy_wh: int
+    power_w: float | None
+    voltage_v: float | None
+    current_a: float | None
+    soc_percent: float | None
+    sampled_at: str
 
 
 @dataclass(frozen=True)
@@ -305,6 +328,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SessionStarted,
         SessionStopped,
         SessionUpdated,
+        MeterValuesSampled,
         CommandFinished,
         SitePlanned,
         SmartProfileAnswered,
@@ -343,6 +367,11 @@ def subscribe(kind: EventKind, handler: Handler, *, external: bool = False) -> N
     handlers = (_external if external else _subscribers).setdefault(kind.value, [])
     if handler not in handlers:
         handlers.append(handler)
+
+
+def is_wanted(kind: EventKind) -> bool:
+    """Whether anything subscribes to ``kind`` (lets a hot path skip building it)."""
+    return bool(_subscribers.get(kind.value) or _external.get(kind.value))
 
 
 def unsubscribe(kind: EventKind, handler: Handler) -> None:

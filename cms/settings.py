@@ -263,6 +263,20 @@ PERIODIC_TASKS["outbox-purge"] = {
 }
 OUTBOX_RETENTION_HOURS = env_int("OUTBOX_RETENTION_HOURS", 72, minimum=1)
 OUTBOX_MAX_ATTEMPTS = env_int("OUTBOX_MAX_ATTEMPTS", 20, minimum=1)
+# The canonical event stream (cms.streams, docs/event-stream.md): the kinds relayed
+# from the outbox to Redis Streams (status, meter_values, transactions, alerts; none
+# by default: each kind adds an outbox row to its events), bounded per stream.
+EVENT_STREAM_KINDS = env_str("EVENT_STREAM_KINDS", "") or ""
+EVENT_STREAM_REDIS_URL = env_str("EVENT_STREAM_REDIS_URL", REDIS_URL) or ""
+EVENT_STREAM_PREFIX = env_str("EVENT_STREAM_PREFIX", "cms.events.") or "cms.events."
+EVENT_STREAM_MAXLEN = env_int("EVENT_STREAM_MAXLEN", 1_000_000, minimum=1)
+EVENT_STREAM_RETENTION_HOURS = env_int("EVENT_STREAM_RETENTION_HOURS", 72, minimum=0)
+EVENT_STREAM_ID_TAG = env_str("EVENT_STREAM_ID_TAG", "pseudonym") or "pseudonym"
+if EVENT_STREAM_ID_TAG not in {"pseudonym", "clear", "omit"}:
+    raise ImproperlyConfigured(
+        "EVENT_STREAM_ID_TAG must be pseudonym, clear or omit, "
+        f"not {EVENT_STREAM_ID_TAG!r}"
+    )
 EMBEDDED_SCHEDULER = env_bool("EMBEDDED_SCHEDULER", not REDIS_URL)
 
 # --- Alerts -------------------------------------------------------------------

@@ -17,6 +17,9 @@ class ChargingConfig(AppConfig):
         from stations.session_port import session_services_register
 
         session_services_register(services)
+        from sessions_app.streams import session_streams_register
+
+        session_streams_register()
         from cms.demo import demo_loader_register
         from sessions_app.demo import sessions_demo_load
 

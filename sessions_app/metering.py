@@ -23,6 +23,7 @@ __all__ = [
     "POWER_ACTIVE_IMPORT",
     "STATE_OF_CHARGE",
     "Sample",
+    "pick_per_phase_mean",
     "pick_quantity",
     "samples_by_instant",
 ]
@@ -68,6 +69,29 @@ def pick_quantity(samples: Iterable[Sample], measurand: str) -> float | None:
         if per_line:
             break
     return sum(per_line.values()) if per_line else None
+
+
+VOLTAGE = "Voltage"
+CURRENT_IMPORT = "Current.Import"
+
+
+def pick_per_phase_mean(samples: Iterable[Sample], measurand: str) -> float | None:
+    """A phase-less reading of ``measurand``, else the mean of its L1..L3 readings.
+
+    For voltage and current, where per-phase values do not add up to a total.
+    """
+    candidates = [
+        s for s in samples if s.measurand == measurand and s.value is not None
+    ]
+    for sample in candidates:
+        if not sample.phase:
+            return sample.value
+    per_line: dict[str, float] = {}
+    for sample in candidates:
+        line = _PHASE_LINE.get(sample.phase)
+        if line is not None and sample.value is not None:
+            per_line.setdefault(line, sample.value)
+    return sum(per_line.values()) / len(per_line) if per_line else None
 
 
 def samples_by_instant(

@@ -25,7 +25,15 @@ from django.utils import timezone
 from accounts.models import User
 from accounts.services import audit_record, model_snapshot
 from cms.db import insert_rows, update_rows
-from cms.events import SessionStarted, SessionStopped, SessionUpdated, emit
+from cms.events import (
+    EventKind,
+    MeterValuesSampled,
+    SessionStarted,
+    SessionStopped,
+    SessionUpdated,
+    emit,
+    is_wanted,
+)
 from sessions_app import metering
 from sessions_app.models import (
     ChargingSession,
@@ -695,6 +703,35 @@ def _apply_samples(session: ChargingSession, samples: list[Sample]) -> bool:
     return changed
 
 
+def _meter_values_event(session: ChargingSession, samples: list[Sample]) -> None:
+    """The session's newest applied instant, for the event stream (when subscribed)."""
+    if session.last_meter_at is None or not is_wanted(EventKind.METER_VALUES):
+        return
+    group = next(
+        (
+            group
+            for instant, group in metering.samples_by_instant(samples)
+            if instant == session.last_meter_at
+        ),
+        None,
+    )
+    if group is None:  # this batch moved nothing newer
+        return
+    emit(
+        MeterValuesSampled(
+            session_id=session.pk,
+            charge_point_pk=session.charge_point_id,
+            connector_number=session.connector_number,
+            energy_wh=session.energy_wh,
+            power_w=session.power_w,
+            voltage_v=metering.pick_per_phase_mean(group, metering.VOLTAGE),
+            current_a=metering.pick_per_phase_mean(group, metering.CURRENT_IMPORT),
+            soc_percent=session.soc_percent,
+            sampled_at=session.last_meter_at.isoformat(),
+        )
+    )
+
+
 # What a batch of MeterValues reads: the live state it moves, what the live event
 # shows, and the charger's station for the event's groups (fewer columns to load).
 _BATCH_SESSION_FIELDS = (
@@ -802,6 +839,7 @@ def meter_values_record(
         if session is None:
             return
     _session_event(session, session.charge_point)
+    _meter_values_event(session, samples)
 
 
 @transaction.atomic
@@ -846,6 +884,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
         }
     rows: list[tuple[object, ...]] = []
     moved: dict[int, ChargingSession] = {}
+    moved_samples: dict[int, list[Sample]] = {}
     for report, samples in parsed:
         session = sessions.get(report.transaction_id)  # type: ignore[arg-type]  # None finds none
         if session is not None and session.charge_point_id != report.charge_point_id:
@@ -875,6 +914,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
             and _apply_samples(session, samples)
         ):
             moved[session.pk] = session
+            moved_samples[session.pk] = samples
     # A resent MeterValues (no answer reached the charger) is stored once: the
     # database's unique reading constraint drops the rows it already holds.
     insert_rows(MeterValue, SAMPLE_FIELDS, rows, ignore_conflicts=True)
@@ -886,6 +926,7 @@ def meter_values_record_batch(*, reports: list[MeterValuesReport]) -> None:
     update_rows(ChargingSession, list(moved.values()), [*_LIVE_FIELDS, "updated_at"])
     for session in moved.values():
         _session_event(session, session.charge_point)
+        _meter_values_event(session, moved_samples[session.pk])
 
 
 # --- OCPP 2.0.1: TransactionEvent ----------------------------------------------
@@ -1091,8 +1132,9 @@ def transaction_event_record(*, update: TransactionUpdate) -> Authorization | No
             received_at=timezone.now(),
         )
     ended_now = False
+    sampled = False
     if session.stopped_at is None:
-        _apply_samples(session, samples)
+        sampled = _apply_samples(session, samples)
         if update.event == EVENT_ENDED:
             ended_now = True
             stop_wh = _register_wh(samples, context=_CONTEXT_END)
@@ -1112,6 +1154,8 @@ def transaction_event_record(*, update: TransactionUpdate) -> Authorization | No
             )
     session.save()
     _session_event(session, charge_point)
+    if sampled:
+        _meter_values_event(session, samples)
     if opened:
         emit(SessionStarted(session_id=session.pk, charge_point_pk=charge_point.pk))
     if ended_now:

@@ -27,6 +27,9 @@ class StationsConfig(AppConfig):
         from stations.remote import tasks as tasks_remote  # noqa: F401
 
         subscribe(EventKind.SESSION_STARTED, remote_start_resolve_on_start)
+        from stations.streams import status_stream_register
+
+        status_stream_register()
         # Smart charging: re-plan a site on session, connection and answer events.
         from stations.smart.tasks import register_hooks
 

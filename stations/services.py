@@ -580,6 +580,9 @@ def _connector_status_event(
     status: str,
     error_code: str,
     at: datetime,
+    *,
+    vendor_error_code: str = "",
+    info: str = "",
 ) -> None:
     station = charge_point.station
     emit(
@@ -592,6 +595,8 @@ def _connector_status_event(
             status=status,
             error_code=error_code,
             at=_iso(at),
+            vendor_error_code=vendor_error_code[:50],
+            info=info[:50],
         ),
         live_groups=charge_point_groups(charge_point),
     )
@@ -776,7 +781,14 @@ def connector_status_record(
             ]
         )
     _connector_status_event(
-        charge_point, connector, connector_number, status, error_code, at
+        charge_point,
+        connector,
+        connector_number,
+        status,
+        error_code,
+        at,
+        vendor_error_code=vendor_error_code,
+        info=info,
     )
     return StatusRecorded(True, connector.pk if connector else None)
 
@@ -910,6 +922,8 @@ def connector_statuses_record(*, items: list[StatusReport]) -> list[StatusRecord
             item.status,
             item.error_code,
             at,
+            vendor_error_code=item.vendor_error_code,
+            info=item.info,
         )
     for index in single:
         results[index] = _status_single(items[index])
