@@ -20,6 +20,13 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Charge points", "stations:charge_point_list", "stations.view_chargepoint", False),
     ("Unassigned", "stations:unassigned_list", "stations.manage_unassigned", False),
     ("Bulk commands", "commands:bulk", "stations.reset_chargepoint", False),
+    ("Firmware campaigns", "fleet:campaign_list", "stations.manage_firmware", False),
+    (
+        "Desired configuration",
+        "fleet:desired_configuration",
+        "stations.configure_chargepoint",
+        False,
+    ),
     ("Sessions", "charging:session_list", "charging.view_chargingsession", False),
     ("Id tokens", "charging:token_list", "charging.view_idtoken", False),
     (

@@ -7,6 +7,7 @@ from cms.events import (
     ChargerBooted,
     ChargerConnectionChanged,
     ChargerReportQuarantined,
+    ConfigurationDriftChanged,
     ConnectorStatusChanged,
     EventKind,
     FirmwareStatusChanged,
@@ -79,6 +80,12 @@ def evaluate_quarantine(event: ChargerReportQuarantined) -> TaskCalls:
     return [alerts_on_quarantine_task.si(payload=event.payload())]
 
 
+def evaluate_configuration_drift(event: ConfigurationDriftChanged) -> TaskCalls:
+    from alerts.tasks import alerts_on_configuration_drift_task
+
+    return [alerts_on_configuration_drift_task.si(payload=event.payload())]
+
+
 def notify_alert_notice(event: AlertNotice) -> TaskCalls:
     """From the outbox relay: email and queue the webhooks of one alert event."""
     from alerts.tasks import alert_notify_task
@@ -104,6 +111,7 @@ class AlertsConfig(AppConfig):
         subscribe(EventKind.SESSION_STOPPED, evaluate_session)
         subscribe(EventKind.SMART_PROFILE_ANSWERED, evaluate_smart_profile)
         subscribe(EventKind.CHARGER_REPORT_QUARANTINED, evaluate_quarantine)
+        subscribe(EventKind.CONFIGURATION_DRIFT, evaluate_configuration_drift)
         # Emails and webhooks leave the product: through the outbox.
         for kind in (
             EventKind.ALERT_OPENED,

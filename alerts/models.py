@@ -52,6 +52,10 @@ class Rule(models.TextChoices):
     )
     REPORT_QUARANTINED = "report_quarantined", "Charger report quarantined"
     ROAMING_PUSH_FAILING = "roaming_push_failing", "Pushes to a roaming partner failing"
+    CONFIGURATION_DRIFT = (
+        "configuration_drift",
+        "Charger refuses or keeps reverting a declared configuration",
+    )
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -71,6 +75,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.SMART_PROFILE_REJECTED: Severity.MAJOR,
     Rule.REPORT_QUARANTINED: Severity.WARNING,
     Rule.ROAMING_PUSH_FAILING: Severity.MAJOR,
+    Rule.CONFIGURATION_DRIFT: Severity.WARNING,
 }
 
 

@@ -51,6 +51,7 @@ from cms.events import (
     AlertOpened,
     AlertResolved,
     ChargerReportQuarantined,
+    ConfigurationDriftChanged,
     EventKind,
     SmartProfileAnswered,
     emit,
@@ -488,6 +489,38 @@ def alerts_on_quarantine(report: ChargerReportQuarantined) -> None:
         station_id=report.station_id if charge_point_id else None,
         charge_point_id=charge_point_id,
         now=datetime.fromisoformat(report.at),
+    )
+
+
+def alerts_on_configuration_drift(drift: ConfigurationDriftChanged) -> None:
+    """A declared key refused or reverting on a charger: alert; in line again: clear."""
+    subject = f"{rules.charge_point_key(drift.charge_point_pk)}:config:{drift.key}"
+    now = datetime.fromisoformat(drift.at)
+    if not drift.failing:
+        alert_clear(
+            rule=Rule.CONFIGURATION_DRIFT,
+            subject_key=subject,
+            message=f"{drift.key} is {drift.desired_value} as declared",
+            now=now,
+        )
+        return
+    if drift.state == "rejected":
+        title = f"{drift.ocpp_id} refuses {drift.key}={drift.desired_value}"
+    else:
+        title = (
+            f"{drift.ocpp_id} keeps reverting {drift.key} "
+            f"({drift.reverts} times off {drift.desired_value})"
+        )
+    alert_raise(
+        rule=Rule.CONFIGURATION_DRIFT,
+        subject_key=subject,
+        title=title,
+        detail=drift.detail,
+        context={"key": drift.key, "desired": drift.desired_value},
+        network_id=drift.network_id,
+        station_id=drift.station_id,
+        charge_point_id=drift.charge_point_pk,
+        now=now,
     )
 
 

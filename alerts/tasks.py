@@ -12,7 +12,11 @@ from celery import Task, shared_task
 from django.conf import settings
 
 from alerts import notifications, services
-from cms.events import ChargerReportQuarantined, SmartProfileAnswered
+from cms.events import (
+    ChargerReportQuarantined,
+    ConfigurationDriftChanged,
+    SmartProfileAnswered,
+)
 
 
 @shared_task(acks_late=True)
@@ -58,6 +62,11 @@ def alerts_on_smart_profile_task(*, payload: dict[str, Any]) -> None:
 @shared_task(acks_late=True)
 def alerts_on_quarantine_task(*, payload: dict[str, Any]) -> None:
     services.alerts_on_quarantine(ChargerReportQuarantined(**payload))
+
+
+@shared_task(acks_late=True)
+def alerts_on_configuration_drift_task(*, payload: dict[str, Any]) -> None:
+    services.alerts_on_configuration_drift(ConfigurationDriftChanged(**payload))
 
 
 @shared_task

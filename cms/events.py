@@ -60,6 +60,7 @@ class EventKind(StrEnum):
     SITE_PLANNED = "smart.plan"
     SMART_PROFILE_ANSWERED = "smart.profile_answered"
     CHARGER_REPORT_QUARANTINED = "charge_point.quarantined"
+    CONFIGURATION_DRIFT = "charge_point.configuration_drift"
     ALERT_CHANGED = "alert.changed"
     ALERT_OPENED = "alert.opened"
     ALERT_ESCALATED = "alert.escalated"
@@ -130,6 +131,21 @@ class FirmwareStatusChanged(ChargerEvent):
     kind = EventKind.CHARGER_FIRMWARE_STATUS
     status: str
     at: str | None
+
+
+@dataclass(frozen=True)
+class ConfigurationDriftChanged(ChargerEvent):
+    """A declared configuration key on a charger: refused or reverting (``failing``),
+    or back in line; ``detail`` says what the charger answered or reported."""
+
+    kind = EventKind.CONFIGURATION_DRIFT
+    key: str
+    desired_value: str
+    state: str
+    reverts: int
+    failing: bool
+    detail: str
+    at: str
 
 
 @dataclass(frozen=True)
@@ -333,6 +349,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         SitePlanned,
         SmartProfileAnswered,
         ChargerReportQuarantined,
+        ConfigurationDriftChanged,
         AlertChanged,
         AlertOpened,
         AlertEscalated,

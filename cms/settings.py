@@ -216,6 +216,19 @@ PERIODIC_TASKS["remote-operations-sweep"] = {
     "task": "stations.remote.tasks.remote_operations_sweep_task",
     "every_seconds": env_int("REMOTE_OPERATIONS_SWEEP_SECONDS", 2, minimum=1),
 }
+PERIODIC_TASKS["fleet-sweep"] = {
+    # Firmware campaigns: follow sent updates, send the next ones
+    # (stations.fleet.services); declared configuration: converge, re-read
+    # (stations.fleet.configuration).
+    "task": "stations.fleet.tasks.fleet_sweep_task",
+    "every_seconds": env_int("FLEET_SWEEP_SECONDS", 5, minimum=1),
+}
+DESIRED_CONFIGURATION_READ_SECONDS = env_int(
+    "DESIRED_CONFIGURATION_READ_SECONDS", 3600, minimum=60
+)
+DESIRED_CONFIGURATION_REVERT_ALERT = env_int(
+    "DESIRED_CONFIGURATION_REVERT_ALERT", 2, minimum=1
+)
 PERIODIC_TASKS["smart-charging-sweep"] = {
     # Re-plan load-managed sites: signals expiring, schedules, retries, EVs drawing
     # less than allocated (stations.smart.services).

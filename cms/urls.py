@@ -2,6 +2,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from cms import views
+from stations.fleet import urls as fleet_urls
 from stations.reports import urls as report_urls
 from stations.smart import urls as smart_urls
 
@@ -15,6 +16,7 @@ urlpatterns = [
         "api/v1/reports/",
         include((report_urls.api_urlpatterns, "reports_api")),
     ),
+    path("api/v1/fleet/", include((fleet_urls.api_urlpatterns, "fleet_api"))),
     path("api/v1/", include("cms.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path(
@@ -28,6 +30,7 @@ urlpatterns = [
     path("alerts/", include("alerts.urls")),
     path("commands/", include("stations.remote.urls")),
     path("smart-charging/", include("stations.smart.urls")),
+    path("fleet/", include("stations.fleet.urls")),
     path("reports/", include("stations.reports.urls")),
     path("outages/", include("stations.reliability.urls")),
     path("", include("roaming.urls")),

@@ -24,6 +24,7 @@ class StationsConfig(AppConfig):
         # Browsers get the live events of sync code (views, tasks) over the bus.
         subscribe_live(livebus.publish_sync)
         # Celery autodiscovery loads only ``tasks.py``; register the remote ones too.
+        from stations.fleet import tasks as tasks_fleet  # noqa: F401
         from stations.remote import tasks as tasks_remote  # noqa: F401
 
         subscribe(EventKind.SESSION_STARTED, remote_start_resolve_on_start)
@@ -48,6 +49,9 @@ class StationsConfig(AppConfig):
         from stations.reliability.demo import reliability_demo_load
 
         demo_loader_register("outages", reliability_demo_load)
+        from stations.fleet.demo import fleet_demo_load
+
+        demo_loader_register("fleet", fleet_demo_load)
         # Network-wide lists default to the zone of the user's first network.
         from accounts.timezones import default_time_zone_register
         from stations.selectors import network_time_zone_for_user

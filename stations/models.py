@@ -599,6 +599,7 @@ class NetworkGroupObjectPermission(GroupObjectPermissionBase):
     content_object = models.ForeignKey(Network, on_delete=models.CASCADE)
 
 
+from stations.fleet.models import *  # noqa: E402,F403  (firmware campaigns, tags)
 from stations.reliability.models import *  # noqa: E402,F403  (outage records)
 from stations.remote.models import *  # noqa: E402,F403  (remote-operation models)
 from stations.reports.models import *  # noqa: E402,F403  (report roll-ups)

@@ -517,6 +517,9 @@ class SimulatedCharger:
         self._heartbeat_changed = asyncio.Event()
         self._reconnect_after_s: float | None = None
         self._firmware_installed: str | None = None
+        # A hardware fault to simulate on the next firmware update: "download"
+        # (DownloadFailed) or "install" (InstallationFailed, no reboot).
+        self.firmware_failure = ""
         self._is_rebooting = False
         self._is_shutting_down = False
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -1572,7 +1575,7 @@ class SimulatedCharger:
         log.info("%s: downloading firmware from %s", self.ocpp_id, location)
         self._notify_firmware("Downloading")
         await self._pause(self._real_seconds(self.rng.uniform(5, 15)))
-        if "fail" in location.lower():
+        if "fail" in location.lower() or self.firmware_failure == "download":
             log.info("%s: firmware download failed", self.ocpp_id)
             self._notify_firmware("DownloadFailed")
             self.firmware_status = "Idle"
@@ -1581,6 +1584,12 @@ class SimulatedCharger:
         await self._pause(self._real_seconds(2))
         self._notify_firmware("Installing")
         await self._pause(self._real_seconds(self.rng.uniform(5, 10)))
+        if self.firmware_failure == "install":
+            # §7.25: the charger keeps its old firmware and does not reboot.
+            log.info("%s: firmware installation failed", self.ocpp_id)
+            self._notify_firmware("InstallationFailed")
+            self.firmware_status = "Idle"
+            return
         self.firmware_version = _firmware_version_from(location, self.firmware_version)
         self._firmware_installed = self.firmware_version
         self.firmware_status = "Installed"
