@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
@@ -56,6 +58,10 @@ class Rule(models.TextChoices):
         "configuration_drift",
         "Charger refuses or keeps reverting a declared configuration",
     )
+    UPTIME_BELOW_TARGET = (
+        "uptime_below_target",
+        "Port uptime trending below target this month",
+    )
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -76,6 +82,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.REPORT_QUARANTINED: Severity.WARNING,
     Rule.ROAMING_PUSH_FAILING: Severity.MAJOR,
     Rule.CONFIGURATION_DRIFT: Severity.WARNING,
+    Rule.UPTIME_BELOW_TARGET: Severity.MAJOR,
 }
 
 
@@ -163,6 +170,19 @@ class AlertRuleConfig(models.Model):
     )
     fleet_window_hours = models.PositiveIntegerField(
         "Fleet window (h)", default=24, validators=[MinValueValidator(1)]
+    )
+    uptime_target_enabled = models.BooleanField(
+        "Port uptime below target (NEVI)", default=True
+    )
+    uptime_target_percent = models.DecimalField(
+        "Uptime target (%)",
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("97.00"),
+        validators=[MinValueValidator(Decimal("0")), MaxValueValidator(Decimal("100"))],
+        help_text="A port's uptime this month (23 CFR 680.116(b), exclusions applied) "
+        "below this after the month's first day, or its outage budget for the month "
+        "already spent, raises an alert.",
     )
     escalation_minutes = models.PositiveIntegerField(
         "Escalate when unacknowledged for (min)",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any, TypedDict
 
 from alerts.models import DEFAULT_SEVERITY, AlertRuleConfig, Rule
@@ -514,3 +515,67 @@ def fleet_findings(
             )
         )
     return findings
+
+
+@dataclass(frozen=True)
+class PortMonth:
+    """A port's uptime so far this month (``stations.reliability``), for the rule."""
+
+    connector_id: int
+    charge_point_id: int
+    port: str
+    station_id: int | None
+    network_id: int | None
+    month: str
+    uptime_pct: Decimal | None
+    elapsed_s: float
+    down_s: float
+    month_s: float
+
+
+UPTIME_MIN_ELAPSED_S = 86_400
+
+
+def uptime_finding(port: PortMonth, *, config: AlertRuleConfig) -> Finding | None:
+    """A port trending below the uptime target this month, before the month ends.
+
+    Trending: the uptime so far (23 CFR 680.116(b)(2), exclusions applied) is
+    below the target once a day of the month has passed (one early outage is no
+    trend). Already lost: the outage time not excluded exceeds what the target
+    allows for the whole month, whatever the rest of the month brings.
+    """
+    if not config.uptime_target_enabled or port.uptime_pct is None:
+        return None
+    target = config.uptime_target_percent
+    budget_s = float((100 - target) / 100) * port.month_s
+    is_lost = port.down_s > budget_s
+    is_trending = port.uptime_pct < target and port.elapsed_s >= UPTIME_MIN_ELAPSED_S
+    if not (is_lost or is_trending):
+        return None
+    left_min = max(0.0, (budget_s - port.down_s) / 60)
+    detail = (
+        f"Uptime {port.uptime_pct} % so far in {port.month} (target {target} %): "
+        f"{port.down_s / 60:.0f} min of outage not excluded; "
+        + (
+            "the month can no longer reach the target."
+            if is_lost
+            else f"{left_min:.0f} min of outage left before the month misses it."
+        )
+    )
+    return Finding(
+        rule=Rule.UPTIME_BELOW_TARGET,
+        subject_key=f"connector:{port.connector_id}:uptime:{port.month}",
+        title=f"Port {port.port} uptime {port.uptime_pct} % this month",
+        detail=detail,
+        context={
+            "month": port.month,
+            "uptime_pct": str(port.uptime_pct),
+            "target_pct": str(target),
+            "outage_minutes": round(port.down_s / 60, 2),
+            "is_lost": is_lost,
+        },
+        network_id=port.network_id,
+        station_id=port.station_id,
+        charge_point_id=port.charge_point_id,
+        connector_id=port.connector_id,
+    )

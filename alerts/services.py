@@ -58,8 +58,9 @@ from cms.events import (
 )
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import groups_for
-from stations.models import ChargePoint, Connector, ConnectorStatus, Network
+from stations.models import ChargePoint, Connector, ConnectorStatus, Network, Station
 from stations.ocpp import commands as ocpp
+from stations.reliability.reports import month_to_date_uptimes, port_id
 
 logger = logging.getLogger(__name__)
 
@@ -1529,3 +1530,63 @@ def ticket_note_add(*, ticket: MaintenanceTicket, body: str, user: User) -> Tick
         note = TicketNote.objects.create(ticket=ticket, body=body, author=user)
         MaintenanceTicket.objects.filter(pk=ticket.pk).update(updated_at=timezone.now())
     return note
+
+
+def uptime_alerts_sweep(*, now: datetime | None = None) -> int:
+    """Raise (and resolve) the ports trending below the uptime target this month.
+
+    Reads each port's month so far from its status and connection history
+    (``stations.reliability``); run every ``ALERT_UPTIME_SWEEP_SECONDS``, not in
+    the 30-second sweep. Returns the findings.
+    """
+    now = now or timezone.now()
+    configs = _ConfigCache()
+    found = 0
+    stations = Station.objects.select_related("network").order_by("network_id")
+    by_network: dict[int, list[Station]] = defaultdict(list)
+    for station in stations:
+        by_network[station.network_id].append(station)
+    for network_id, members in by_network.items():
+        config = configs[network_id]
+        findings: list[Finding] = []
+        if config.uptime_target_enabled:
+            zones: dict[str, list[Station]] = defaultdict(list)
+            for station in members:
+                zones[station.time_zone or "UTC"].append(station)
+            for zone, zone_stations in zones.items():
+                connectors = list(
+                    Connector.objects.filter(
+                        charge_point__station__in=zone_stations
+                    ).select_related("charge_point")
+                )
+                for pk, month in month_to_date_uptimes(
+                    connectors=connectors, zone=zone, now=now
+                ).items():
+                    connector = next(c for c in connectors if c.pk == pk)
+                    uptime = month.uptime
+                    finding = rules.uptime_finding(
+                        rules.PortMonth(
+                            connector_id=pk,
+                            charge_point_id=connector.charge_point_id,
+                            port=port_id(connector),
+                            station_id=connector.charge_point.station_id,
+                            network_id=network_id,
+                            month=f"{month.month:%Y-%m}",
+                            uptime_pct=uptime.uptime_pct,
+                            elapsed_s=uptime.period_us / 1e6,
+                            down_s=(uptime.outage_us - uptime.excluded_us) / 1e6,
+                            month_s=(month.month_end_us - uptime.period_start_us) / 1e6,
+                        ),
+                        config=config,
+                    )
+                    if finding is not None:
+                        findings.append(finding)
+        with transaction.atomic():
+            _reconcile(
+                rule_names=[Rule.UPTIME_BELOW_TARGET],
+                scope=Q(network_id=network_id),
+                findings=findings,
+                now=now,
+            )
+        found += len(findings)
+    return found

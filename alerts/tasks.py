@@ -76,6 +76,12 @@ def alerts_sweep_task() -> None:
 
 
 @shared_task
+def alerts_uptime_sweep_task() -> None:
+    """Alert the ports trending below the uptime target this month."""
+    services.uptime_alerts_sweep()
+
+
+@shared_task
 def alerts_escalation_sweep_task() -> None:
     """Escalate alerts left unacknowledged past their network's limit."""
     services.alerts_escalate()

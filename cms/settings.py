@@ -205,6 +205,11 @@ PERIODIC_TASKS: dict[str, dict[str, object]] = {
         "task": "alerts.tasks.alerts_sweep_task",
         "every_seconds": env_int("ALERT_SWEEP_SECONDS", 30, minimum=5),
     },
+    "alerts-uptime-sweep": {
+        # Ports trending below the uptime target this month (alerts.services).
+        "task": "alerts.tasks.alerts_uptime_sweep_task",
+        "every_seconds": env_int("ALERT_UPTIME_SWEEP_SECONDS", 300, minimum=30),
+    },
     "alerts-escalation-sweep": {
         "task": "alerts.tasks.alerts_escalation_sweep_task",
         "every_seconds": env_int("ALERT_ESCALATION_SWEEP_SECONDS", 60, minimum=5),

@@ -10,6 +10,7 @@ reports' own permission, and cover the caller's networks only.
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from itertools import pairwise
@@ -113,6 +114,32 @@ def nevi_port_uptimes(
             for low, high in pairwise(edges)
         ]
     return trailing, monthly
+
+
+@dataclass(frozen=True)
+class MonthToDate:
+    """A port's uptime so far in the station-local month, and the month's full length."""
+
+    month: date
+    uptime: Uptime
+    month_end_us: int
+
+
+def month_to_date_uptimes(
+    *, connectors: list[Connector], zone: str, now: datetime
+) -> dict[int, MonthToDate]:
+    """Per port: the uptime from the start of ``now``'s local month until ``now``."""
+    first = now.astimezone(ZoneInfo(zone)).date().replace(day=1)
+    start, month_end = zone_range(zone, first, month_add(first, 1) - timedelta(days=1))
+    histories = port_outages(connectors=connectors, start=start, end=now, now=now)
+    return {
+        connector.pk: MonthToDate(
+            month=first,
+            uptime=_uptime(histories[connector.pk], to_us(start), to_us(now)),
+            month_end_us=to_us(month_end),
+        )
+        for connector in connectors
+    }
 
 
 def _uptime(history: PortHistory, start_us: int, end_us: int) -> Uptime:
