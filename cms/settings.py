@@ -491,6 +491,14 @@ OCPP_COMMAND_TIMEOUT = env_float("OCPP_COMMAND_TIMEOUT", 30.0)
 # (stations/ocpp/bootdeadline.py).
 OCPP_BOOT_DEADLINE_S = env_float("OCPP_BOOT_DEADLINE_S", 60.0)
 OCPP_UNBOOTED_PER_ADDRESS = env_int("OCPP_UNBOOTED_PER_ADDRESS", 100, minimum=1)
+# A charger CALL answered later than this is counted and logged as late (the
+# charger has likely given up and will resend; stations/ocpp/runtime.py LateCalls).
+OCPP_CALL_LATE_SECONDS = env_float("OCPP_CALL_LATE_SECONDS", 30.0)
+# Database threads per process for chargers' session messages (PostgreSQL;
+# stations/ocpp/runtime.py charger_service): a charger's work always on the
+# same one, different chargers' work on several connections at once. 1 = all
+# on the ORM thread, as SQLite always does.
+OCPP_DB_WORKERS = env_int("OCPP_DB_WORKERS", 4, minimum=1)
 # The largest frame a charger may send (a charge point's max_frame_bytes overrides
 # it); a larger one is answered with a CALLERROR GenericError, the socket stays up.
 # 1 MiB holds an offline queue's replay (a 400-sample MeterValues is ~123 KB),
@@ -507,6 +515,11 @@ OCPP_TRANSPORT_MAX_FRAME_BYTES = env_int(
 OCPP_MAX_CONNECTORS = env_int("OCPP_MAX_CONNECTORS", 10, minimum=1)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
+)
+# Sessions one id token may have open at once where neither the token nor its
+# network says (OCPP 1.6 ConcurrentTx); 0 = no limit.
+SESSIONS_MAX_CONCURRENT_PER_TOKEN = env_int(
+    "SESSIONS_MAX_CONCURRENT_PER_TOKEN", 1, minimum=0
 )
 # Raw meter values older than this are purged hourly (0 = keep forever); roll-ups stay.
 METER_VALUE_RETENTION_DAYS = env_int("METER_VALUE_RETENTION_DAYS", 400, minimum=0)

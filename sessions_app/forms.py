@@ -57,7 +57,8 @@ class IdTokenForm(forms.Form):
         min_value=0,
         max_value=32767,
         label="Max concurrent sessions",
-        help_text="Empty = no limit; above it a start answers ConcurrentTx.",
+        help_text="Empty = the network's limit (one by default); 0 = no limit; "
+        "above it a start answers ConcurrentTx.",
     )
 
     def __init__(

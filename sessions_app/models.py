@@ -56,7 +56,8 @@ class IdToken(models.Model):
     max_concurrent_sessions = models.PositiveSmallIntegerField(
         null=True,
         blank=True,
-        help_text="Empty = no limit; above it a start answers ConcurrentTx.",
+        help_text="Empty = the network's limit (one by default); 0 = no limit; "
+        "above it a start answers ConcurrentTx.",
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -101,7 +101,7 @@ def _charge_point(
     ocpp_id: str | None = None, pk: int | None = None
 ) -> ChargePoint | None:
     """The charger by primary key (the gateway knows it) or else by OCPP id."""
-    queryset = ChargePoint.objects.select_related("station")
+    queryset = ChargePoint.objects.select_related("station__network")
     if pk is not None:
         return queryset.filter(pk=pk).first()
     if ocpp_id is None:
@@ -160,7 +160,13 @@ def _authorization_for(
             return result.with_status(parent.status)
         if parent.expires_at is not None and parent.expires_at <= at:
             return result.with_status(TokenStatus.EXPIRED)
-    if check_concurrency and token.max_concurrent_sessions is not None:
+    if check_concurrency and (
+        limit := concurrent_sessions_limit(token, charge_point=charge_point)
+    ):
+        # Race-free at a start: the caller holds the token's row lock
+        # (``_token(for_update=True)``), so concurrent starts of one token on
+        # other chargers (other database workers, other processes) count
+        # each other's committed sessions.
         active = ChargingSession.objects.filter(
             id_token=token, status=SessionStatus.ACTIVE
         )
@@ -169,9 +175,25 @@ def _authorization_for(
             active = active.exclude(
                 charge_point=charge_point, connector_number=exclude_connector_number
             )
-        if active.count() >= token.max_concurrent_sessions:
+        if active.count() >= limit:
             return result.with_status(CONCURRENT_TX)
     return result
+
+
+def concurrent_sessions_limit(token: IdToken, *, charge_point: ChargePoint) -> int:
+    """Sessions ``token`` may have open at once at this charger; 0 = no limit.
+
+    The token's own limit, else its network's (the charger's network: a token
+    of another network is refused before this), else
+    ``SESSIONS_MAX_CONCURRENT_PER_TOKEN`` (1: a card charges one car).
+    """
+    if token.max_concurrent_sessions is not None:
+        return int(token.max_concurrent_sessions)
+    station = charge_point.station
+    network = station.network if station is not None else None
+    if network is not None and network.max_concurrent_sessions_per_token is not None:
+        return int(network.max_concurrent_sessions_per_token)
+    return int(settings.SESSIONS_MAX_CONCURRENT_PER_TOKEN)
 
 
 def _session_event(session: ChargingSession, charge_point: ChargePoint) -> None:

@@ -33,6 +33,9 @@ class NetworkForm(forms.ModelForm):
             "legal_name": "The seller named on receipts, e.g. Example Charging GmbH.",
             "legal_address": "The seller's registered address, printed on receipts.",
             "vat_id": "The seller's VAT identification number, e.g. DE123456789.",
+            "max_concurrent_sessions_per_token": "Sessions one card or app token "
+            "may have open at once (a start beyond it answers ConcurrentTx); a "
+            "token's own limit overrides it. Empty = one; 0 = no limit.",
         }
 
 

@@ -33,6 +33,7 @@ NETWORK_FIELDS = (
     "legal_name",
     "legal_address",
     "vat_id",
+    "max_concurrent_sessions_per_token",
 )
 STATION_FIELDS = (
     "network",

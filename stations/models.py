@@ -53,6 +53,15 @@ class Network(models.Model):
     vat_id = models.CharField(
         "VAT id", max_length=32, blank=True, default="", db_default=""
     )
+    # OCPP 1.6 §7.2 AuthorizationStatus ConcurrentTx (2.0.1 AuthorizationStatusEnumType
+    # too): how many sessions one id token may have open at once on this network.
+    max_concurrent_sessions_per_token = models.PositiveSmallIntegerField(
+        null=True,
+        blank=True,
+        help_text="Sessions one id token may have open at once; a token's own "
+        "limit overrides it. Empty = SESSIONS_MAX_CONCURRENT_PER_TOKEN (1); "
+        "0 = no limit.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -14,6 +14,7 @@ schemas and answered with that version's CallError codes.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -38,7 +39,7 @@ from stations.ocpp.protocol import (
     call_error_frame,
     parse_frame,
 )
-from stations.ocpp.runtime import orm_service
+from stations.ocpp.runtime import charger_service, late_calls
 
 logger = logging.getLogger(__name__)
 
@@ -102,8 +103,11 @@ class FrameRouter(BaseChargePoint):
         )
 
     async def call_service(self, service: Callable[..., Any], **kwargs: Any) -> Any:
-        """Run one sync domain service; publish its live events from async code."""
-        result, events = await orm_service(service, kwargs)
+        """Run one sync domain service of this charger on its database worker.
+
+        Publishes its live events from async code.
+        """
+        result, events = await charger_service(self.charge_point_id, service, kwargs)
         if events:
             self._publish(events)
         return result
@@ -166,6 +170,11 @@ class FrameRouter(BaseChargePoint):
                 payload=frame.payload,
             )
             await self._handle_frame_call(frame)
+            received_at = getattr(self._connection, "received_at", 0.0)
+            if received_at:
+                late_calls.answered(
+                    self.id, frame.action, time.monotonic() - received_at
+                )
             return
         self._route_response(frame)
 

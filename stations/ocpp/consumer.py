@@ -101,9 +101,13 @@ class _ConsumerConnection:
 
     def __init__(self, consumer: OcppConsumer) -> None:
         self._consumer = consumer
+        # When the frame being handled arrived (time.monotonic()): the answer's
+        # delay as the charger sees it includes the wait in the inbox.
+        self.received_at = 0.0
 
     async def recv(self) -> str:
-        return await self._consumer.inbox.get()
+        text, self.received_at = await self._consumer.inbox.get()
+        return text
 
     async def send(self, message: str) -> None:
         try:
@@ -170,7 +174,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.ocpp_id = str(self.scope["url_route"]["kwargs"]["charge_point_id"])
         client = self.scope.get("client") or ("", 0)
         self.remote_address = str(client[0] or "")
-        self.inbox: asyncio.Queue[str] = asyncio.Queue()
+        self.inbox: asyncio.Queue[tuple[str, float]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._command_tasks: set[asyncio.Task[Any]] = set()
         self._last_seen_write = time.monotonic()
@@ -422,7 +426,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         if size > self.max_frame_bytes:
             await self._answer_oversize(text_data, size)
             return
-        self.inbox.put_nowait(text_data)
+        self.inbox.put_nowait((text_data, time.monotonic()))
 
     async def _answer_oversize(self, text_data: str, size: int) -> None:
         """Answer GenericError without parsing the frame (best-effort unique id)."""

@@ -1,10 +1,16 @@
 """The gateway runtime: the threads and loops the OCPP consumers run on.
 
-- The ORM thread: every ORM call of the gateway runs on the one thread
-  ``database_sync_to_async`` uses (thread-sensitive), through ``run_service``
-  with throttled connection upkeep; ``orm_service`` / ``orm_call`` are the
-  async ways to reach it and ``side_call`` a small pool beside it for reads
-  and single-row claims on PostgreSQL.
+- The ORM thread: the group-committed batches and the process-wide writes
+  run on the one thread ``database_sync_to_async`` uses (thread-sensitive),
+  through ``run_service`` with throttled connection upkeep; ``orm_service`` /
+  ``orm_call`` are the async ways to reach it and ``side_call`` a small pool
+  beside it for reads and single-row claims on PostgreSQL.
+- Charger workers: a charger's own messages that are not group-committed
+  (session starts and stops, 2.0.1 transaction events, firmware and
+  diagnostics notifications) run on one of ``OCPP_DB_WORKERS`` database
+  threads chosen by the charger's id (``charger_service``), so different
+  chargers' session work runs on several connections at once while one
+  charger's work stays on one thread, in the order it arrived.
 - GC freezing: long-lived connection objects kept out of the cyclic
   collector's scans (``GcFreezer``).
 - Embedded dispatch: with the in-memory channel layer, commands written by
@@ -78,6 +84,57 @@ async def orm_call(service: Callable[..., Any], **kwargs: Any) -> Any:
     """Call a service on the ORM thread for its result (its live events are dropped)."""
     result, _ = await orm_service(service, kwargs)
     return result
+
+
+def _charger_executor(charge_point_id: int) -> ThreadPoolExecutor | None:
+    """The database worker of this charger, or None for the ORM thread.
+
+    PostgreSQL only: SQLite has one writer, so the embedded server keeps
+    every write on the ORM thread (concurrent writers would only wait on
+    its lock, or fail with "database is locked").
+    """
+    count = settings.OCPP_DB_WORKERS
+    if count <= 1 or connection.vendor != "postgresql":
+        return None
+    with _charger_pools_lock:
+        if len(_charger_pools) != count:
+            # One single-thread executor per worker: a charger always lands on
+            # the same thread (its messages are handled one at a time anyway:
+            # the consumer reads the next frame once this one is answered).
+            _charger_pools[:] = [
+                ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix=f"cms-charger-db-{index}"
+                )
+                for index in range(count)
+            ]
+        return _charger_pools[charge_point_id % count]
+
+
+_charger_pools: list[ThreadPoolExecutor] = []
+_charger_pools_lock = threading.Lock()
+
+
+async def charger_service(
+    charge_point_id: int | None, service: Callable[..., Any], kwargs: dict[str, Any]
+) -> tuple[Any, list[services.LiveEvent]]:
+    """``run_service`` on the database worker of one charger.
+
+    For a charger's own messages that change session or charger state. What
+    two chargers share is guarded in the database, not by running everything
+    on one thread: the id token's row lock orders concurrent starts against
+    its concurrent-session limit, the site's ``SiteSmartState`` row lock
+    orders smart-charging re-plans, the network's number sequence row lock
+    keeps CDR numbers gap-free, and the unique-start constraint answers a
+    resent start (``tests/charging/test_concurrent_starts.py``).
+    """
+    executor = (
+        _charger_executor(charge_point_id) if charge_point_id is not None else None
+    )
+    if executor is None:
+        return await orm_service(service, kwargs)
+    return await sync_to_async(run_service, thread_sensitive=False, executor=executor)(
+        service, kwargs
+    )
 
 
 SIDE_THREADS = 3
@@ -176,6 +233,56 @@ class _HookThread:
 
 
 _hook_thread = _HookThread()
+
+
+class LateCalls:
+    """Charger CALLs answered after ``OCPP_CALL_LATE_SECONDS`` (the back-pressure measure).
+
+    The gateway never drops a charger's CALL nor its connection under load:
+    every CALL is answered once its work committed, late rather than never
+    (docs/benchmarks.md, "Back-pressure"). A charger gives up on an answer
+    after its own timeout (OCPP-J leaves it to the implementation; 30-60 s
+    is common) and resends, so every answer slower than the limit is counted
+    here and logged, at most once a minute per process, with the slowest.
+    Delay = frame received -> answer sent, including the wait behind the
+    charger's own earlier frames.
+    """
+
+    LOG_INTERVAL_S = 60.0
+
+    def __init__(self) -> None:
+        self.total = 0
+        self._window = 0
+        self._slowest: tuple[float, str, str] = (0.0, "", "")
+        self._logged_at = float("-inf")
+
+    def answered(self, ocpp_id: str, action: str, elapsed_s: float) -> None:
+        if elapsed_s < settings.OCPP_CALL_LATE_SECONDS:
+            return
+        self.total += 1
+        self._window += 1
+        if elapsed_s > self._slowest[0]:
+            self._slowest = (elapsed_s, ocpp_id, action)
+        now = time.monotonic()
+        if now - self._logged_at < self.LOG_INTERVAL_S:
+            return
+        slowest_s, slowest_id, slowest_action = self._slowest
+        logger.warning(
+            "late charger calls: %d answered after %g s or more since the last "
+            "report (slowest %.1f s: %s %s); %d in this process in all",
+            self._window,
+            settings.OCPP_CALL_LATE_SECONDS,
+            slowest_s,
+            slowest_id,
+            slowest_action,
+            self.total,
+        )
+        self._logged_at = now
+        self._window = 0
+        self._slowest = (0.0, "", "")
+
+
+late_calls = LateCalls()
 
 
 # gc.freeze() this long after the last connection of a burst, and at least this
