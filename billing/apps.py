@@ -60,3 +60,5 @@ class BillingConfig(AppConfig):
         from cms.demo import demo_loader_register
 
         demo_loader_register("billing", billing_demo_load)
+        # After revenue: the index lists the reports in registration order.
+        from billing import nevi  # noqa: F401  (the NEVI quarterly data set)
