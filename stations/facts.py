@@ -134,3 +134,28 @@ class DeviceVariable:
     data_type: str = ""
     unit: str = ""
     values_list: str = ""
+
+
+def device_variable_key(
+    *,
+    component: str,
+    component_instance: str = "",
+    evse: int = 0,
+    variable: str,
+    variable_instance: str = "",
+) -> str:
+    """How the portal, API and CLI name a device model variable as a configuration key.
+
+    ``Component[instance]@evse.Variable[instance]``, e.g.
+    ``OCPPCommCtrlr.HeartbeatInterval`` or ``EVSE@2.Power``; a connector inside an
+    EVSE is addressed through its EVSE.
+    """
+    key = component
+    if component_instance:
+        key += f"[{component_instance}]"
+    if evse:
+        key += f"@{evse}"
+    key += f".{variable}"
+    if variable_instance:
+        key += f"[{variable_instance}]"
+    return key

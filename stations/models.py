@@ -11,6 +11,7 @@ from django.db.models import Q
 from guardian.models import GroupObjectPermissionBase, UserObjectPermissionBase
 
 from cms.validators import validate_time_zone
+from stations.facts import device_variable_key
 
 
 def max_frame_bytes_validator(value: int) -> None:
@@ -307,6 +308,9 @@ class DeviceVariable(models.Model):
     unit = models.CharField(max_length=16, blank=True)
     values_list = models.CharField(max_length=1000, blank=True)
     reported_at = models.DateTimeField()
+    # The charger's answer to the last SetVariables of this attribute (B05).
+    last_set_status = models.CharField(max_length=30, blank=True)
+    set_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["component", "evse", "connector", "variable", "attribute_type"]
@@ -328,6 +332,21 @@ class DeviceVariable(models.Model):
 
     def __str__(self) -> str:
         return f"{self.component}.{self.variable} ({self.attribute_type})"
+
+    @property
+    def key(self) -> str:
+        """The configuration key the portal and API write this variable with."""
+        return device_variable_key(
+            component=self.component,
+            component_instance=self.component_instance,
+            evse=self.evse,
+            variable=self.variable,
+            variable_instance=self.variable_instance,
+        )
+
+    @property
+    def is_writable(self) -> bool:
+        return self.mutability != "ReadOnly"
 
 
 class ConnectorType(models.TextChoices):

@@ -17,7 +17,7 @@ from guardian.shortcuts import get_objects_for_user
 from accounts.http import AnyUser
 from accounts.models import User
 from accounts.scope import is_administrator
-from stations.models import ChargePoint, Connector, Network, Station
+from stations.models import ChargePoint, Connector, DeviceVariable, Network, Station
 
 
 def network_list_for_user(*, user: AnyUser) -> QuerySet[Network]:
@@ -123,3 +123,34 @@ def connector_get_for_user(
         raise Http404("No such connector.")
     _require(user, perm)
     return connector
+
+
+def device_variables_across(
+    *, charge_points: QuerySet[ChargePoint], component: str, variable: str
+) -> QuerySet[DeviceVariable]:
+    """One device model variable's Actual value on each of ``charge_points`` (2.0.1)."""
+    if not component or not variable:
+        return DeviceVariable.objects.none()
+    return (
+        DeviceVariable.objects.filter(
+            charge_point__in=charge_points,
+            component=component,
+            variable=variable,
+            attribute_type="Actual",
+        )
+        .select_related("charge_point", "charge_point__station")
+        .order_by("charge_point__ocpp_id", "evse", "connector", "component_instance")
+    )
+
+
+def device_variable_names(
+    *, charge_points: QuerySet[ChargePoint]
+) -> list[tuple[str, str]]:
+    """The (component, variable) pairs the chargers have reported, for a picker."""
+    pairs = (
+        DeviceVariable.objects.filter(charge_point__in=charge_points)
+        .values_list("component", "variable")
+        .distinct()
+        .order_by("component", "variable")
+    )
+    return [(component, variable) for component, variable in pairs]

@@ -1001,6 +1001,73 @@ def device_model_record(
     return len(rows)
 
 
+def _device_variable_identity(variable: facts.DeviceVariable) -> dict[str, Any]:
+    return {name: getattr(variable, name) for name in DEVICE_VARIABLE_KEY[1:]}
+
+
+def _device_variable_rows(
+    charge_point_id: int, variable: facts.DeviceVariable
+) -> QuerySet[DeviceVariable]:
+    """The stored attribute a Get/SetVariables result names.
+
+    A result addresses a connector through its EVSE (the key the command was
+    written with names no connector), so connector 0 matches any connector.
+    """
+    rows = DeviceVariable.objects.filter(
+        charge_point_id=charge_point_id,
+        component=variable.component,
+        component_instance=variable.component_instance,
+        evse=variable.evse,
+        variable=variable.variable,
+        variable_instance=variable.variable_instance,
+        attribute_type=variable.attribute_type,
+    )
+    if variable.connector:
+        rows = rows.filter(connector=variable.connector)
+    return rows
+
+
+@transaction.atomic
+def device_variables_read(
+    *, charge_point_id: int, variables: list[facts.DeviceVariable], at: datetime
+) -> None:
+    """Store the values a GetVariables answer reports (B06).
+
+    Characteristics and mutability stay as the last NotifyReport gave them; a
+    variable never reported before is stored with its value alone.
+    """
+    for variable in variables:
+        if not _device_variable_rows(charge_point_id, variable).update(
+            value=variable.value, reported_at=at
+        ):
+            DeviceVariable.objects.get_or_create(
+                charge_point_id=charge_point_id,
+                **_device_variable_identity(variable),
+                defaults={"value": variable.value, "reported_at": at},
+            )
+
+
+@transaction.atomic
+def device_variable_set_record(
+    *,
+    charge_point_id: int,
+    variable: facts.DeviceVariable,
+    status: str,
+    is_applied: bool,
+    at: datetime,
+) -> None:
+    """Keep the charger's answer to SetVariables (B05); the value when it took it."""
+    changes: dict[str, Any] = {"last_set_status": status[:30], "set_at": at}
+    if is_applied:
+        changes |= {"value": variable.value, "reported_at": at}
+    if not _device_variable_rows(charge_point_id, variable).update(**changes):
+        DeviceVariable.objects.get_or_create(
+            charge_point_id=charge_point_id,
+            **_device_variable_identity(variable),
+            defaults={**changes, "reported_at": at},
+        )
+
+
 @transaction.atomic
 def firmware_status_record(*, charge_point_id: int, status: str, at: datetime) -> None:
     charge_point = _locked_charge_point(charge_point_id)

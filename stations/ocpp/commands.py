@@ -21,6 +21,7 @@ from enum import StrEnum
 from typing import Any
 
 from cms.errors import InputError
+from stations.facts import DeviceVariable
 
 
 class CommandPayloadError(InputError):
@@ -246,6 +247,11 @@ class ConfigurationEntry:
     key: str
     value: str | None
     is_readonly: bool = False
+    # A 2.0.1 device model variable the entry reads or writes (its component,
+    # EVSE/connector and variable), None for a 1.6 configuration key.
+    device_variable: DeviceVariable | None = None
+    # The charger's word on this entry (2.0.1 attributeStatus), "" for 1.6.
+    status: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -63,7 +63,9 @@ class ConfigurationKey(models.Model):
         on_delete=models.CASCADE,
         related_name="configuration_keys",
     )
-    key = models.CharField(max_length=50)
+    # 1.6 keys are at most 50 characters; 2.0.1 device model keys
+    # (Component[instance]@evse.Variable[instance]) can be longer.
+    key = models.CharField(max_length=120)
     value = models.TextField(null=True, blank=True)  # absent in the answer = unknown
     is_readonly = models.BooleanField(default=False)
     fetched_at = models.DateTimeField()

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import fields
+from dataclasses import fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
@@ -62,6 +62,7 @@ from stations.remote.models import (
     Reservation,
     ReservationStatus,
 )
+from stations.services import device_variable_set_record, device_variables_read
 
 logger = logging.getLogger(__name__)
 
@@ -705,7 +706,7 @@ def _apply_get_configuration(command: ChargePointCommand) -> None:
     now = command.finished_at or _now()
     seen: list[str] = []
     for entry in read.entries:
-        key = entry.key[:50]
+        key = entry.key[:120]
         if not key:
             continue
         seen.append(key)
@@ -726,6 +727,14 @@ def _apply_get_configuration(command: ChargePointCommand) -> None:
     ConfigurationFetch.objects.filter(charge_point_id=command.charge_point_id).update(
         fetched_at=now
     )
+    device_variables = [e.device_variable for e in read.entries if e.device_variable]
+    if device_variables:
+        # 2.0.1: the values also go to the stored device model (B06).
+        device_variables_read(
+            charge_point_id=command.charge_point_id,
+            variables=device_variables,
+            at=now,
+        )
 
 
 def _apply_change_configuration(command: ChargePointCommand) -> None:
@@ -750,6 +759,18 @@ def _apply_change_configuration(command: ChargePointCommand) -> None:
         ConfigurationKey.objects.filter(
             charge_point_id=command.charge_point_id, key=sent.key
         ).update(last_change_status=label, changed_at=now)
+    written = answer.fact
+    if isinstance(written, ocpp.ConfigurationRead):
+        # 2.0.1 SetVariables: the attribute's answer on the stored device model.
+        for entry in written.entries:
+            if entry.device_variable is not None:
+                device_variable_set_record(
+                    charge_point_id=command.charge_point_id,
+                    variable=replace(entry.device_variable, value=sent.value),
+                    status=entry.status or label,
+                    is_applied=entry.status in ("Accepted", "RebootRequired"),
+                    at=now,
+                )
 
 
 def _apply_get_local_list_version(command: ChargePointCommand) -> None:

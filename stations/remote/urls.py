@@ -19,6 +19,11 @@ urlpatterns = [
         views.configuration_edit,
         name="configuration_change",
     ),
+    path(
+        "device-model/",
+        views.device_variable_fleet,
+        name="device_variable_fleet",
+    ),
     path("cp/<int:pk>/reservations/", views.reservations, name="reservations"),
     path(
         "reservation/<int:reservation_pk>/cancel/",

@@ -22,7 +22,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.http import AnyUser, AuthenticatedHttpRequest
 from sessions_app.models import IdToken, TokenStatus
-from stations.models import ChargePoint, ChargePointCommand
+from stations.models import (
+    ChargePoint,
+    ChargePointCommand,
+    DeviceVariable,
+    OcppProtocol,
+)
 from stations.ocpp import commands as ocpp
 from stations.remote.dispatch import CommandPayloadError, answer_of
 from stations.remote.forms import (
@@ -60,7 +65,12 @@ from stations.remote.services import (
     local_list_send,
     reservation_cancel,
 )
-from stations.selectors import charge_point_get_for_user, charge_point_list_for_user
+from stations.selectors import (
+    charge_point_get_for_user,
+    charge_point_list_for_user,
+    device_variable_names,
+    device_variables_across,
+)
 from stations.selectors import station_list_for_user as _stations
 
 HISTORY_PAGE_SIZE = 25
@@ -281,6 +291,9 @@ def configuration(request: HttpRequest, pk: int) -> HttpResponse:
         {
             "charge_point": charge_point,
             "keys": ConfigurationKey.objects.filter(charge_point=charge_point),
+            # 2.0.1: the device model (NotifyReport, GetVariables, SetVariables).
+            "variables": DeviceVariable.objects.filter(charge_point=charge_point),
+            "is_device_model": charge_point.ocpp_protocol == OcppProtocol.OCPP201,
             "fetch": getattr(charge_point, "configuration_fetch", None),
             "time_zone": _tz(charge_point),
             "commands": _commands(charge_point).filter(
@@ -305,9 +318,11 @@ def configuration_edit(request: HttpRequest, pk: int) -> HttpResponse:
     key = request.POST.get("key", "").strip()
     stored = ConfigurationKey.objects.filter(charge_point=charge_point, key=key).first()
     error = ""
-    if not key or len(key) > 50:
-        error = "key: give the configuration key (at most 50 characters)."
-    elif stored is not None and stored.is_readonly:
+    if not key or len(key) > 120:
+        error = "key: give the configuration key (at most 120 characters)."
+    elif (stored is not None and stored.is_readonly) or _is_read_only_variable(
+        charge_point, key
+    ):
         error = f"key: “{key}” is read-only on this charger."
     if error:
         return HttpResponse(error, status=400, content_type="text/plain")
@@ -327,6 +342,43 @@ def configuration_edit(request: HttpRequest, pk: int) -> HttpResponse:
             request, "stations/commands/command_row.html", _row_context(command)
         )
     return redirect("commands:configuration", pk=charge_point.pk)
+
+
+def _is_read_only_variable(charge_point: ChargePoint, key: str) -> bool:
+    """Whether the stored 2.0.1 device model says ``key`` is ReadOnly (B05)."""
+    name = key.rsplit(".", 1)[-1].split("[", 1)[0]
+    return any(
+        variable.key == key and not variable.is_writable
+        for variable in DeviceVariable.objects.filter(
+            charge_point=charge_point, variable=name, attribute_type="Actual"
+        )
+    )
+
+
+@login_required
+@require_GET
+def device_variable_fleet(request: HttpRequest) -> HttpResponse:
+    """One device model variable across the 2.0.1 chargers the user may configure."""
+    if not request.user.has_perm("stations.configure_chargepoint"):
+        raise PermissionDenied(
+            "Your role does not allow reading charger configuration."
+        )
+    component = request.GET.get("component", "").strip()[:50]
+    variable = request.GET.get("variable", "").strip()[:50]
+    scope = charge_point_list_for_user(user=request.user)
+    rows = device_variables_across(
+        charge_points=scope, component=component, variable=variable
+    )
+    return render(
+        request,
+        "stations/commands/device_variable_fleet.html",
+        {
+            "component": component,
+            "variable": variable,
+            "rows": rows,
+            "choices": device_variable_names(charge_points=scope),
+        },
+    )
 
 
 # --- reservations, local list, firmware ----------------------------------------------

@@ -199,6 +199,12 @@ def test_a_simulated_201_station_boots_charges_and_answers_the_cms(
         variable="ConnectorType",
     )
     assert connector_type.value == "sType2"
+    interval = DeviceVariable.objects.get(
+        charge_point=charge_point,
+        component="SampledDataCtrlr",
+        variable="TxUpdatedInterval",
+    )
+    assert (interval.value, interval.last_set_status) == ("2", "Accepted")
     assert connector_type.mutability == "ReadOnly"
     assert DeviceVariable.objects.filter(charge_point=charge_point).count() == len(
         sim.variables

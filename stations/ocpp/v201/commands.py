@@ -28,6 +28,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.v201 import call as v201_call
 from ocpp.v201.enums import Action
 
+from stations.facts import DeviceVariable, device_variable_key
 from stations.ocpp import commands as neutral
 from stations.ocpp.callwire import action_name
 from stations.ocpp.callwire import error_cause as _cause
@@ -163,16 +164,14 @@ def key_parts(key: str) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def key_of(component: dict[str, Any], variable: dict[str, Any]) -> str:
-    key = str(component.get("name", ""))
-    if component.get("instance"):
-        key += f"[{component['instance']}]"
     evse = component.get("evse") or {}
-    if evse.get("id"):
-        key += f"@{evse['id']}"
-    key += f".{variable.get('name', '')}"
-    if variable.get("instance"):
-        key += f"[{variable['instance']}]"
-    return key
+    return device_variable_key(
+        component=str(component.get("name", "")),
+        component_instance=str(component.get("instance") or ""),
+        evse=int(evse.get("id") or 0),
+        variable=str(variable.get("name", "")),
+        variable_instance=str(variable.get("instance") or ""),
+    )
 
 
 def _profile(
@@ -490,19 +489,46 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
     return neutral.RawCall(action=action, payload=dict(p))
 
 
+def _device_variable(item: dict[str, Any], *, value: str = "") -> DeviceVariable:
+    """The variable a Get/SetVariableResultType (§2.31, §2.46) names."""
+    component = item.get("component") or {}
+    variable = item.get("variable") or {}
+    evse = component.get("evse") or {}
+    return DeviceVariable(
+        component=str(component.get("name", ""))[:50],
+        component_instance=str(component.get("instance") or "")[:50],
+        evse=int(evse.get("id") or 0),
+        connector=int(evse.get("connectorId") or 0),
+        variable=str(variable.get("name", ""))[:50],
+        variable_instance=str(variable.get("instance") or "")[:50],
+        attribute_type=str(item.get("attributeType") or "Actual")[:10],
+        value=value[:2500],
+    )
+
+
 def _fact(action: str, answer: dict[str, Any]) -> neutral.Fact | None:
-    if action == "GetVariables":
+    if action in ("GetVariables", "SetVariables"):
         entries, unknown = [], []
-        for item in answer.get("getVariableResult") or []:
+        is_read = action == "GetVariables"
+        results = answer.get("getVariableResult" if is_read else "setVariableResult")
+        for item in results or []:
             key = key_of(item.get("component") or {}, item.get("variable") or {})
-            if item.get("attributeStatus") in _UNKNOWN_ATTRIBUTE:
+            status = str(item.get("attributeStatus", ""))
+            if status in _UNKNOWN_ATTRIBUTE:
                 unknown.append(key)
-            else:
-                entries.append(
-                    neutral.ConfigurationEntry(
-                        key=key, value=item.get("attributeValue")
-                    )
+                continue
+            value = item.get("attributeValue") if is_read else None
+            entries.append(
+                neutral.ConfigurationEntry(
+                    key=key,
+                    value=value,
+                    status=status,
+                    # B06.FR.?: only an Accepted read carries the value.
+                    device_variable=_device_variable(item, value=str(value or ""))
+                    if status == "Accepted" or not is_read
+                    else None,
                 )
+            )
         return neutral.ConfigurationRead(
             entries=tuple(entries), unknown_keys=tuple(unknown)
         )
