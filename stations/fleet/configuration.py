@@ -32,7 +32,14 @@ from stations.fleet.models import (
     DesiredConfiguration,
     DriftState,
 )
-from stations.models import ChargePoint, CommandStatus, Network, Station
+from stations.models import (
+    ChargePoint,
+    CommandStatus,
+    Network,
+    OcppProtocol,
+    Station,
+)
+from stations.remote.dispatch import CommandPayloadError
 from stations.remote.models import ConfigurationFetch, ConfigurationKey
 from stations.remote.services import configuration_change, configuration_fetch
 from stations.services import charge_point_groups
@@ -123,9 +130,18 @@ def desired_remove(*, desired: DesiredConfiguration, actor: AnyUser | None) -> N
         desired.delete()
 
 
+def is_device_model_key(key: str) -> bool:
+    """``Component.Variable`` is a 2.0.1 device-model variable; 1.6 keys have no dot."""
+    return "." in key
+
+
 def _applies(
     rule: DesiredConfiguration, charge_point: ChargePoint, tag_ids: set[int]
 ) -> bool:
+    # A 1.6 key means nothing to a 2.0.1 charger and the other way round.
+    is_201 = charge_point.ocpp_protocol == OcppProtocol.OCPP201
+    if is_device_model_key(rule.key) != is_201:
+        return False
     if rule.station_id is not None and rule.station_id != charge_point.station_id:
         return False
     if rule.tag_id is not None and rule.tag_id not in tag_ids:
@@ -213,7 +229,22 @@ def configuration_converge(
             charge_point=charge_point, key__in=list(desired)
         )
     }
-    fetch = ConfigurationFetch.objects.filter(charge_point=charge_point).first()
+    booted = charge_point.last_boot_at
+    # Unknown keys, and keys last read before the charger's boot (a 2.0.1
+    # station's read after boot is a device-model report, not these keys).
+    unread = [
+        key
+        for key in desired
+        if key not in actual or (booted and actual[key].fetched_at < booted)
+    ]
+    fetch = _read_missing(charge_point, unread)
+    # While a read is on its way its answer may undo what a change now sets:
+    # act on what it reports, not before.
+    reading = (
+        fetch is not None
+        and fetch.command is not None
+        and fetch.command.status == CommandStatus.PENDING
+    )
     drifts = []
     for key, (rule, _overridden) in desired.items():
         drift, _ = ConfigurationDrift.objects.select_for_update().get_or_create(
@@ -226,7 +257,8 @@ def configuration_converge(
             drift.state, drift.reverts, drift.was_in_sync = DriftState.UNKNOWN, 0, False
             drift.change_command = None
         drift.desired, drift.desired_value = rule, rule.value
-        _converge_key(charge_point, drift, actual.get(key), fetch, now)
+        if not reading:
+            _converge_key(charge_point, drift, actual.get(key), fetch, now)
         drift.checked_at = now
         drift.save()
         is_failing = _is_failing(drift)
@@ -234,6 +266,40 @@ def configuration_converge(
             _emit(charge_point, drift, failing=is_failing, detail=_detail(drift))
         drifts.append(drift)
     return drifts
+
+
+def _read_missing(
+    charge_point: ChargePoint, missing: list[str]
+) -> ConfigurationFetch | None:
+    """The charger's last read; asks for declared keys not reported since its boot.
+
+    A 1.6 charger's read after boot names every key; a 2.0.1 charger's is a
+    device-model report (NotifyReport), so its declared variables are asked for
+    by name (GetVariables).
+    """
+    fetch = (
+        ConfigurationFetch.objects.filter(charge_point=charge_point)
+        .select_related("command")
+        .first()
+    )
+    if not missing or not charge_point.is_connected:
+        return fetch
+    command = fetch.command if fetch is not None else None
+    if command is not None and command.status == CommandStatus.PENDING:
+        return fetch  # a read is on its way
+    booted = charge_point.last_boot_at
+    read_since_boot = (
+        fetch is not None
+        and fetch.fetched_at is not None
+        and (booted is None or fetch.fetched_at >= booted)
+    )
+    if read_since_boot:
+        return fetch  # read, and the charger did not report them
+    try:
+        configuration_fetch(charge_point=charge_point, requested_by=None, keys=missing)
+    except CommandPayloadError:
+        return fetch
+    return ConfigurationFetch.objects.filter(charge_point=charge_point).first()
 
 
 def _detail(drift: ConfigurationDrift) -> str:
@@ -281,7 +347,15 @@ def _converge_key(
     if fetch is None or fetch.fetched_at is None:
         drift.state = DriftState.UNKNOWN  # the read after boot comes first
         return
-    if drift.state == DriftState.IN_SYNC and drift.was_in_sync:
+    booted = charge_point.last_boot_at
+    if (
+        drift.state == DriftState.IN_SYNC
+        and drift.was_in_sync
+        and not (booted and drift.in_sync_at and booted > drift.in_sync_at)
+    ):
+        # Off the value without a reboot between: the charger reverted it. A
+        # boot may reset keys on its own (1.6 §4.2: the BootNotification answer
+        # sets the heartbeat interval), so that is converged, not counted.
         drift.reverts += 1
     if actual is not None and actual.is_readonly:
         drift.state, drift.charger_answer = DriftState.REJECTED, "read-only"
@@ -289,12 +363,16 @@ def _converge_key(
     drift.state = DriftState.DRIFT
     if not charge_point.is_connected:
         return
-    drift.change_command = configuration_change(
-        charge_point=charge_point,
-        key=drift.key,
-        value=drift.desired_value,
-        requested_by=None,
-    )
+    try:
+        drift.change_command = configuration_change(
+            charge_point=charge_point,
+            key=drift.key,
+            value=drift.desired_value,
+            requested_by=None,
+        )
+    except CommandPayloadError as error:  # not expressible in its protocol
+        drift.state, drift.charger_answer = DriftState.REJECTED, str(error)[:40]
+        return
     drift.charger_answer = ""
     drift.changes_sent += 1
     if drift.change_command.status == CommandStatus.PENDING:
