@@ -41,6 +41,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
     ("Webhooks", "alerts:webhook_list", "alerts.view_webhookendpoint", False),
     ("Users", "accounts:user_list", "accounts.view_user", True),
     ("Roaming partners", "roaming:partner_list", None, True),
+    ("Roaming publication", "roaming:publication", "roaming.publish_location", False),
     ("Roaming settlement", "roaming:settlement", "billing.view_cdr", False),
     ("Tariffs", "billing:tariff_list", "billing.view_tariff", False),
     ("CDRs", "billing:cdr_list", "billing.view_cdr", False),

@@ -91,6 +91,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "charging.change_unmatchedstop",
         "accounts.view_audit_log",
         *_OUTAGES_MANAGE,
+        "roaming.publish_location",
     ],
     Role.SUPPORT: [
         "billing.view_tariff",
@@ -128,6 +129,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.change_user",
         "accounts.view_audit_log",
         *_OUTAGES_MANAGE,
+        "roaming.publish_location",
     ],
 }
 

@@ -13,6 +13,7 @@ from django.forms import formset_factory
 from billing.models import Tariff, TariffElement, Weekday
 from billing.selectors import CdrFilter
 from cms.forms import form_field
+from sessions_app.forms import origin_field_set
 from sessions_app.models import IdToken
 from stations.models import ConnectorType, Network, Station
 
@@ -230,9 +231,11 @@ class CdrFilterForm(forms.Form):
         help_text="Inclusive; days of the chosen network's time zone (UTC for all).",
     )
     q = forms.CharField(label="Receipt number or token", required=False)
+    origin = forms.ChoiceField(required=False, label="Drivers")
 
     def __init__(self, *args: Any, networks: Any, stations: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        origin_field_set(self)
         form_field(self, "network", forms.ModelChoiceField).queryset = networks
         form_field(self, "station", forms.ModelChoiceField).queryset = stations
 
@@ -259,6 +262,7 @@ class CdrFilterForm(forms.Form):
             date_from=data.get("date_from"),
             date_to=data.get("date_to"),
             search=data.get("q") or "",
+            origin=data.get("origin") or "",
         )
 
 

@@ -18,6 +18,7 @@ from accounts.models import User
 from billing.exports import cdr_fees
 from billing.models import Cdr, CreditNote, RatingStatus, SessionTariff, Tariff
 from billing.templatetags.billing_tags import money
+from sessions_app.origins import session_origin_q
 from sessions_app.pricing import SessionListPrice
 from stations.models import Network, Station
 from stations.selectors import network_ids_for_user
@@ -56,6 +57,8 @@ class CdrFilter:
     date_from: date | None = None
     date_to: date | None = None  # inclusive
     search: str = ""
+    # Own drivers, roaming, one partner (sessions_app/origins.py); "" for all.
+    origin: str = ""
 
     @property
     def zone(self) -> ZoneInfo:
@@ -92,6 +95,8 @@ def cdr_list_for_user(
         queryset = queryset.filter(stopped_at__gte=start)
     if end is not None:
         queryset = queryset.filter(stopped_at__lt=end)
+    if filters.origin:
+        queryset = queryset.filter(session_origin_q(filters.origin, prefix="session__"))
     if filters.search:
         term = filters.search.strip()
         queryset = queryset.filter(number__iexact=term) | queryset.filter(

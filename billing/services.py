@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import smtplib
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -332,11 +333,27 @@ def _session_connector(session: ChargingSession) -> Connector | None:
     ).first()
 
 
+# Tariffs a higher app chooses for some sessions before the assignments are
+# looked at (roaming: the tariff published to the partner whose driver charges).
+SessionTariffResolver = Callable[[ChargingSession], "Tariff | None"]
+_session_tariff_resolvers: list[SessionTariffResolver] = []
+
+
+def session_tariff_resolvers_register(resolver: SessionTariffResolver) -> None:
+    """Let ``resolver(session)`` name a session's tariff; None leaves it to the assignments."""
+    if resolver not in _session_tariff_resolvers:
+        _session_tariff_resolvers.append(resolver)
+
+
 def tariff_for_session(session: ChargingSession) -> Tariff | None:
-    """The most specific active assignment where the session took place."""
+    """The tariff a resolver names, else the most specific active assignment."""
     station = session.charge_point.station
     if station is None:
         return None
+    for resolver in _session_tariff_resolvers:
+        chosen = resolver(session)
+        if chosen is not None:
+            return chosen
     connector = _session_connector(session)
     token = session.id_token
     groups = {pk for pk in (token.pk, token.parent_id) if pk} if token else set()

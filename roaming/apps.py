@@ -24,11 +24,21 @@ class RoamingConfig(AppConfig):
     verbose_name = "Roaming (OCPI 2.2.1)"
 
     def ready(self) -> None:
+        from billing.services import session_tariff_resolvers_register
         from cms.events import EventKind, subscribe
         from roaming.cpo.tokens import partner_token_authorize, roaming_session_link
+        from roaming.publication import partner_tariff_for_session
+        from roaming.selectors import partner_origin_choices, partner_origin_condition
+        from sessions_app.origins import session_origins_register
         from sessions_app.services import external_authorizers_register
 
         # Partner tokens at our chargers (sessions_app asks about tags not ours).
         external_authorizers_register(partner_token_authorize)
+        # Partners' drivers pay the tariff published to their eMSP.
+        session_tariff_resolvers_register(partner_tariff_for_session)
+        # Session, CDR and revenue lists filter by own drivers, roaming, a partner.
+        session_origins_register(
+            choices=partner_origin_choices, condition=partner_origin_condition
+        )
         subscribe(EventKind.SESSION_STARTED, roaming_session_link)
         subscribe(EventKind.COMMAND_FINISHED, command_result_on_finish)

@@ -133,6 +133,9 @@ class LocationPublication(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
+        permissions = [
+            ("publish_location", "Can choose what roaming partners see and pay")
+        ]
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(network__isnull=True, station__isnull=False)
@@ -144,6 +147,53 @@ class LocationPublication(models.Model):
     def __str__(self) -> str:
         target = self.station if self.station_id else self.network
         return f"{target}: {'published' if self.is_published else 'not published'}"
+
+
+class EvsePublication(models.Model):
+    """One EVSE (a connector of ours) withdrawn from, or back in, its Location."""
+
+    connector = models.OneToOneField(
+        "stations.Connector",
+        on_delete=models.CASCADE,
+        related_name="roaming_publication",
+    )
+    is_published = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"EVSE {self.connector_id}: {'published' if self.is_published else 'withdrawn'}"
+
+
+class TariffPublication(models.Model):
+    """The tariff a partner's drivers pay at a network, as published to that partner.
+
+    OCPI 2.2.1 lets a CPO publish different tariffs to different eMSPs
+    (mod_tariffs "Introduction"; mod_locations "Connector object" tariff_ids:
+    "can be eMSP specific"). The partner pulls only this tariff for the
+    network, every connector names it, and its sessions are rated with it.
+    Without a row the partner sees the network's own tariffs.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="tariff_publications"
+    )
+    network = models.ForeignKey(
+        "stations.Network", on_delete=models.CASCADE, related_name="+"
+    )
+    tariff = models.ForeignKey(
+        "billing.Tariff", on_delete=models.PROTECT, related_name="roaming_publications"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "network"], name="tariff_publication_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tariff} for {self.partner}"
 
 
 class TokenType(models.TextChoices):
@@ -301,3 +351,37 @@ class RoamingPush(models.Model):
 
     def __str__(self) -> str:
         return f"{self.method} {self.object_key} to {self.partner}"
+
+
+class ConnectionStatus(models.TextChoices):
+    # mod_hub_client_info "ConnectionStatus enum".
+    CONNECTED = "CONNECTED", "Connected"
+    OFFLINE = "OFFLINE", "Offline"
+    PLANNED = "PLANNED", "Planned"
+    SUSPENDED = "SUSPENDED", "Suspended"
+
+
+class HubClientInfo(models.Model):
+    """A party reachable through a hub, and whether it is now (hub's ClientInfo)."""
+
+    hub = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="client_infos"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    role = models.CharField(max_length=5)
+    status = models.CharField(max_length=10, choices=ConnectionStatus.choices)
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        ordering = ["country_code", "party_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["hub", "country_code", "party_id"],
+                name="hub_client_info_unique_party",
+            )
+        ]
+        indexes = [models.Index(fields=["country_code", "party_id"])]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.role}: {self.status}"

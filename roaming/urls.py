@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import commands, locations, sessions, tariffs, tokens
+from roaming.cpo import commands, hubclientinfo, locations, sessions, tariffs, tokens
 from roaming.transport import ModuleRootView
 
 app_name = "roaming"
@@ -73,6 +73,16 @@ ocpi_urlpatterns = [
     re_path(
         r"^cpo/2\.2\.1/cdrs/?$", sessions.CdrListView.as_view(), name="ocpi_cpo_cdrs"
     ),
+    re_path(
+        r"^cpo/2\.2\.1/hubclientinfo/?$",
+        ModuleRootView.as_view(module="hubclientinfo"),
+        name="ocpi_cpo_hubclientinfo",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/hubclientinfo/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})/?$",
+        hubclientinfo.ClientInfoView.as_view(),
+        name="ocpi_cpo_clientinfo",
+    ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),
 ]
@@ -91,4 +101,25 @@ urlpatterns = [
     path("ocpi/", include(ocpi_urlpatterns)),
     path("roaming/partners/", include(portal_urlpatterns)),
     path("roaming/settlement/", views.settlement_view, name="settlement"),
+    path("roaming/publication/", views.publication_view, name="publication"),
+    path(
+        "roaming/publication/network/<int:pk>/",
+        views.network_publication_set_view,
+        name="publication_network",
+    ),
+    path(
+        "roaming/publication/network/<int:pk>/tariff/",
+        views.tariff_publication_set_view,
+        name="publication_tariff",
+    ),
+    path(
+        "roaming/publication/station/<int:pk>/",
+        views.station_publication_set_view,
+        name="publication_station",
+    ),
+    path(
+        "roaming/publication/evse/<int:pk>/",
+        views.evse_publication_set_view,
+        name="publication_evse",
+    ),
 ]

@@ -1,4 +1,5 @@
-"""Portal pages for roaming partners (administrators only)."""
+"""Portal pages for roaming: partners (administrators only), what is published to
+them (operations and administrators, within their networks), settlement (finance)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,13 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
 from accounts.models import AuditLog
+from billing.models import Tariff
 from cms.errors import InputError
 from roaming.credentials import (
     partner_invite,
@@ -20,15 +23,30 @@ from roaming.credentials import (
     public_versions_url,
 )
 from roaming.forms import PartnerPartyForm, PartnerRegisterForm
-from roaming.models import Partner
+from roaming.models import Partner, PartnerStatus
+from roaming.publication import (
+    evse_publication_set,
+    location_publication_set,
+    station_publication_inherit,
+    tariff_publication_set,
+)
 from roaming.push import partner_health
 from roaming.selectors import (
+    PUBLISH,
+    network_publication_for_user,
     partner_get_for_user,
     partner_list_for_user,
+    publication_overview_for_user,
     require_partner_administration,
 )
 from roaming.settlement import month_parse, settlement_csv, settlement_for_user
 from roaming.transport import OcpiError
+from stations.models import Network
+from stations.selectors import (
+    connector_get_for_user,
+    network_get_for_user,
+    station_get_for_user,
+)
 
 
 @login_required
@@ -116,7 +134,12 @@ def partner_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return render(
         request,
         "roaming/partner_detail.html",
-        {"partner": partner, "calls": calls, "health": partner_health(partner)},
+        {
+            "partner": partner,
+            "calls": calls,
+            "health": partner_health(partner),
+            "client_infos": partner.client_infos.all(),
+        },
     )
 
 
@@ -180,3 +203,124 @@ def settlement_view(request: AuthenticatedHttpRequest) -> HttpResponse:
         },
         status=400 if error else 200,
     )
+
+
+# --- Publication: what partners see and pay -------------------------------------
+
+
+def _network_card(
+    request: AuthenticatedHttpRequest, network: Network, *, status: int = 200
+) -> HttpResponse:
+    publication = network_publication_for_user(user=request.user, network=network)
+    if request.headers.get("HX-Request") == "true":
+        return render(
+            request,
+            "roaming/publication.html#network-card",
+            {"item": publication},
+            status=status,
+        )
+    if status >= 400:
+        return HttpResponse(status=status)
+    return redirect(f"{reverse('roaming:publication')}#network-{network.pk}")
+
+
+@login_required
+def publication_view(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Networks in the user's scope: locations, EVSEs and partner tariffs published."""
+    overview = publication_overview_for_user(user=request.user)
+    return render(request, "roaming/publication.html", {"overview": overview})
+
+
+def _flag(request: AuthenticatedHttpRequest) -> bool:
+    value = request.POST.get("is_published", "")
+    if value not in {"true", "false"}:
+        raise InputError("is_published: true or false", field="is_published")
+    return value == "true"
+
+
+@login_required
+@require_POST
+def network_publication_set_view(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
+    network = network_get_for_user(user=request.user, pk=pk, perm=PUBLISH)
+    try:
+        location_publication_set(
+            network=network, is_published=_flag(request), actor=request.user
+        )
+    except InputError as error:
+        return HttpResponse(str(error), status=400)
+    return _network_card(request, network)
+
+
+@login_required
+@require_POST
+def station_publication_set_view(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
+    station = station_get_for_user(user=request.user, pk=pk, perm=PUBLISH)
+    choice = request.POST.get("choice", "")
+    if choice == "inherit":
+        station_publication_inherit(station=station, actor=request.user)
+    elif choice in {"publish", "withdraw"}:
+        location_publication_set(
+            station=station, is_published=choice == "publish", actor=request.user
+        )
+    else:
+        return HttpResponse("choice: inherit, publish or withdraw", status=400)
+    return _network_card(request, station.network)
+
+
+@login_required
+@require_POST
+def evse_publication_set_view(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
+    connector = connector_get_for_user(user=request.user, pk=pk, perm=PUBLISH)
+    station = connector.charge_point.station
+    if station is None:
+        raise Http404("This connector is at no station.")
+    try:
+        evse_publication_set(
+            connector=connector, is_published=_flag(request), actor=request.user
+        )
+    except InputError as error:
+        return HttpResponse(str(error), status=400)
+    return _network_card(request, station.network)
+
+
+@login_required
+@require_POST
+def tariff_publication_set_view(
+    request: AuthenticatedHttpRequest, pk: int
+) -> HttpResponse:
+    network = network_get_for_user(user=request.user, pk=pk, perm=PUBLISH)
+    partner_id = request.POST.get("partner", "")
+    partner = (
+        Partner.objects.exclude(status=PartnerStatus.UNREGISTERED)
+        .filter(pk=int(partner_id))
+        .first()
+        if partner_id.isdigit()
+        else None
+    )
+    if partner is None:
+        return HttpResponse("partner: unknown partner", status=400)
+    tariff_id = request.POST.get("tariff", "")
+    tariff = None
+    if tariff_id:
+        # Only this network's tariffs: a tariff of a network outside the scope
+        # is as unknown as none.
+        tariff = (
+            Tariff.objects.filter(network=network, pk=int(tariff_id)).first()
+            if tariff_id.isdigit()
+            else None
+        )
+        if tariff is None:
+            return HttpResponse("tariff: unknown tariff of this network", status=400)
+    try:
+        tariff_publication_set(
+            partner=partner, network=network, tariff=tariff, actor=request.user
+        )
+    except InputError as error:
+        return HttpResponse(str(error), status=400)
+    return _network_card(request, network)

@@ -15,6 +15,7 @@ from accounts.scope import is_administrator
 from cms.csvimport import uploaded_text
 from cms.forms import form_field
 from sessions_app.models import IdToken, SessionStatus, TokenStatus
+from sessions_app.origins import session_origin_choices
 from sessions_app.selectors import id_token_list_for_user
 from stations.models import Network, Station
 from stations.selectors import network_list_for_user, station_list_for_user
@@ -201,6 +202,15 @@ SESSION_SORTS = {
 FLAGGED = "flagged"
 
 
+def origin_field_set(form: forms.Form) -> None:
+    """Offer the own/roaming/partner filter, or drop the field when none is known."""
+    choices = session_origin_choices()
+    if choices:
+        form_field(form, "origin", forms.ChoiceField).choices = choices
+    else:
+        del form.fields["origin"]
+
+
 class SessionFilterForm(forms.Form):
     network = forms.ModelChoiceField(queryset=Network.objects.none(), required=False)
     station = forms.ModelChoiceField(queryset=Station.objects.none(), required=False)
@@ -228,9 +238,11 @@ class SessionFilterForm(forms.Form):
         required=False,
         choices=[(key, label) for key, (label, _order) in SESSION_SORTS.items()],
     )
+    origin = forms.ChoiceField(required=False, label="Drivers")
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        origin_field_set(self)
         form_field(
             self, "network", forms.ModelChoiceField
         ).queryset = network_list_for_user(user=user)

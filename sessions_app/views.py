@@ -33,6 +33,7 @@ from sessions_app.forms import (
     UnmatchedStopResolveForm,
 )
 from sessions_app.models import ChargingSession, SessionStatus, TokenStatus
+from sessions_app.origins import session_origin_q
 from sessions_app.pricing import session_list_prices, session_price_panel
 from sessions_app.selectors import (
     id_token_get_for_user,
@@ -262,6 +263,8 @@ def _filtered_sessions(
             sessions = sessions.filter(
                 started_at__lt=_day_start(data["date_to"] + timedelta(days=1), zone)
             )
+        if data.get("origin"):
+            sessions = sessions.filter(session_origin_q(data["origin"]))
         if data["sort"]:
             order = SESSION_SORTS[data["sort"]][1]
     return form, sessions.order_by(*order)

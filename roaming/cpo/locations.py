@@ -3,7 +3,8 @@
 A station is a Location, each connector of its charge points an EVSE with one
 Connector: an OCPP 1.6 connector is the unit that charges one car at a time,
 which is what OCPI calls an EVSE. Only published stations appear
-(``LocationPublication``).
+(``LocationPublication``), without their withdrawn EVSEs (``EvsePublication``);
+each connector names the tariff the calling partner's drivers pay.
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from django.db.models import (
 from django.db.models.functions import Coalesce, Greatest
 from django.http import HttpRequest
 
+from billing.pricing import tariff_for_connector
 from roaming.countries import ALPHA_3
-from roaming.models import LocationPublication
+from roaming.models import LocationPublication, Partner, TariffPublication
 from roaming.transport import (
     UNKNOWN_LOCATION,
     NotFound,
@@ -115,7 +117,14 @@ def published_stations() -> QuerySet[Station]:
         .prefetch_related(
             Prefetch(
                 "charge_points",
-                queryset=ChargePoint.objects.prefetch_related("connectors"),
+                queryset=ChargePoint.objects.prefetch_related(
+                    Prefetch(
+                        "connectors",
+                        queryset=Connector.objects.exclude(
+                            roaming_publication__is_published=False
+                        ),
+                    )
+                ),
             )
         )
     )
@@ -144,11 +153,16 @@ def connector_standard(connector: Connector | None) -> tuple[str, str, str]:
     return _STANDARD.get(ConnectorType(connector.connector_type), default)
 
 
-def _connector_object(connector: Connector, updated: datetime) -> dict[str, Any]:
+def _connector_object(
+    connector: Connector, updated: datetime, tariff_ids: list[str]
+) -> dict[str, Any]:
     standard, form, power_type = connector_standard(connector)
     voltage = _VOLTAGE[power_type]
     power_w = int(connector.max_power_kw * 1000)
     phases = 3 if power_type == "AC_3_PHASE" else 1
+    # mod_locations "Connector object" tariff_ids: the tariffs valid now, "can
+    # be eMSP specific"; omitted when none is published for the connector.
+    tariffs = {"tariff_ids": tariff_ids} if tariff_ids else {}
     return {
         "id": "1",
         "standard": standard,
@@ -157,12 +171,35 @@ def _connector_object(connector: Connector, updated: datetime) -> dict[str, Any]
         "max_voltage": voltage,
         "max_amperage": round(power_w / voltage / phases),
         "max_electric_power": power_w,
+        **tariffs,
         "last_updated": ocpi_timestamp(updated),
     }
 
 
+def connector_tariff_ids(
+    connector: Connector, station: Station, partner: Partner | None
+) -> list[str]:
+    """The id of the tariff ``partner``'s drivers pay on ``connector``, if any."""
+    publication = None
+    if partner is not None:
+        publication = (
+            TariffPublication.objects.filter(
+                partner=partner, network_id=station.network_id, tariff__is_active=True
+            )
+            .values_list("tariff_id", flat=True)
+            .first()
+        )
+    if publication is not None:
+        return [str(publication)]
+    tariff = tariff_for_connector(connector=connector)
+    return [str(tariff.pk)] if tariff is not None else []
+
+
 def _evse_object(
-    connector: Connector, station: Station, fallback: datetime
+    connector: Connector,
+    station: Station,
+    fallback: datetime,
+    partner: Partner | None,
 ) -> dict[str, Any]:
     charge_point = connector.charge_point
     updated = _connector_time(connector, fallback)
@@ -173,7 +210,11 @@ def _evse_object(
         "uid": evse_uid(connector),
         "status": status,
         "capabilities": list(_CAPABILITIES),
-        "connectors": [_connector_object(connector, updated)],
+        "connectors": [
+            _connector_object(
+                connector, updated, connector_tariff_ids(connector, station, partner)
+            )
+        ],
         "last_updated": ocpi_timestamp(updated),
     }
     if station.latitude is not None and station.longitude is not None:
@@ -205,8 +246,8 @@ def _opening_times(station: Station) -> dict[str, Any]:
     return dict(_TWENTY_FOUR_SEVEN)
 
 
-def location_object(station: Station) -> dict[str, Any]:
-    """A station as an OCPI Location (mod_locations "Location object")."""
+def location_object(station: Station, partner: Partner | None = None) -> dict[str, Any]:
+    """A station as an OCPI Location (mod_locations "Location object") for ``partner``."""
     country_code, party_id = our_party()
     last_updated: datetime = station.last_updated  # type: ignore[attr-defined]
     return {
@@ -224,7 +265,7 @@ def location_object(station: Station) -> dict[str, Any]:
             "longitude": _coordinate(station.longitude),
         },
         "evses": [
-            _evse_object(connector, station, last_updated)
+            _evse_object(connector, station, last_updated, partner)
             for connector in _connectors(station)
         ],
         "operator": {"name": station.network.name},
@@ -234,16 +275,32 @@ def location_object(station: Station) -> dict[str, Any]:
     }
 
 
-def _locations(stations: Iterable[Station]) -> list[dict[str, Any]]:
-    return [location_object(station) for station in stations]
+def evse_object_of(connector: Connector, partner: Partner) -> dict[str, Any] | None:
+    """One EVSE as ``partner`` sees it; None when its station is not published."""
+    station_id = connector.charge_point.station_id
+    station = (
+        published_stations().filter(pk=station_id).first()
+        if station_id is not None
+        else None
+    )
+    if station is None:
+        return None
+    uid = evse_uid(connector)
+    location = location_object(station, partner)
+    return next((evse for evse in location["evses"] if evse["uid"] == uid), None)
 
 
 class LocationListView(OcpiView):
     module = "locations"
 
     def get(self, request: HttpRequest) -> OcpiResult:
+        partner = self.caller.partner
+
+        def serialize(stations: Iterable[Station]) -> list[dict[str, Any]]:
+            return [location_object(station, partner) for station in stations]
+
         return paginated(
-            request, published_stations(), _locations, updated_field="last_updated"
+            request, published_stations(), serialize, updated_field="last_updated"
         )
 
 
@@ -265,7 +322,7 @@ class LocationObjectView(OcpiView):
             message=f"Unknown location {location_id}",
             status_code=UNKNOWN_LOCATION,
         )
-        location = location_object(station)
+        location = location_object(station, self.caller.partner)
         if evse_uid_ is None:
             return OcpiResult(data=location)
         evse = next((e for e in location["evses"] if e["uid"] == evse_uid_), None)

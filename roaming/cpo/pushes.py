@@ -52,8 +52,12 @@ def evse_status_pushes_enqueue() -> int:
         if url is None:
             continue
         since = partner.evse_pushed_until or partner.registered_at
-        connectors = Connector.objects.select_related("charge_point").filter(
-            charge_point__station__in=stations, status_received_at__isnull=False
+        connectors = (
+            Connector.objects.select_related("charge_point")
+            .filter(
+                charge_point__station__in=stations, status_received_at__isnull=False
+            )
+            .exclude(roaming_publication__is_published=False)
         )
         if since is not None:
             connectors = connectors.filter(status_received_at__gt=since)
@@ -78,6 +82,46 @@ def evse_status_pushes_enqueue() -> int:
             Partner.objects.filter(pk=partner.pk).update(
                 evse_pushed_until=changed[-1].status_received_at
             )
+    return queued
+
+
+def evse_publication_pushes_enqueue(*, connector: Connector, is_published: bool) -> int:
+    """Tell every partner with a Locations Receiver that an EVSE left or came back.
+
+    mod_locations "Status enum" REMOVED: the EVSE cannot be used any more; a
+    republished EVSE is pushed whole (PUT), as the partner may have dropped it.
+    """
+    from cms.tasks import enqueue_on_commit
+    from roaming.cpo.locations import evse_object_of
+    from roaming.tasks import roaming_pushes_deliver_task
+
+    station_id = connector.charge_point.station_id
+    if station_id is None:
+        return 0
+    queued = 0
+    uid = evse_uid(connector)
+    for partner in Partner.objects.filter(status=PartnerStatus.REGISTERED):
+        url = partner.endpoint_url("locations", "RECEIVER")
+        if url is None:
+            continue
+        if is_published:
+            body = evse_object_of(connector, partner)
+            if body is None:  # its station is not published: nothing to show
+                continue
+            method = "PUT"
+        else:
+            method = "PATCH"
+            body = {"status": "REMOVED", "last_updated": ocpi_timestamp()}
+        push_enqueue(
+            partner=partner,
+            object_key=f"evse:{uid}",
+            method=method,
+            url=_client_owned_url(url, str(station_id), uid),
+            body=body,
+        )
+        queued += 1
+    if queued:
+        enqueue_on_commit(roaming_pushes_deliver_task)
     return queued
 
 

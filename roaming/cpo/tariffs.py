@@ -16,6 +16,7 @@ from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from billing.models import Tariff, TariffElement
+from roaming.models import Partner, TariffPublication
 from roaming.transport import (
     OcpiResult,
     OcpiView,
@@ -24,19 +25,26 @@ from roaming.transport import (
     our_party,
     paginated,
 )
+from stations.models import Network
 
 
-def published_tariffs() -> QuerySet[Tariff]:
-    """Active tariffs of networks with anything published to partners."""
-    return (
-        Tariff.objects.filter(is_active=True)
-        .filter(
-            Q(network__roaming_publication__is_published=True)
-            | Q(network__stations__roaming_publication__is_published=True)
-        )
-        .distinct()
-        .prefetch_related("elements")
+def published_tariffs(partner: Partner | None = None) -> QuerySet[Tariff]:
+    """Active tariffs of networks with anything published, as ``partner`` sees them.
+
+    Where a tariff is published to the partner for a network
+    (``TariffPublication``), that one is the partner's only tariff there.
+    """
+    networks = Network.objects.filter(
+        Q(roaming_publication__is_published=True)
+        | Q(stations__roaming_publication__is_published=True)
     )
+    tariffs = Tariff.objects.filter(is_active=True, network__in=networks)
+    if partner is not None:
+        chosen = TariffPublication.objects.filter(partner=partner)
+        tariffs = tariffs.filter(
+            ~Q(network__in=chosen.values("network")) | Q(pk__in=chosen.values("tariff"))
+        )
+    return tariffs.distinct().prefetch_related("elements")
 
 
 def _number(value: Decimal) -> float:
@@ -153,7 +161,10 @@ class TariffListView(OcpiView):
 
     def get(self, request: HttpRequest) -> OcpiResult:
         return paginated(
-            request, published_tariffs(), _tariffs, updated_field="updated_at"
+            request,
+            published_tariffs(self.caller.partner),
+            _tariffs,
+            updated_field="updated_at",
         )
 
 
@@ -162,6 +173,8 @@ class TariffObjectView(OcpiView):
 
     def get(self, request: HttpRequest, tariff_id: str) -> OcpiResult:
         tariff = object_by_id(
-            published_tariffs(), tariff_id, message=f"Unknown tariff {tariff_id}"
+            published_tariffs(self.caller.partner),
+            tariff_id,
+            message=f"Unknown tariff {tariff_id}",
         )
         return OcpiResult(data=tariff_object(tariff))

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from cms.events import SessionStarted, TaskCalls
 from roaming.client import PartnerCallError, ocpi_call
+from roaming.cpo.hubclientinfo import party_is_unreachable
 from roaming.models import (
     CommandType,
     Partner,
@@ -255,6 +256,8 @@ def _realtime(token: PartnerToken, charge_point: ChargePoint) -> str | None:
     url = partner.endpoint_url("tokens", "SENDER")
     if url is None:
         return None
+    if party_is_unreachable(token.country_code, token.party_id):
+        return None  # its hub says it cannot be reached: the fallback at once
     body: dict[str, Any] | None = None
     if charge_point.station_id is not None:
         # mod_tokens "LocationReferences class".

@@ -74,6 +74,8 @@ class EmspPlatform:
     command_result_failures: int = 0
     # How many pushes (locations, sessions, cdrs) to refuse with HTTP 500.
     push_failures: int = 0
+    # Further CredentialsRole objects of this platform (e.g. a HUB role).
+    extra_roles: list[dict[str, Any]] = field(default_factory=list)
 
     # --- the eMSP's own endpoints -------------------------------------------------
 
@@ -90,7 +92,8 @@ class EmspPlatform:
                     "business_details": {"name": "Test eMSP"},
                     "party_id": PARTY_ID,
                     "country_code": COUNTRY_CODE,
-                }
+                },
+                *self.extra_roles,
             ],
         }
 
