@@ -17,7 +17,12 @@ log = logging.getLogger("stations.simulator")
 
 DEMO_PREFIX = "DEMO-CP-"
 DEMO_PASSWORD = "demo-cp-password"  # noqa: S105  (the demo data's charger password)
-DEMO_ID_TAGS = tuple(f"DEMO-TAG-{number:03d}" for number in range(1, 21))
+# The cards of the demo roaming partner's drivers (roaming/demo.py).
+DEMO_PARTNER_TAGS = ("DMO-ROAM-001", "DMO-ROAM-002")
+DEMO_ID_TAGS = (
+    *(f"DEMO-TAG-{number:03d}" for number in range(1, 21)),
+    *DEMO_PARTNER_TAGS,
+)
 
 
 def ocpp201_share(ocpp_ids: Sequence[str], count: int) -> frozenset[str]:
