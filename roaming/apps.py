@@ -25,13 +25,21 @@ class RoamingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing.services import session_tariff_resolvers_register
+        from cms.demo import demo_loader_register
         from cms.events import EventKind, subscribe
+        from roaming.cpo.chargingprofiles import (
+            partner_session_caps,
+            profile_results_on_answer,
+        )
         from roaming.cpo.tokens import partner_token_authorize, roaming_session_link
+        from roaming.demo import roaming_demo_load
         from roaming.publication import partner_tariff_for_session
         from roaming.selectors import partner_origin_choices, partner_origin_condition
         from sessions_app.origins import session_origins_register
         from sessions_app.services import external_authorizers_register
+        from stations.smart.services import session_caps_register
 
+        demo_loader_register("roaming", roaming_demo_load)
         # Partner tokens at our chargers (sessions_app asks about tags not ours).
         external_authorizers_register(partner_token_authorize)
         # Partners' drivers pay the tariff published to their eMSP.
@@ -42,3 +50,6 @@ class RoamingConfig(AppConfig):
         )
         subscribe(EventKind.SESSION_STARTED, roaming_session_link)
         subscribe(EventKind.COMMAND_FINISHED, command_result_on_finish)
+        # Partners' charging profiles cap their sessions in the load manager.
+        session_caps_register(partner_session_caps)
+        subscribe(EventKind.SMART_PROFILE_ANSWERED, profile_results_on_answer)

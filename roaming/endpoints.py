@@ -38,6 +38,7 @@ MODULES: list[tuple[str, str, str]] = [
     ("commands", "RECEIVER", "roaming:ocpi_cpo_commands"),
     ("sessions", "SENDER", "roaming:ocpi_cpo_sessions"),
     ("cdrs", "SENDER", "roaming:ocpi_cpo_cdrs"),
+    ("chargingprofiles", "RECEIVER", "roaming:ocpi_cpo_chargingprofiles"),
     ("hubclientinfo", "RECEIVER", "roaming:ocpi_cpo_hubclientinfo"),
 ]
 

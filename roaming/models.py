@@ -385,3 +385,49 @@ class HubClientInfo(models.Model):
 
     def __str__(self) -> str:
         return f"{self.country_code}*{self.party_id} {self.role}: {self.status}"
+
+
+class ProfileRequest(models.TextChoices):
+    # mod_charging_profiles Receiver interface methods.
+    SET = "SET", "Set (PUT)"
+    CLEAR = "CLEAR", "Clear (DELETE)"
+    ACTIVE = "ACTIVE", "Active profile (GET)"
+
+
+class RoamingChargingProfile(models.Model):
+    """A partner's charging profile request on one of its sessions, and its result.
+
+    A SET row that is not cleared caps the session in our load manager
+    (``roaming.cpo.chargingprofiles.partner_session_caps``).
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="charging_profiles"
+    )
+    session = models.ForeignKey(
+        "charging.ChargingSession", on_delete=models.CASCADE, related_name="+"
+    )
+    request = models.CharField(max_length=6, choices=ProfileRequest.choices)
+    # The ChargingProfile object as sent (SET only).
+    profile = models.JSONField(null=True, blank=True)
+    response_url = models.URLField(max_length=255)
+    # A SET replaced by a later SET or a CLEAR no longer caps the session.
+    is_current = models.BooleanField(default=False)
+    result = models.CharField(max_length=10, blank=True)
+    result_body = models.JSONField(null=True, blank=True)
+    result_delivered_at = models.DateTimeField(null=True, blank=True)
+    result_attempts = models.PositiveIntegerField(default=0)
+    result_error = models.TextField(blank=True)
+    result_retry_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["pk"]
+        indexes = [
+            models.Index(
+                fields=["session", "is_current"], name="charging_profile_current"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request} profile of session {self.session_id} by {self.partner}"

@@ -1,4 +1,5 @@
-"""Background work of roaming: CommandResults to partners, retried with back-off."""
+"""Background work of roaming: CommandResults and charging-profile results to
+partners, retried with back-off; the periodic sweep."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.utils import timezone
 
 from roaming.client import PartnerCallError, ocpi_call
 from roaming.cpo.commands import command_result_body, command_result_of
-from roaming.models import RoamingCommand
+from roaming.models import RoamingChargingProfile, RoamingCommand
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -97,6 +98,82 @@ def command_results_retry_sweep(*, now: datetime | None = None) -> int:
     return len(due)
 
 
+def charging_profile_result_deliver(
+    *, profile_id: int, now: datetime | None = None
+) -> bool:
+    """POST the result of a partner's charging-profile request; True when done.
+
+    Safe to run twice (the row lock and ``result_delivered_at``); a result not
+    known yet (the charger has not answered) is left for the next nudge or sweep.
+    """
+    from roaming.cpo.chargingprofiles import result_of
+
+    now = now or timezone.now()
+    with transaction.atomic():
+        row = (
+            RoamingChargingProfile.objects.select_for_update(of=("self",))
+            .select_related("partner", "session")
+            .filter(pk=profile_id, result_delivered_at__isnull=True)
+            .first()
+        )
+        if row is None:
+            return True
+        body = row.result_body or result_of(row, now=now)
+        if body is None:
+            return False
+        partner = row.partner
+        attempts = row.result_attempts + 1
+        try:
+            # mod_charging_profiles Sender "POST Method": the result object.
+            ocpi_call(
+                row.response_url,
+                token=partner.outgoing_token,
+                method="POST",
+                body=body,
+                encoding=partner.token_encoding,
+                partner=partner,
+                functional=True,
+            )
+        except PartnerCallError as error:
+            retry_at = None
+            if attempts < settings.OCPI_PUSH_MAX_ATTEMPTS:
+                retry_at = now + retry_delay(attempts)
+            RoamingChargingProfile.objects.filter(pk=row.pk).update(
+                result=body["result"],
+                result_body=body,
+                result_attempts=attempts,
+                result_error=error.message,
+                result_retry_at=retry_at,
+            )
+            return False
+        RoamingChargingProfile.objects.filter(pk=row.pk).update(
+            result=body["result"],
+            result_body=body,
+            result_attempts=attempts,
+            result_error="",
+            result_retry_at=None,
+            result_delivered_at=timezone.now(),
+        )
+        return True
+
+
+def charging_profile_results_deliver(*, now: datetime | None = None) -> int:
+    """Deliver every charging-profile result that is known and due; return how many."""
+    from roaming.cpo.chargingprofiles import profile_results_pending
+
+    now = now or timezone.now()
+    return sum(
+        charging_profile_result_deliver(profile_id=pk, now=now)
+        for pk in profile_results_pending(now=now)
+    )
+
+
+@shared_task(acks_late=True)
+def charging_profile_results_deliver_task() -> int:
+    """Send the charging-profile results that are known; safe to run twice."""
+    return charging_profile_results_deliver()
+
+
 @shared_task(acks_late=True)
 def command_result_deliver_task(*, roaming_command_id: int) -> None:
     """Send one CommandResult; safe to run twice."""
@@ -128,5 +205,6 @@ def roaming_retry_sweep_task() -> dict[str, int]:
         "cdrs_queued": cdr_pushes_enqueue(),
         "pushes_sent": pushes_deliver(),
         "command_results": command_results_retry_sweep(),
+        "charging_profile_results": charging_profile_results_deliver(),
         "partners_alerted": partner_push_alerts(),
     }

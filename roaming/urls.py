@@ -5,7 +5,15 @@ from __future__ import annotations
 from django.urls import include, path, re_path
 
 from roaming import endpoints, views
-from roaming.cpo import commands, hubclientinfo, locations, sessions, tariffs, tokens
+from roaming.cpo import (
+    chargingprofiles,
+    commands,
+    hubclientinfo,
+    locations,
+    sessions,
+    tariffs,
+    tokens,
+)
 from roaming.transport import ModuleRootView
 
 app_name = "roaming"
@@ -72,6 +80,16 @@ ocpi_urlpatterns = [
     ),
     re_path(
         r"^cpo/2\.2\.1/cdrs/?$", sessions.CdrListView.as_view(), name="ocpi_cpo_cdrs"
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/chargingprofiles/?$",
+        ModuleRootView.as_view(module="chargingprofiles"),
+        name="ocpi_cpo_chargingprofiles",
+    ),
+    re_path(
+        r"^cpo/2\.2\.1/chargingprofiles/(?P<session_id>[^/]{1,36})/?$",
+        chargingprofiles.ChargingProfileView.as_view(),
+        name="ocpi_cpo_chargingprofile",
     ),
     re_path(
         r"^cpo/2\.2\.1/hubclientinfo/?$",

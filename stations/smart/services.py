@@ -16,7 +16,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import zoneinfo
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal
@@ -159,6 +159,40 @@ def _replan_on_commit(station_id: int, trigger: str) -> None:
     from stations.smart.tasks import site_replan_task
 
     enqueue_on_commit(site_replan_task, station_id=station_id, trigger=trigger)
+
+
+def site_replan_request(*, station_id: int, trigger: str) -> None:
+    """Plan the site again once the caller's transaction commits."""
+    _replan_on_commit(station_id, trigger)
+
+
+# Caps on single sessions from outside the site plan (roaming: a partner's
+# charging profile, OCPI 2.2.1 mod_charging_profiles), read at every plan:
+# provider(session ids, now) -> {session id: cap in W}. The lowest cap wins.
+SessionCaps = Callable[[list[int], datetime], dict[int, int]]
+_session_cap_providers: list[SessionCaps] = []
+
+
+def session_caps_register(provider: SessionCaps) -> None:
+    """Let ``provider`` cap sessions; the allocator never gives a session more."""
+    if provider not in _session_cap_providers:
+        _session_cap_providers.append(provider)
+
+
+def _session_caps_w(session_ids: list[int], now: datetime) -> dict[int, int]:
+    caps: dict[int, int] = {}
+    for provider in _session_cap_providers:
+        for session_id, cap_w in provider(session_ids, now).items():
+            caps[session_id] = min(cap_w, caps.get(session_id, cap_w))
+    return caps
+
+
+def site_is_load_managed(*, station: Station, now: datetime) -> bool:
+    """Whether the allocator plans this site (a limit, and not switched off)."""
+    state = SiteSmartState.objects.filter(station=station).first()
+    if state is not None and not state.is_enabled:
+        return False
+    return site_limit(station=station, now=now).limit_w is not None
 
 
 def _parse_limit_kw(value: Any, *, field: str = "limit_kw") -> Decimal:
@@ -660,6 +694,7 @@ def _plan_site(
     )
     priorities = _priorities(station)
     limits = {c.pk: connector_limits(c) for c in connectors}
+    caps = _session_caps_w([session.pk for session in sessions], planning.now)
     budget_w = limit_w
     demands: list[alloc.Demand] = []
     session_of: dict[int, ChargingSession] = {}
@@ -685,11 +720,12 @@ def _plan_site(
         reference_w = _measured_against(
             session, tx_state if prior_w is not None else None, planning.now
         )
+        max_w = min(hardware.max_w, caps.get(session.pk, hardware.max_w))
         demands.append(
             alloc.Demand(
                 key=connector.pk,
-                min_w=hardware.min_w,
-                max_w=hardware.max_w,
+                min_w=min(hardware.min_w, max_w),
+                max_w=max_w,
                 priority=max(
                     _session_priority(session, priorities),
                     getattr(_smart_settings(connector), "priority", 0),
