@@ -40,6 +40,8 @@ MODULES: list[tuple[str, str, str]] = [
     ("cdrs", "SENDER", "roaming:ocpi_cpo_cdrs"),
     ("chargingprofiles", "RECEIVER", "roaming:ocpi_cpo_chargingprofiles"),
     ("hubclientinfo", "RECEIVER", "roaming:ocpi_cpo_hubclientinfo"),
+    # eMSP side: our drivers' tokens for CPOs.
+    ("tokens", "SENDER", "roaming:ocpi_emsp_tokens"),
 ]
 
 

@@ -14,6 +14,7 @@ from roaming.cpo import (
     tariffs,
     tokens,
 )
+from roaming.emsp import tokens as emsp_tokens
 from roaming.transport import ModuleRootView
 
 app_name = "roaming"
@@ -100,6 +101,16 @@ ocpi_urlpatterns = [
         r"^cpo/2\.2\.1/hubclientinfo/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})/?$",
         hubclientinfo.ClientInfoView.as_view(),
         name="ocpi_cpo_clientinfo",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/tokens/?$",
+        emsp_tokens.TokenListView.as_view(),
+        name="ocpi_emsp_tokens",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/tokens/(?P<token_uid>[^/]{1,36})/authorize/?$",
+        emsp_tokens.TokenAuthorizeView.as_view(),
+        name="ocpi_emsp_token_authorize",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

@@ -124,6 +124,30 @@ def _charge_point_network_id(charge_point: ChargePoint) -> int | None:
     return station.network_id if station is not None else None
 
 
+def id_token_rules_authorization(token: IdToken, *, at: datetime) -> Authorization:
+    """What the token's own rules say at ``at``: its status, expiry and its parent's.
+
+    The part of an authorization that needs no charger (roaming partners ask
+    for it in real time).
+    """
+    parent = token.parent
+    result = Authorization(
+        status=token.status,
+        expires_at=token.expires_at,
+        group_token=parent.token if parent is not None else None,
+    )
+    if token.status != TokenStatus.ACCEPTED:
+        return result
+    if token.expires_at is not None and token.expires_at <= at:
+        return result.with_status(TokenStatus.EXPIRED)
+    if parent is not None:
+        if parent.status != TokenStatus.ACCEPTED:
+            return result.with_status(parent.status)
+        if parent.expires_at is not None and parent.expires_at <= at:
+            return result.with_status(TokenStatus.EXPIRED)
+    return result
+
+
 def _authorization_for(
     token: IdToken | None,
     *,
@@ -145,21 +169,9 @@ def _authorization_for(
         charge_point
     ):
         return INVALID  # another operator's card: not ours to accept
-    parent = token.parent
-    result = Authorization(
-        status=token.status,
-        expires_at=token.expires_at,
-        group_token=parent.token if parent is not None else None,
-    )
-    if token.status != TokenStatus.ACCEPTED:
+    result = id_token_rules_authorization(token, at=at)
+    if result.status != TokenStatus.ACCEPTED:
         return result
-    if token.expires_at is not None and token.expires_at <= at:
-        return result.with_status(TokenStatus.EXPIRED)
-    if parent is not None:
-        if parent.status != TokenStatus.ACCEPTED:
-            return result.with_status(parent.status)
-        if parent.expires_at is not None and parent.expires_at <= at:
-            return result.with_status(TokenStatus.EXPIRED)
     if check_concurrency and (
         limit := concurrent_sessions_limit(token, charge_point=charge_point)
     ):
