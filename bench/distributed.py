@@ -9,6 +9,13 @@ and their ports printed (see docs/deployment.md for the alternatives).
 
     make run-distributed                   # 2 ASGI processes, 1 worker, port 8080
     ASGI_PROCESSES=4 PORT=9000 make run-distributed
+
+nginx also terminates TLS on ``TLS_PORT`` (default 8443) for OCPP security
+profiles 2 and 3: its server certificate is issued by the CMS CA
+(``OCPP_CA_DIR``), client certificates are verified against that CA
+(``ssl_verify_client optional``: profile-2 chargers have none) and passed to the
+ASGI processes, which trust them from nginx's address only
+(stations/ocpp/tls.py).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -54,6 +62,7 @@ http {{
     }}
     server {{
         listen 127.0.0.1:{port};
+{tls_listen}
         client_max_body_size 20m;
         location /ocpp/ {{
             proxy_pass http://cms;
@@ -63,6 +72,12 @@ http {{
             proxy_set_header Host $host;
             proxy_set_header X-Forwarded-For $remote_addr;
             proxy_set_header Authorization $http_authorization;
+            # Set here, never passed on from a client: the ASGI processes take
+            # TLS and the client certificate from these (stations/ocpp/tls.py).
+            # An empty value (plain port, no certificate) sends no header.
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;
+            proxy_set_header X-SSL-Client-Verify $ssl_client_verify;
             # Chargers may stay quiet for a heartbeat interval (up to hours with
             # WebSocket pings); the servers ping every 60 s.
             proxy_read_timeout 3600s;
@@ -75,6 +90,7 @@ http {{
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection $connection_upgrade;
             proxy_set_header Host $host;
+            proxy_set_header X-Forwarded-Proto $scheme;
             proxy_read_timeout 3600s;
         }}
         location / {{
@@ -89,6 +105,43 @@ http {{
     }}
 }}
 """
+
+TLS_LISTEN = """\
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+        # Security profile 3: charger certificates issued by the CMS CA.
+        ssl_client_certificate {client_cas};
+        ssl_verify_client optional;
+        ssl_verify_depth 2;"""
+
+
+def nginx_config(
+    *,
+    run_dir: Path,
+    asgi_ports: list[int],
+    port: int,
+    tls: Any = None,
+    tls_port: int = 0,
+) -> str:
+    """nginx in front of the ASGI processes; with ``tls`` (TlsServerFiles) also on ``tls_port``."""
+    servers = "\n".join(
+        f"        server 127.0.0.1:{asgi_port} max_fails=0;" for asgi_port in asgi_ports
+    )
+    tls_listen = (
+        TLS_LISTEN.format(
+            tls_port=tls_port,
+            cert=tls.cert_file,
+            key=tls.key_file,
+            client_cas=tls.client_ca_file,
+        )
+        if tls is not None
+        else ""
+    )
+    return NGINX_CONF.format(
+        run=run_dir, servers=servers, port=port, tls_listen=tls_listen
+    )
 
 
 def _wait_http(url: str, timeout_s: float) -> bool:
@@ -112,9 +165,11 @@ def main() -> int:
     asgi_count = int(os.environ.get("ASGI_PROCESSES", "2"))
     worker_count = int(os.environ.get("CELERY_WORKERS", "1"))
     port = int(os.environ.get("PORT", "8080"))
-    if not _port_free(port):
-        sys.stderr.write(f"port {port} is in use; set PORT=...\n")
-        return 1
+    tls_port = int(os.environ.get("TLS_PORT", "8443"))
+    for wanted, name in ((port, "PORT"), (tls_port, "TLS_PORT")):
+        if not _port_free(wanted):
+            sys.stderr.write(f"port {wanted} is in use; set {name}=...\n")
+            return 1
     database_url, redis_url = start_services()
     database_url = database_url.rsplit("/", 1)[0] + "/cms_distributed"
     import psycopg
@@ -134,7 +189,19 @@ def main() -> int:
             "REDIS_URL": redis_url,
             "DEBUG": env.get("DEBUG", "true"),
             "PYTHONUNBUFFERED": "1",
+            "OCPP_CA_DIR": env.get("OCPP_CA_DIR", str(ROOT / "var" / "ca")),
+            # nginx is the TLS proxy whose client-certificate headers count.
+            "OCPP_TLS_TRUSTED_PROXIES": "127.0.0.1",
         }
+    )
+    from cms.pki import tls_server_files
+
+    tls = tls_server_files(
+        Path(env["OCPP_CA_DIR"]),
+        names=["127.0.0.1", "localhost"],
+        cert_file=env.get("OCPP_TLS_CERT_FILE", ""),
+        key_file=env.get("OCPP_TLS_KEY_FILE", ""),
+        extra_client_ca_file=env.get("OCPP_TLS_EXTRA_CLIENT_CA_FILE", ""),
     )
     RUN_DIR.mkdir(parents=True, exist_ok=True)
     python = sys.executable
@@ -176,12 +243,16 @@ def main() -> int:
         nginx = shutil.which("nginx") or "/usr/sbin/nginx"
         front = ""
         if Path(nginx).exists():
-            servers = "\n".join(
-                f"        server 127.0.0.1:{asgi_port} max_fails=0;"
-                for asgi_port in ports
-            )
             conf = RUN_DIR / "nginx.conf"
-            conf.write_text(NGINX_CONF.format(run=RUN_DIR, servers=servers, port=port))
+            conf.write_text(
+                nginx_config(
+                    run_dir=RUN_DIR,
+                    asgi_ports=ports,
+                    port=port,
+                    tls=tls,
+                    tls_port=tls_port,
+                )
+            )
             spawn(
                 "nginx",
                 [nginx, "-c", str(conf), "-p", str(RUN_DIR), "-g", "daemon off;"],
@@ -193,6 +264,10 @@ def main() -> int:
             print(f"ASGI:       http://127.0.0.1:{asgi_port}/")
         if front:
             print(f"nginx:      {front}/  (OCPP: ws://127.0.0.1:{port}/ocpp/<id>)")
+            print(
+                f"TLS:        https://127.0.0.1:{tls_port}/  (OCPP profiles 2/3: "
+                f"wss://127.0.0.1:{tls_port}/ocpp/<id>, CA {tls.client_ca_file})"
+            )
         else:
             print("nginx not available: connect to the ASGI ports directly")
         print(f"Celery: {worker_count} worker(s) + 1 beat; logs in {RUN_DIR}")

@@ -528,6 +528,25 @@ OCPP_DATA_TRANSFER_VENDOR_IDS = env_list("OCPP_DATA_TRANSFER_VENDOR_IDS", [])
 # With the in-memory channel layer (embedded) another process cannot reach a
 # consumer, so consumers also pick up pending commands from the database.
 OCPP_COMMAND_POLL_SECONDS = env_float("OCPP_COMMAND_POLL_SECONDS", 0.5)
+# Security profiles 2 and 3 (stations/ocpp/tls.py, cms/pki.py).
+# The CMS's own CA (key + certificate, made on first use) signs charger
+# certificates (SignCertificate) and the server certificate of `serve --tls`.
+OCPP_CA_DIR = Path(env_str("OCPP_CA_DIR", str(VAR_DIR / "ca")) or VAR_DIR / "ca")
+# Further CAs (PEM file) whose charger certificates are trusted as well.
+OCPP_TLS_EXTRA_CLIENT_CA_FILE = env_str("OCPP_TLS_EXTRA_CLIENT_CA_FILE", "") or ""
+# `serve --tls`: the server certificate and key (empty = made by the CMS CA for
+# OCPP_TLS_SERVER_NAMES into OCPP_CA_DIR on first start).
+OCPP_TLS_CERT_FILE = env_str("OCPP_TLS_CERT_FILE", "") or ""
+OCPP_TLS_KEY_FILE = env_str("OCPP_TLS_KEY_FILE", "") or ""
+OCPP_TLS_SERVER_NAMES = env_list("OCPP_TLS_SERVER_NAMES", ["localhost", "127.0.0.1"])
+# Addresses of TLS proxies whose X-Forwarded-Proto (and so the client certificate
+# they pass, stations/ocpp/tls.py) is trusted; `serve` gives them to uvicorn as
+# --forwarded-allow-ips. Empty = no proxy is trusted.
+OCPP_TLS_TRUSTED_PROXIES = env_list("OCPP_TLS_TRUSTED_PROXIES", ["127.0.0.1", "::1"])
+# Charger certificates signed through SignCertificate are valid this long; an
+# alert is raised this many days before one expires.
+OCPP_CHARGER_CERT_VALID_DAYS = env_int("OCPP_CHARGER_CERT_VALID_DAYS", 365, minimum=1)
+OCPP_CHARGER_CERT_ALERT_DAYS = env_int("OCPP_CHARGER_CERT_ALERT_DAYS", 30, minimum=1)
 # OCPP version adapters (stations.ocpp.versions): one class per subprotocol; a
 # charger gets the newest one it offers.
 OCPP_VERSION_ADAPTERS = [

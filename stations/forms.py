@@ -16,7 +16,13 @@ from django.db.models import QuerySet
 from cms.csvimport import uploaded_text
 from cms.forms import TimeZoneInput, form_field
 from stations.inventory import NETWORK_FIELDS
-from stations.models import ChargePoint, Connector, Network, Station
+from stations.models import (
+    ChargePoint,
+    Connector,
+    Network,
+    SecurityProfile,
+    Station,
+)
 
 
 class NetworkForm(forms.ModelForm):
@@ -141,12 +147,39 @@ class ChargePointEditForm(ChargePointRegisterForm):
             "max_frame_bytes",
             "strict_payloads",
             "ocpp_protocol_max",
+            "security_profile",
         ]
         labels = {
             **ChargePointRegisterForm.Meta.labels,
             "max_frame_bytes": "Largest OCPP frame (bytes)",
             "strict_payloads": "Strict meter values",
         }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Left out of a submission: the charger keeps its profile.
+        self.fields["security_profile"].required = False
+
+    def clean_security_profile(self) -> int:
+        return int(
+            self.cleaned_data.get("security_profile") or self.instance.security_profile
+        )
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        profile = cleaned.get("security_profile")
+        keeps_password = bool(self.instance.password_hash) and not cleaned.get(
+            "clear_password"
+        )
+        if profile == SecurityProfile.TLS_BASIC and not (
+            cleaned.get("password") or keeps_password
+        ):
+            self.add_error(
+                "security_profile",
+                "Security profile 2 authenticates the charger by its password: "
+                "set one.",
+            )
+        return cleaned
 
 
 class ChargePointAssignForm(forms.Form):

@@ -55,6 +55,7 @@ CHARGE_POINT_FIELDS = (
     "max_frame_bytes",
     "strict_payloads",
     "ocpp_protocol_max",
+    "security_profile",
 )
 CONNECTOR_FIELDS = ("connector_id", "connector_type", "max_power_kw")
 

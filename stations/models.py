@@ -159,6 +159,14 @@ class OcppProtocol(models.TextChoices):
     OCPP201 = "ocpp2.0.1", "OCPP 2.0.1"
 
 
+class SecurityProfile(models.IntegerChoices):
+    """OCPP security profiles (1.6 Security Whitepaper §2; 2.0.1 Part 2 §A00)."""
+
+    BASIC = 1, "1: Basic auth"
+    TLS_BASIC = 2, "2: TLS + Basic auth"
+    TLS_CLIENT_CERT = 3, "3: TLS + client certificate"
+
+
 class ChargePoint(models.Model):
     """A charger, identified by its OCPP charge box identity.
 
@@ -206,6 +214,16 @@ class ChargePoint(models.Model):
         max_length=256,
         blank=True,
         help_text="Hashed OCPP basic-auth password; empty = none set.",
+    )
+    # The least the charger's connection must offer; a weaker one is refused as a
+    # downgrade (stations/ocpp/tls.py).
+    security_profile = models.PositiveSmallIntegerField(
+        choices=SecurityProfile.choices,
+        default=SecurityProfile.BASIC,
+        db_default=SecurityProfile.BASIC,
+        help_text="1: Basic auth (password if one is set); 2: TLS and the password; "
+        "3: TLS and a client certificate issued to this charger. A connection "
+        "below the profile is refused.",
     )
     heartbeat_interval_s = models.PositiveIntegerField(default=300)
     max_frame_bytes = models.PositiveIntegerField(

@@ -113,6 +113,7 @@ class ChargePointCredentials:
     ocpp_protocol_max: str
     max_frame_bytes: int | None = None
     last_boot_at: datetime | None = None
+    security_profile: int = 1
 
     @property
     def was_accepted(self) -> bool:
@@ -143,6 +144,7 @@ def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
             "ocpp_protocol_max",
             "max_frame_bytes",
             "last_boot_at",
+            "security_profile",
         )
         .first()
     )

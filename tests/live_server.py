@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import subprocess
 import sys
 import time
@@ -41,14 +42,23 @@ class LiveServer:
     process: subprocess.Popen[bytes]
     log_path: Path
     env: dict[str, str] = field(default_factory=dict)
+    # A server terminating TLS: the CA file its certificate is checked against.
+    tls_ca_file: Path | None = None
 
     @property
     def http_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        scheme = "https" if self.tls_ca_file else "http"
+        return f"{scheme}://{self.host}:{self.port}"
 
     @property
     def ws_url(self) -> str:
-        return f"ws://{self.host}:{self.port}"
+        scheme = "wss" if self.tls_ca_file else "ws"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    def client_ssl_context(self) -> ssl.SSLContext | None:
+        if self.tls_ca_file is None:
+            return None
+        return ssl.create_default_context(cafile=str(self.tls_ca_file))
 
     def log(self) -> str:
         return (
@@ -98,12 +108,24 @@ def server_environment(**extra: str) -> dict[str, str]:
 
 
 def start_asgi_server(
-    tmp_dir: Path, *, server: str = "uvicorn", name: str = "server", **env_extra: str
+    tmp_dir: Path,
+    *,
+    server: str = "uvicorn",
+    name: str = "server",
+    command_for_port: Any = None,
+    tls_ca_file: Path | None = None,
+    **env_extra: str,
 ) -> LiveServer:
-    """Start an ASGI server subprocess and wait until /healthz answers."""
+    """Start an ASGI server subprocess and wait until /healthz answers.
+
+    ``command_for_port(port)`` gives another command line (e.g. ``manage.py
+    serve``'s, with TLS); ``tls_ca_file`` then says the server speaks TLS.
+    """
     port = free_port()
     log_path = tmp_dir / f"{name}-{port}.log"
-    if server == "daphne":
+    if command_for_port is not None:
+        command = list(command_for_port(port))
+    elif server == "daphne":
         command = [
             sys.executable,
             "-m",
@@ -136,14 +158,16 @@ def start_asgi_server(
         stdout=log_file,
         stderr=subprocess.STDOUT,
     )
-    live = LiveServer("127.0.0.1", port, process, log_path, env_extra)
+    live = LiveServer("127.0.0.1", port, process, log_path, env_extra, tls_ca_file)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ASGI server exited early:\n{live.log()}")
         try:
             with urllib.request.urlopen(
-                f"{live.http_url}/healthz", timeout=1
+                f"{live.http_url}/healthz",
+                timeout=1,
+                context=live.client_ssl_context(),
             ) as response:
                 if response.status == 200:
                     return live

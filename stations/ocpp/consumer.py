@@ -29,7 +29,7 @@ from ocpp.exceptions import OCPPError, UnknownCallErrorCodeError
 from stations import services
 from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
-from stations.ocpp import runtime, versions
+from stations.ocpp import runtime, tls, versions
 from stations.ocpp.auth import charger_password_check, refusal_to_record
 from stations.ocpp.bootdeadline import BOOT_DEADLINE_CLOSE_CODE, BootWatch
 from stations.ocpp.groupcommit import get_batcher
@@ -207,7 +207,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
         refusal = await self._authenticate()
         if refusal:
             await self._refuse(
-                refusal, unauthorized=refusal not in _NOT_CREDENTIAL_FAILURES
+                refusal,
+                unauthorized=refusal not in _NOT_CREDENTIAL_FAILURES
+                and not isinstance(refusal, tls.SecurityRefusal),
             )
             return
         if self._protocol_max:
@@ -274,9 +276,23 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.max_frame_bytes = min(
                 credentials.max_frame_bytes, settings.OCPP_TRANSPORT_MAX_FRAME_BYTES
             )
+        # Security profiles 2 and 3: TLS, the client certificate, no downgrade.
+        security = tls.connection_security(self.scope)
+        refusal = tls.security_refusal(
+            ocpp_id=self.ocpp_id,
+            profile=credentials.security_profile if credentials else 1,
+            security=security,
+            has_password=bool(credentials and credentials.password_hash),
+        )
+        if refusal:
+            return refusal
         if credentials is None:
             if settings.OCPP_UNKNOWN_CHARGERS == "reject":
                 return _UNKNOWN_REFUSED
+            return ""
+        if credentials.security_profile == 3:
+            # Profile 3: the certificate (checked above) authenticates the
+            # charger; OCPP 2.0.1 A00 and the 1.6 whitepaper use no Basic auth there.
             return ""
         if not credentials.password_hash:
             return ""  # no password set: security profile 0 for this charger

@@ -22,6 +22,7 @@ import logging
 import math
 import random
 import re
+import ssl
 import time
 import zlib
 from collections import deque
@@ -107,6 +108,8 @@ class ChargerOptions:
     response_timeout_s: float = 30.0
     reboot_s: float = 8.0
     shutdown_timeout_s: float = 5.0
+    # wss:// only: the CA (PEM file) the server's certificate is checked against.
+    ca_file: str = ""
 
 
 @dataclass
@@ -579,6 +582,12 @@ class SimulatedCharger:
     def _url(self) -> str:
         return self.options.url.rstrip("/") + "/" + quote(self.ocpp_id, safe="")
 
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        """Security profile 2 over wss://: the server authenticated by the CA."""
+        if not self.options.url.startswith("wss://"):
+            return None
+        return ssl.create_default_context(cafile=self.options.ca_file or None)
+
     def _headers(self) -> dict[str, str]:
         if not self.options.password:
             return {}
@@ -604,6 +613,7 @@ class SimulatedCharger:
                     subprotocols=[Subprotocol(self.subprotocol)],
                     additional_headers=self._headers(),
                     proxy=None,
+                    ssl=self._ssl_context(),
                     open_timeout=self.options.response_timeout_s,
                     ping_interval=self.configuration.integer("WebSocketPingInterval")
                     or None,

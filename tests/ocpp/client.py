@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import ssl
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -53,12 +54,16 @@ async def raw_socket(
     *,
     subprotocols: tuple[str, ...] = ("ocpp1.6",),
     headers: dict[str, str] | None = None,
+    ssl_context: ssl.SSLContext | None = None,
 ) -> AsyncIterator[Any]:
+    if ssl_context is None and hasattr(server, "client_ssl_context"):
+        ssl_context = server.client_ssl_context()
     async with websockets.connect(
         ocpp_url(server, ocpp_id),
         subprotocols=list(subprotocols),  # type: ignore[arg-type]
         additional_headers=headers or {},
         open_timeout=10,
+        ssl=ssl_context,
     ) as socket:
         yield socket
 
@@ -70,9 +75,16 @@ async def charger(
     *,
     password: str | None = None,
     answer_reset: bool = True,
+    ssl_context: ssl.SSLContext | None = None,
+    headers: dict[str, str] | None = None,
 ) -> AsyncIterator[ClientChargePoint]:
-    headers = auth_header(ocpp_id, password) if password else None
-    async with raw_socket(server, ocpp_id, headers=headers) as socket:
+    headers = {
+        **(auth_header(ocpp_id, password) if password else {}),
+        **(headers or {}),
+    }
+    async with raw_socket(
+        server, ocpp_id, headers=headers, ssl_context=ssl_context
+    ) as socket:
         client = ClientChargePoint(ocpp_id, socket, response_timeout=10)
         client.answer_reset = answer_reset
         task = asyncio.create_task(client.start())

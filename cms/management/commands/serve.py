@@ -9,27 +9,44 @@ server gracefully: it closes its sockets (chargers see 1012 "service restart"
 and reconnect elsewhere), lets their handlers finish and cancels what still runs
 after ``ASGI_SHUTDOWN_TIMEOUT_S``; this command waits for it a little longer and
 kills it only if it is still there, so it never outlives the command.
+
+``--tls`` (or ``TLS=1``) makes uvicorn terminate TLS itself for OCPP security
+profiles 2 and 3: the server certificate is ``OCPP_TLS_CERT_FILE`` /
+``OCPP_TLS_KEY_FILE`` or, when unset, one the CMS CA issues for
+``OCPP_TLS_SERVER_NAMES``; client certificates are optional at the TLS layer
+(profile-2 chargers have none), verified against the CMS CA, and reach the
+gateway through the ASGI TLS extension (stations/ocpp/tls_server.py).
 """
 
 from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 
+from cms.env import env_bool
+from cms.pki import TlsServerFiles, tls_server_files
 
-def _wait_until_up(url: str, timeout_s: float) -> bool:
+
+def _wait_until_up(
+    url: str, timeout_s: float, tls: TlsServerFiles | None = None
+) -> bool:
+    context = (
+        ssl.create_default_context(cafile=str(tls.client_ca_file)) if tls else None
+    )
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310  (loopback)
+            with urllib.request.urlopen(url, timeout=2, context=context) as response:  # noqa: S310  (loopback)
                 if response.status == 200:
                     return True
         except OSError:
@@ -37,8 +54,23 @@ def _wait_until_up(url: str, timeout_s: float) -> bool:
     return False
 
 
-def server_command(server: str, host: str, port: int) -> list[str]:
+def server_tls_files() -> TlsServerFiles:
+    """The TLS files ``--tls`` serves with (made by the CMS CA when not configured)."""
+    return tls_server_files(
+        Path(settings.OCPP_CA_DIR),
+        names=list(settings.OCPP_TLS_SERVER_NAMES),
+        cert_file=settings.OCPP_TLS_CERT_FILE,
+        key_file=settings.OCPP_TLS_KEY_FILE,
+        extra_client_ca_file=settings.OCPP_TLS_EXTRA_CLIENT_CA_FILE,
+    )
+
+
+def server_command(
+    server: str, host: str, port: int, *, tls: TlsServerFiles | None = None
+) -> list[str]:
     """The ASGI server's command line, as this command and the tests start it."""
+    if tls is not None and server != "uvicorn":
+        raise ValueError("TLS termination is served by uvicorn")
     if server == "daphne":
         return [
             sys.executable,
@@ -74,6 +106,33 @@ def server_command(server: str, host: str, port: int) -> list[str]:
         "60",
         "--timeout-graceful-shutdown",
         str(settings.ASGI_SHUTDOWN_TIMEOUT_S),
+        *_proxy_arguments(),
+        *_tls_arguments(tls),
+    ]
+
+
+def _proxy_arguments() -> list[str]:
+    # X-Forwarded-Proto (and so a TLS proxy's client certificate headers,
+    # stations/ocpp/tls.py) is honoured from these addresses only.
+    proxies = ",".join(settings.OCPP_TLS_TRUSTED_PROXIES)
+    return ["--forwarded-allow-ips", proxies] if proxies else ["--no-proxy-headers"]
+
+
+def _tls_arguments(tls: TlsServerFiles | None) -> list[str]:
+    if tls is None:
+        return []
+    return [
+        "--ssl-certfile",
+        str(tls.cert_file),
+        "--ssl-keyfile",
+        str(tls.key_file),
+        "--ssl-ca-certs",
+        str(tls.client_ca_file),
+        # Optional: profile-2 chargers present none; a presented one must verify.
+        "--ssl-cert-reqs",
+        str(int(ssl.CERT_OPTIONAL)),
+        "--ws",
+        "stations.ocpp.tls_server:TlsWebSocketProtocol",
     ]
 
 
@@ -103,26 +162,40 @@ class Command(BaseCommand):
             action="store_true",
             help="Print demo logins and start the simulated fleet.",
         )
+        parser.add_argument(
+            "--tls",
+            action="store_true",
+            default=env_bool("TLS", False),
+            help="Terminate TLS (OCPP security profiles 2 and 3); also TLS=1.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         host, port = options["host"], options["port"]
-        command = server_command(options["server"], host, port)
+        tls = server_tls_files() if options["tls"] else None
+        command = server_command(options["server"], host, port, tls=tls)
         previous_handler = signal.signal(signal.SIGTERM, _raise_stop)
         # Children in their own process group: a terminal's Ctrl-C reaches this
         # command only, which then stops each child once (a second signal would
         # make uvicorn skip its graceful shutdown).
         server = subprocess.Popen(command, process_group=0)  # noqa: S603
         children = [server]
-        base_url = f"http://{host}:{port}"
+        scheme = "https" if tls else "http"
+        ws_scheme = "wss" if tls else "ws"
+        base_url = f"{scheme}://{host}:{port}"
         try:
-            if not _wait_until_up(f"{base_url}/healthz", 60):
+            if not _wait_until_up(f"{base_url}/healthz", 60, tls):
                 self.stderr.write("the server did not answer /healthz within 60 s")
                 return
             self.stdout.write(self.style.SUCCESS(f"Portal:  {base_url}/"))
             self.stdout.write(
-                f"OCPP:    ws://{host}:{port}/ocpp/<charge point id>  "
+                f"OCPP:    {ws_scheme}://{host}:{port}/ocpp/<charge point id>  "
                 "(subprotocol ocpp1.6 or ocpp2.0.1)"
             )
+            if tls is not None:
+                self.stdout.write(
+                    f"TLS:     server certificate {tls.cert_file}, charger "
+                    f"certificates verified against {tls.client_ca_file}"
+                )
             if options["demo"]:
                 self.stdout.write(
                     f"Logins:  admin / ops / support / finance, password {settings.DEMO_PASSWORD}"
@@ -136,7 +209,9 @@ class Command(BaseCommand):
                             "manage.py",
                             "simulate_fleet",
                             "--url",
-                            f"ws://{host}:{port}/ocpp/",
+                            f"{ws_scheme}://{host}:{port}/ocpp/",
+                            "--ca-file",
+                            str(tls.client_ca_file) if tls else "",
                             "--count",
                             str(count),
                             "--demo",

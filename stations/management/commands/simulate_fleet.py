@@ -107,6 +107,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=None)
         parser.add_argument(
+            "--ca-file",
+            default="",
+            help="wss:// URLs: PEM file of the CA the server certificate is "
+            "checked against (default: the system's CAs).",
+        )
+        parser.add_argument(
             "--meter-interval",
             type=int,
             default=30,
@@ -175,6 +181,7 @@ class Command(BaseCommand):
             fault_rate=options["fault_rate"],
             drop_rate=options["drop_rate"],
             mean_idle_s=options["mean_idle"] * 60,
+            ca_file=options["ca_file"],
         )
         self._configure_logging(options["verbosity"])
         ocpp201_ids = ocpp201_share(ids, options["ocpp201"])
