@@ -62,6 +62,10 @@ class Rule(models.TextChoices):
         "uptime_below_target",
         "Port uptime trending below target this month",
     )
+    CERTIFICATE_EXPIRING = (
+        "certificate_expiring",
+        "Charger certificate about to expire",
+    )
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -83,6 +87,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.ROAMING_PUSH_FAILING: Severity.MAJOR,
     Rule.CONFIGURATION_DRIFT: Severity.WARNING,
     Rule.UPTIME_BELOW_TARGET: Severity.MAJOR,
+    Rule.CERTIFICATE_EXPIRING: Severity.WARNING,
 }
 
 

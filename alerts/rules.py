@@ -461,6 +461,42 @@ def firmware_failed_finding(charge_point: ChargePoint, *, status: str) -> Findin
     )
 
 
+def certificate_expiring_finding(
+    charge_point: ChargePoint,
+    *,
+    serial_number: str,
+    not_after: datetime,
+    now: datetime,
+    alert_days: int,
+) -> Finding | None:
+    """The charger's current certificate (profile 3) expires within ``alert_days``.
+
+    A renewed certificate (the charger's next SignCertificate, installed)
+    replaces it as the current one and the alert resolves.
+    """
+    if not_after - now > timedelta(days=alert_days):
+        return None
+    left = not_after - now
+    when = (
+        "expired"
+        if left.total_seconds() <= 0
+        else f"expires in {max(0, left.days)} days"
+    )
+    return Finding(
+        rule=Rule.CERTIFICATE_EXPIRING,
+        subject_key=charge_point_key(charge_point.pk),
+        title=f"{charge_point.ocpp_id}: client certificate {when}",
+        detail=(
+            f"{_place(charge_point)}: certificate {serial_number} is valid until "
+            f"{not_after:%Y-%m-%d %H:%M} UTC. The charger renews it with "
+            "SignCertificate (trigger it with ExtendedTriggerMessage / "
+            "TriggerMessage SignChargingStationCertificate)."
+        ),
+        context={"serial_number": serial_number, "not_after": iso(not_after)},
+        **_where(charge_point),
+    )
+
+
 @dataclass(frozen=True)
 class FleetGroup:
     vendor: str

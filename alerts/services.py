@@ -21,6 +21,7 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.db.models import Count, Q
 from django.utils import timezone
@@ -58,7 +59,15 @@ from cms.events import (
 )
 from sessions_app.models import ChargingSession, SessionStatus
 from stations.live.events import groups_for
-from stations.models import ChargePoint, Connector, ConnectorStatus, Network, Station
+from stations.models import (
+    CertificateDelivery,
+    ChargePoint,
+    ChargerCertificate,
+    Connector,
+    ConnectorStatus,
+    Network,
+    Station,
+)
 from stations.ocpp import commands as ocpp
 from stations.reliability.reports import month_to_date_uptimes, port_id
 
@@ -1237,6 +1246,41 @@ def alerts_sweep(*, now: datetime | None = None) -> None:
             .distinct()
         )
         _boot_loop_reconcile(list(booted), configs=configs, now=now)
+    with transaction.atomic():
+        _certificates_reconcile(now=now)
+
+
+def _certificates_reconcile(*, now: datetime) -> None:
+    """Each charger's current certificate, alerted before it expires."""
+    findings: list[Finding] = []
+    seen: set[int] = set()
+    installed = (
+        ChargerCertificate.objects.filter(
+            delivery=CertificateDelivery.INSTALLED,
+            certificate_type="ChargingStationCertificate",
+        )
+        .select_related("charge_point__station")
+        .order_by("charge_point_id", "-issued_at", "-pk")
+    )
+    for certificate in installed:
+        if certificate.charge_point_id in seen:
+            continue  # an older one, replaced by the charger's newer certificate
+        seen.add(certificate.charge_point_id)
+        finding = rules.certificate_expiring_finding(
+            certificate.charge_point,
+            serial_number=certificate.serial_number,
+            not_after=certificate.not_after,
+            now=now,
+            alert_days=settings.OCPP_CHARGER_CERT_ALERT_DAYS,
+        )
+        if finding is not None:
+            findings.append(finding)
+    _reconcile(
+        rule_names=[Rule.CERTIFICATE_EXPIRING],
+        scope=Q(),
+        findings=findings,
+        now=now,
+    )
 
 
 def _connectors_sweep(*, configs: _ConfigCache, now: datetime) -> None:

@@ -52,6 +52,9 @@ class StationsConfig(AppConfig):
         from stations.fleet.demo import fleet_demo_load
 
         demo_loader_register("fleet", fleet_demo_load)
+        from stations.security.demo import security_demo_load
+
+        demo_loader_register("charger security", security_demo_load)
         # Network-wide lists default to the zone of the user's first network.
         from accounts.timezones import default_time_zone_register
         from stations.selectors import network_time_zone_for_user

@@ -649,4 +649,5 @@ from stations.fleet.models import *  # noqa: E402,F403  (firmware campaigns, tag
 from stations.reliability.models import *  # noqa: E402,F403  (outage records)
 from stations.remote.models import *  # noqa: E402,F403  (remote-operation models)
 from stations.reports.models import *  # noqa: E402,F403  (report roll-ups)
+from stations.security.models import *  # noqa: E402,F403  (certificates, security events, password rotations)
 from stations.smart.models import *  # noqa: E402,F403  (smart-charging models)

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from cms.db import update_rows
@@ -39,7 +39,9 @@ from stations.models import (
     DataTransferMessage,
     DeviceVariable,
     OcppMessage,
+    PasswordRotation,
     RegistrationStatus,
+    RotationStatus,
     StatusChange,
 )
 
@@ -114,6 +116,8 @@ class ChargePointCredentials:
     max_frame_bytes: int | None = None
     last_boot_at: datetime | None = None
     security_profile: int = 1
+    # A password rotation awaiting the charger: its new password counts too.
+    rotating_to_hash: str = ""
 
     @property
     def was_accepted(self) -> bool:
@@ -135,8 +139,12 @@ class ConnectionOpened:
 
 
 def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
+    pending_rotation = PasswordRotation.objects.filter(
+        charge_point=OuterRef("pk"), status=RotationStatus.PENDING
+    ).values("new_password_hash")[:1]
     row = (
         ChargePoint.objects.filter(ocpp_id=ocpp_id)
+        .annotate(rotating_to_hash=Subquery(pending_rotation))
         .values_list(
             "pk",
             "password_hash",
@@ -145,10 +153,13 @@ def charge_point_credentials(*, ocpp_id: str) -> ChargePointCredentials | None:
             "max_frame_bytes",
             "last_boot_at",
             "security_profile",
+            "rotating_to_hash",
         )
         .first()
     )
-    return ChargePointCredentials(*row) if row is not None else None
+    if row is None:
+        return None
+    return ChargePointCredentials(*row[:-1], rotating_to_hash=row[-1] or "")
 
 
 def charge_point_strict_payloads(*, charge_point_id: int) -> bool:

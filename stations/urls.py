@@ -2,6 +2,7 @@ from django.urls import path
 
 from stations import views
 from stations.live import map as station_map
+from stations.security import views as security_views
 
 app_name = "stations"
 
@@ -26,6 +27,21 @@ urlpatterns = [
         "charge-points/<int:pk>/",
         views.charge_point_detail,
         name="charge_point_detail",
+    ),
+    path(
+        "charge-points/<int:pk>/security/",
+        security_views.charge_point_security,
+        name="charge_point_security",
+    ),
+    path(
+        "charge-points/<int:pk>/security/renew-certificate/",
+        security_views.charge_point_certificate_renew_view,
+        name="charge_point_certificate_renew",
+    ),
+    path(
+        "charge-points/<int:pk>/security/rotate-password/",
+        security_views.charge_point_password_rotate_view,
+        name="charge_point_password_rotate",
     ),
     path(
         "charge-points/<int:pk>/edit/",

@@ -114,13 +114,35 @@ def _remember_locally(key: str, now: float) -> None:
         _local_verified.popitem(last=False)
 
 
+def _matching_index(
+    *, ocpp_id: str, password: str, password_hashes: tuple[str, ...]
+) -> int:
+    """Which stored hash the password matches (-1: none)."""
+    for index, password_hash in enumerate(password_hashes):
+        if charger_password_matches(
+            ocpp_id=ocpp_id, password=password, password_hash=password_hash
+        ):
+            return index
+    return -1
+
+
 async def charger_password_check(
-    *, ocpp_id: str, password: str, password_hash: str, address: str
+    *,
+    ocpp_id: str,
+    password: str,
+    password_hash: str,
+    address: str,
+    rotating_to_hash: str = "",
 ) -> str:
-    """Why the password is refused ("" = it matches), cheaply under a storm."""
+    """Why the password is refused ("" = it matches), cheaply under a storm.
+
+    During a password rotation (``rotating_to_hash``: the new password the
+    charger was sent, not yet confirmed) either password is accepted.
+    """
     now = time.monotonic()
-    key = _verified_key(ocpp_id, password, password_hash)
-    if _locally_verified(key, now):
+    hashes = (password_hash, rotating_to_hash) if rotating_to_hash else (password_hash,)
+    keys = [_verified_key(ocpp_id, password, stored) for stored in hashes]
+    if any(_locally_verified(key, now) for key in keys):
         return ""
     waits = [
         _backoff.blocked_for(f"id:{ocpp_id}", now),
@@ -129,18 +151,18 @@ async def charger_password_check(
     if max(waits) > 0:
         return f"too many failed attempts: retry in {math.ceil(max(waits))} s"
     loop = asyncio.get_running_loop()
-    matches = await loop.run_in_executor(
+    matched = await loop.run_in_executor(
         _hash_pool(),
         functools.partial(
-            charger_password_matches,
+            _matching_index,
             ocpp_id=ocpp_id,
             password=password,
-            password_hash=password_hash,
+            password_hashes=hashes,
         ),
     )
     now = time.monotonic()
-    if matches:
-        _remember_locally(key, now)
+    if matched >= 0:
+        _remember_locally(keys[matched], now)
         _backoff.succeeded(f"id:{ocpp_id}")
         return ""
     _backoff.failed(f"id:{ocpp_id}", settings.OCPP_AUTH_FAILURES_PER_ID, now)

@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+from django.utils import timezone
 from ocpp.charge_point import ChargePoint as BaseChargePoint
 from ocpp.charge_point import remove_nones, serialize_as_dict
 from ocpp.exceptions import OCPPError
@@ -40,6 +41,7 @@ from stations.ocpp.protocol import (
     parse_frame,
 )
 from stations.ocpp.runtime import charger_service, late_calls
+from stations.security import services as security
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +90,35 @@ class FrameRouter(BaseChargePoint):
         self._current_payload: dict[str, Any] = {}
         # Told of every answer sent to a charger's CALL (the boot deadline).
         self.on_answered: Callable[[str, dict[str, Any]], None] | None = None
+        # Work a handler asks for once its CALLRESULT is on the wire (e.g. the
+        # CertificateSigned CALL that must follow the SignCertificate answer).
+        self._after_answer: list[Callable[[], Awaitable[Any]]] = []
+
+    def after_answer(self, action: Callable[[], Awaitable[Any]]) -> None:
+        """Run ``action`` after the answer to the CALL being handled is sent."""
+        self._after_answer.append(action)
+
+    async def sign_certificate(self, *, csr_pem: str, certificate_type: str) -> bool:
+        """SignCertificate of either version: sign with the CMS CA, then (after
+        the answer) send CertificateSigned. False: the CSR is refused."""
+        outcome = await self.call_service(
+            security.charger_csr_sign,
+            charge_point_id=self.charge_point_id,
+            csr_pem=csr_pem,
+            certificate_type=certificate_type,
+            at=timezone.now(),
+        )
+        if not outcome.accepted:
+            return False
+        certificate_id = outcome.certificate_id
+
+        async def send_certificate() -> None:
+            await self.call_service(
+                security.charger_certificate_send, certificate_id=certificate_id
+            )
+
+        self.after_answer(send_certificate)
+        return True
 
     # --- plumbing ---------------------------------------------------------
 
@@ -132,6 +163,10 @@ class FrameRouter(BaseChargePoint):
         )
         await self._connection.send(text)
 
+    def loggable(self, action: str, payload: Any) -> Any:
+        """A CALL's payload as the message log keeps it (the adapter hides secrets)."""
+        return payload
+
     async def _send(self, message: str) -> None:
         """Send a frame python-ocpp built (a command CALL); remember and log it."""
         frame, _ = parse_frame(message)
@@ -142,7 +177,7 @@ class FrameRouter(BaseChargePoint):
             frame.message_type,
             unique_id=frame.unique_id,
             action=frame.action,
-            payload=frame.payload,
+            payload=self.loggable(frame.action, frame.payload),
         )
         await self._connection.send(message)
 
@@ -232,6 +267,7 @@ class FrameRouter(BaseChargePoint):
                 action=frame.action,
             )
             return
+        self._after_answer = []  # only what this CALL's handler asks for
         try:
             await self._validate_call(frame)
             self._current_payload = frame.payload
@@ -280,3 +316,9 @@ class FrameRouter(BaseChargePoint):
         await self._connection.send(CallResult(frame.unique_id, payload).to_json())
         if self.on_answered is not None:
             self.on_answered(frame.action, payload)
+        actions, self._after_answer = self._after_answer, []
+        for action in actions:
+            try:
+                await action()
+            except Exception:
+                logger.exception("%s: work after %s failed", self.id, frame.action)

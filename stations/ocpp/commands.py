@@ -207,6 +207,31 @@ class GetCompositeSchedule:
     rate_unit: str = ""  # A / W; empty: the charger's choice
 
 
+# What a secret in a stored or logged CALL (a charger password) is replaced by.
+REDACTED = "(secret, not kept)"
+
+
+@dataclass(frozen=True, kw_only=True)
+class CertificateSigned:
+    """A certificate the CMS CA signed for the charger's CSR (1.6 security
+    whitepaper A02/A03; 2.0.1 A02/A03), PEM, leaf first."""
+
+    certificate_chain: str
+    certificate_type: str = "ChargingStationCertificate"
+
+
+@dataclass(frozen=True, kw_only=True)
+class RenewCertificate:
+    """Ask the charger to send a new CSR now (SignCertificate follows)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SetBasicAuthPassword:
+    """A new HTTP Basic password for the charger (security profiles 1/2)."""
+
+    password: str
+
+
 @dataclass(frozen=True, kw_only=True)
 class RawCall:
     """An action without a neutral command (e.g. the security extensions)."""
@@ -235,6 +260,9 @@ Command = (
     | TriggerMessage
     | DataTransfer
     | GetCompositeSchedule
+    | CertificateSigned
+    | RenewCertificate
+    | SetBasicAuthPassword
     | RawCall
 )
 

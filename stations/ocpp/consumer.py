@@ -38,6 +38,7 @@ from stations.ocpp.protocol import INVALID, UNKNOWN_UNIQUE_ID
 from stations.ocpp.runtime import orm_call, orm_service, side_call
 from stations.ocpp.versions import CentralSystemSession, VersionAdapter, WireCall
 from stations.remote import dispatch as commands
+from stations.security.services import charger_certificate_used
 
 logger = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     """One charger's WebSocket (``/ocpp/<charge point id>``)."""
 
     charge_point_id: int | None = None
+    _certificate_serial = ""
     _protocol_max = ""
     cp: CentralSystemSession | None = None
     adapter: VersionAdapter | None = None
@@ -253,6 +255,8 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.cp.on_answered = self.boot_watch.answered
         self.boot_watch.start(was_accepted=self._was_accepted, expire=self._unbooted)
         self._spawn(self._serve(), self._tasks)
+        if self._certificate_serial:
+            self._spawn(self._note_certificate_used(), self._tasks)
         runtime.embedded_dispatch.register(self)
         runtime.gc_freezer.connected()
         self._counted_open = True
@@ -262,6 +266,18 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.remote_address,
             opened.registration_status,
         )
+
+    async def _note_certificate_used(self) -> None:
+        try:
+            await side_call(
+                charger_certificate_used,
+                serial_number=self._certificate_serial,
+                at=timezone.now(),
+            )
+        except Exception:
+            logger.warning(
+                "%s: certificate use not recorded", self.ocpp_id, exc_info=True
+            )
 
     async def _authenticate(self) -> str:
         """Return why the handshake is refused, or "" when the charger may connect."""
@@ -278,6 +294,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         # Security profiles 2 and 3: TLS, the client certificate, no downgrade.
         security = tls.connection_security(self.scope)
+        self._certificate_serial = security.certificate_serial
         refusal = tls.security_refusal(
             ocpp_id=self.ocpp_id,
             profile=credentials.security_profile if credentials else 1,
@@ -309,6 +326,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             password=password,
             password_hash=credentials.password_hash,
             address=self.remote_address,
+            rotating_to_hash=credentials.rotating_to_hash,
         )
 
     async def _refuse(

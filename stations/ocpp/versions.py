@@ -92,6 +92,10 @@ class VersionAdapter(Protocol):
 
     def request_for(self, call: WireCall) -> Any: ...
 
+    def without_secrets(self, action: str, payload: Any) -> Any:
+        """``payload`` of a CALL ``action`` with secrets (passwords) replaced."""
+        ...
+
     def transaction_frames(self, *, transaction_id: int, charger_key: str) -> Q:
         """Message-log rows (``OcppMessage.payload``) naming this transaction:
         our transaction id (1.6) or the charger's own key (2.0.1)."""
@@ -213,3 +217,6 @@ class ModuleAdapter:
 
     def request_for(self, call: WireCall) -> Any:
         return self.commands.request_for(call)
+
+    def without_secrets(self, action: str, payload: Any) -> Any:
+        return self.commands.without_secrets(action, payload)

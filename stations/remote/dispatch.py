@@ -126,7 +126,10 @@ def command_send(
             after={
                 "command_id": row.pk,
                 "action": name,
-                "payload": camel,
+                # A password sent to the charger is never kept in the audit log.
+                "payload": charge_point_adapter(charge_point).without_secrets(
+                    name, camel
+                ),
                 "connector_number": connector_number,
             },
         )
@@ -234,6 +237,13 @@ def command_finish(
     if command is None:
         return False
     duration = finished_at - command.requested_at
+    charge_point = ChargePoint.objects.select_related("station").get(
+        pk=command.charge_point_id
+    )
+    # Sent (or never to be sent): a password in the CALL is kept no longer.
+    command.payload = charge_point_adapter(charge_point).without_secrets(
+        command.action, command.payload
+    )
     command.status = status
     command.response_payload = response_payload
     command.error_code = error_code[:40]
@@ -242,6 +252,7 @@ def command_finish(
     command.duration_ms = max(0, int(duration.total_seconds() * 1000))
     command.save(
         update_fields=[
+            "payload",
             "status",
             "response_payload",
             "error_code",
@@ -249,9 +260,6 @@ def command_finish(
             "finished_at",
             "duration_ms",
         ]
-    )
-    charge_point = ChargePoint.objects.select_related("station").get(
-        pk=command.charge_point_id
     )
     station = charge_point.station
     emit(

@@ -62,6 +62,10 @@ from stations.remote.models import (
     Reservation,
     ReservationStatus,
 )
+from stations.security.services import (
+    certificate_signed_apply,
+    password_change_apply,
+)
 from stations.services import device_variable_set_record, device_variables_read
 
 logger = logging.getLogger(__name__)
@@ -964,6 +968,8 @@ _RESULT_HANDLERS: dict[type, Callable[[ChargePointCommand], None]] = {
     ocpp.ClearChargingProfile: _apply_clear_charging_profile,
     ocpp.UpdateFirmware: _apply_update_firmware,
     ocpp.GetDiagnostics: _apply_get_diagnostics,
+    ocpp.CertificateSigned: certificate_signed_apply,
+    ocpp.SetBasicAuthPassword: password_change_apply,
 }
 
 

@@ -77,15 +77,21 @@ async def charger(
     answer_reset: bool = True,
     ssl_context: ssl.SSLContext | None = None,
     headers: dict[str, str] | None = None,
-) -> AsyncIterator[ClientChargePoint]:
+    cls: type[Any] | None = None,
+    subprotocols: tuple[str, ...] = ("ocpp1.6",),
+) -> AsyncIterator[Any]:
     headers = {
         **(auth_header(ocpp_id, password) if password else {}),
         **(headers or {}),
     }
     async with raw_socket(
-        server, ocpp_id, headers=headers, ssl_context=ssl_context
+        server,
+        ocpp_id,
+        headers=headers,
+        ssl_context=ssl_context,
+        subprotocols=subprotocols,
     ) as socket:
-        client = ClientChargePoint(ocpp_id, socket, response_timeout=10)
+        client = (cls or ClientChargePoint)(ocpp_id, socket, response_timeout=10)
         client.answer_reset = answer_reset
         task = asyncio.create_task(client.start())
         try:

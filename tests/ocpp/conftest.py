@@ -40,3 +40,7 @@ def _gateway_settled(request) -> Iterator[None]:
         if time.monotonic() > deadline:
             break
         time.sleep(0.05)
+
+
+# TLS servers for the security-profile tests (one per module that asks).
+from tests.security.servers import ca_dir, tls_server  # noqa: E402,F401

@@ -36,28 +36,6 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture(scope="module")
-def ca_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ca")
-
-
-@pytest.fixture(scope="module")
-def tls_server(django_db_setup, ca_dir, tmp_path_factory):
-    files = tls_server_files(ca_dir, names=["127.0.0.1", "localhost"])
-    live = start_asgi_server(
-        tmp_path_factory.mktemp("tls"),
-        name="tls",
-        command_for_port=lambda port: server_command(
-            "uvicorn", "127.0.0.1", port, tls=files
-        ),
-        tls_ca_file=files.client_ca_file,
-        OCPP_UNKNOWN_CHARGERS="reject",
-        OCPP_CA_DIR=str(ca_dir),
-    )
-    yield live
-    live.stop()
-
-
-@pytest.fixture(scope="module")
 def proxied_server(django_db_setup, ca_dir, tmp_path_factory):
     """A plain server behind a (simulated) TLS proxy on 127.0.0.1, which it trusts."""
     live = start_asgi_server(

@@ -32,6 +32,7 @@ from stations.ocpp.protocol import CALL, CALLRESULT
 from stations.ocpp.v16.validation import validate
 from stations.ocpp.versions import WireCall
 
+AUTHORIZATION_KEY = "AuthorizationKey"
 # Actions only the charger initiates (DataTransfer goes both ways).
 CHARGER_INITIATED_ACTIONS = frozenset(
     {
@@ -239,9 +240,38 @@ def _wire(command: neutral.Command) -> WireCall:
             payload = {"connectorId": command.connector, "duration": command.duration_s}
             _set(payload, "chargingRateUnit", command.rate_unit)
             return WireCall("GetCompositeSchedule", payload)
+        case neutral.CertificateSigned(certificate_chain=chain):
+            # 1.6 security whitepaper, CertificateSigned.req: the chain only
+            # (a 1.6 charger has one client certificate, no certificateType).
+            return WireCall("CertificateSigned", {"certificateChain": chain})
+        case neutral.RenewCertificate():
+            # 1.6 security whitepaper: ExtendedTriggerMessage.req with
+            # SignChargePointCertificate makes the charger send SignCertificate.
+            return WireCall(
+                "ExtendedTriggerMessage",
+                {"requestedMessage": "SignChargePointCertificate"},
+            )
+        case neutral.SetBasicAuthPassword(password=password):
+            # 1.6 security whitepaper, configuration key AuthorizationKey:
+            # write-only, the password hexadecimal-encoded.
+            return WireCall(
+                "ChangeConfiguration",
+                {"key": AUTHORIZATION_KEY, "value": password.encode().hex()},
+            )
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")
+
+
+def without_secrets(action: str, payload: Any) -> Any:
+    """The CALL payload as it may be kept: AuthorizationKey's value replaced."""
+    if (
+        action == "ChangeConfiguration"
+        and isinstance(payload, dict)
+        and payload.get("key") == AUTHORIZATION_KEY
+    ):
+        return {**payload, "value": neutral.REDACTED}
+    return payload
 
 
 def call_for(command: neutral.Command) -> WireCall:
@@ -400,6 +430,20 @@ def command_of(action: str, payload: dict[str, Any]) -> neutral.Command:
             )
         case "GetConfiguration":
             return neutral.GetConfiguration(keys=tuple(p.get("key") or ()))
+        case "ChangeConfiguration" if p.get("key") == AUTHORIZATION_KEY:
+            try:
+                password = bytes.fromhex(str(p.get("value", ""))).decode()
+            except ValueError:
+                password = ""
+            return neutral.SetBasicAuthPassword(password=password)
+        case "ExtendedTriggerMessage" if (
+            p.get("requestedMessage") == "SignChargePointCertificate"
+        ):
+            return neutral.RenewCertificate()
+        case "CertificateSigned":
+            return neutral.CertificateSigned(
+                certificate_chain=str(p.get("certificateChain", ""))
+            )
         case "ChangeConfiguration":
             return neutral.ChangeConfiguration(
                 key=str(p.get("key", "")), value=str(p.get("value", ""))

@@ -28,8 +28,10 @@ from stations.ocpp.protocol import (
     parse_ocpp_datetime,
 )
 from stations.ocpp.runtime import side_call
+from stations.ocpp.v16.commands import without_secrets
 from stations.ocpp.v16.validation import validate, without_odd_sampled_values
 from stations.ocpp.v16.wire import id_tag_info, samples_of
+from stations.security import services as security
 from stations.session_port import MeterValuesReport, sessions
 
 logger = logging.getLogger(__name__)
@@ -283,3 +285,59 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             at=timezone.now(),
         )
         return call_result.FirmwareStatusNotification()
+
+    # --- the 1.6 security extension (OCPP 1.6 Security Whitepaper ed. 2) ------------
+
+    def loggable(self, action: str, payload: Any) -> Any:
+        return without_secrets(action, payload)
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(
+        self, csr: str, **_: Any
+    ) -> call_result.SignCertificate:
+        # A02/A03: answer Accepted once the CSR is signed, then send
+        # CertificateSigned (after this answer is on the wire).
+        signed = await self.sign_certificate(
+            csr_pem=csr, certificate_type="ChargingStationCertificate"
+        )
+        return call_result.SignCertificate(status="Accepted" if signed else "Rejected")
+
+    @on(Action.security_event_notification)
+    async def on_security_event_notification(
+        self, type: str, timestamp: str, tech_info: str | None = None, **_: Any
+    ) -> call_result.SecurityEventNotification:
+        await self.call_service(
+            security.security_event_record,
+            charge_point_id=self.charge_point_id,
+            kind=type,
+            occurred_at=parse_ocpp_datetime(timestamp),
+            tech_info=_text(tech_info),
+            received_at=timezone.now(),
+        )
+        return call_result.SecurityEventNotification()
+
+    @on(Action.signed_firmware_status_notification)
+    async def on_signed_firmware_status_notification(
+        self, status: str, **_: Any
+    ) -> call_result.SignedFirmwareStatusNotification:
+        # SignedUpdateFirmware's progress (whitepaper L01), kept as firmware status.
+        await self.call_service(
+            services.firmware_status_record,
+            charge_point_id=self.charge_point_id,
+            status=status,
+            at=timezone.now(),
+        )
+        return call_result.SignedFirmwareStatusNotification()
+
+    @on(Action.log_status_notification)
+    async def on_log_status_notification(
+        self, status: str, **_: Any
+    ) -> call_result.LogStatusNotification:
+        # GetLog's progress (whitepaper N01), kept as the diagnostics status.
+        await self.call_service(
+            services.diagnostics_status_record,
+            charge_point_id=self.charge_point_id,
+            status=status,
+            at=timezone.now(),
+        )
+        return call_result.LogStatusNotification()

@@ -357,6 +357,35 @@ def _wire(command: neutral.Command) -> WireCall:
             payload = {"evseId": command.connector, "duration": command.duration_s}
             _set(payload, "chargingRateUnit", command.rate_unit)
             return WireCall("GetCompositeSchedule", payload)
+        case neutral.CertificateSigned():
+            # A02/A03: CertificateSignedRequest, the chain and its type.
+            return WireCall(
+                "CertificateSigned",
+                {
+                    "certificateChain": command.certificate_chain,
+                    "certificateType": command.certificate_type,
+                },
+            )
+        case neutral.RenewCertificate():
+            # F06 TriggerMessage SignChargingStationCertificate -> A02/A03.
+            return WireCall(
+                "TriggerMessage", {"requestedMessage": "SignChargingStationCertificate"}
+            )
+        case neutral.SetBasicAuthPassword(password=password):
+            # A01 (update the Basic auth password): SetVariables
+            # SecurityCtrlr.BasicAuthPassword.
+            return WireCall(
+                "SetVariables",
+                {
+                    "setVariableData": [
+                        {
+                            "attributeValue": password,
+                            "component": {"name": "SecurityCtrlr"},
+                            "variable": {"name": "BasicAuthPassword"},
+                        }
+                    ]
+                },
+            )
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")
@@ -473,6 +502,21 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
             return neutral.GetLocalListVersion()
         case "ClearCache":
             return neutral.ClearCache()
+        case "TriggerMessage" if (
+            p.get("requestedMessage") == "SignChargingStationCertificate"
+        ):
+            return neutral.RenewCertificate()
+        case "CertificateSigned":
+            return neutral.CertificateSigned(
+                certificate_chain=str(p.get("certificateChain", "")),
+                certificate_type=str(
+                    p.get("certificateType", "ChargingStationCertificate")
+                ),
+            )
+        case "SetVariables" if _is_basic_auth_password(p):
+            return neutral.SetBasicAuthPassword(
+                password=str(p["setVariableData"][0]["attributeValue"])
+            )
         case "SetVariables" if len(p.get("setVariableData") or []) == 1:
             item = p["setVariableData"][0]
             return neutral.ChangeConfiguration(
@@ -503,6 +547,27 @@ def _device_variable(item: dict[str, Any], *, value: str = "") -> DeviceVariable
         variable_instance=str(variable.get("instance") or "")[:50],
         attribute_type=str(item.get("attributeType") or "Actual")[:10],
         value=value[:2500],
+    )
+
+
+def without_secrets(action: str, payload: Any) -> Any:
+    """The CALL payload as it may be kept: BasicAuthPassword's value replaced."""
+    if (
+        action == "SetVariables"
+        and isinstance(payload, dict)
+        and _is_basic_auth_password(payload)
+    ):
+        item = {**payload["setVariableData"][0], "attributeValue": neutral.REDACTED}
+        return {**payload, "setVariableData": [item]}
+    return payload
+
+
+def _is_basic_auth_password(payload: dict[str, Any]) -> bool:
+    data = payload.get("setVariableData") or []
+    return (
+        len(data) == 1
+        and (data[0].get("component") or {}).get("name") == "SecurityCtrlr"
+        and (data[0].get("variable") or {}).get("name") == "BasicAuthPassword"
     )
 
 

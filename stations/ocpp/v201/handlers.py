@@ -34,7 +34,9 @@ from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.protocol import format_ocpp_datetime, parse_ocpp_datetime
 from stations.ocpp.runtime import side_call
 from stations.ocpp.v201 import wire
+from stations.ocpp.v201.commands import without_secrets
 from stations.ocpp.v201.validation import validate
+from stations.security import services as security
 from stations.session_port import MeterValuesReport, sessions
 
 logger = logging.getLogger(__name__)
@@ -226,16 +228,32 @@ class CentralSystem(FrameRouter, V201ChargePoint):
     async def on_security_event_notification(
         self, **_: Any
     ) -> call_result.SecurityEventNotification:
-        # A04: acknowledged; the event is in the charger's message log.
+        # A04: kept as the charger's security events (portal, Security page).
         payload = self._current_payload
-        logger.warning(
-            "%s: security event %s at %s: %s",
-            self.id,
-            payload["type"],
-            payload["timestamp"],
-            payload.get("techInfo", ""),
+        await self.call_service(
+            security.security_event_record,
+            charge_point_id=self.charge_point_id,
+            kind=payload["type"],
+            occurred_at=parse_ocpp_datetime(payload["timestamp"]),
+            tech_info=payload.get("techInfo") or "",
+            received_at=timezone.now(),
         )
         return call_result.SecurityEventNotification()
+
+    @on(Action.sign_certificate)
+    async def on_sign_certificate(self, **_: Any) -> call_result.SignCertificate:
+        # A02/A03: sign the CSR, answer Accepted, then send CertificateSigned
+        # once this answer is on the wire.
+        payload = self._current_payload
+        signed = await self.sign_certificate(
+            csr_pem=payload["csr"],
+            certificate_type=payload.get("certificateType")
+            or "ChargingStationCertificate",
+        )
+        return call_result.SignCertificate(status="Accepted" if signed else "Rejected")
+
+    def loggable(self, action: str, payload: Any) -> Any:
+        return without_secrets(action, payload)
 
     @on(Action.data_transfer)
     async def on_data_transfer(self, **_: Any) -> call_result.DataTransfer:

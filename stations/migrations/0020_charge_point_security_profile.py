@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('stations', '0018_token_concurrent_sessions_limit'),
+        ('stations', '0019_device_variable_set_answer'),
     ]
 
     operations = [
