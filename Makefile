@@ -19,7 +19,12 @@ $(VENV)/.installed: $(BIN)/python requirements.lock pyproject.toml
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
 	touch $@
 
+# The German catalogue ships compiled (locale/de/LC_MESSAGES/django.mo); with
+# gettext's msgfmt at hand it is compiled again from the .po here.
 install: $(VENV)/.installed
+	@if command -v msgfmt >/dev/null 2>&1; then \
+	  for po in locale/*/LC_MESSAGES/django.po; do msgfmt --check -o "$${po%.po}.mo" "$$po" || exit 1; done; \
+	fi
 
 # Embedded mode: SQLite, in-memory channel layer, eager Celery + in-process scheduler,
 # demo data and a simulated charger fleet. Foreground until Ctrl-C.

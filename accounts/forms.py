@@ -7,9 +7,11 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from django.db.models import QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role, User
 from cms.forms import TimeZoneInput, form_field
@@ -253,15 +255,23 @@ class AuditLogFilterForm(forms.Form):
 
 
 class PreferencesForm(forms.ModelForm):
-    """A user's own settings: the zone of network-wide lists."""
+    """A user's own settings: the portal's language, the zone of network-wide lists."""
+
+    language = forms.ChoiceField(
+        label=_("Language"),
+        required=False,
+        choices=[("", _("The browser's language")), *settings.LANGUAGES],
+    )
 
     class Meta:
         model = User
-        fields = ["time_zone"]
+        fields = ["language", "time_zone"]
         widgets = {"time_zone": TimeZoneInput()}
-        labels = {"time_zone": "Time zone"}
+        labels = {"time_zone": _("Time zone")}
         help_texts = {
-            "time_zone": "Alerts, the audit log and other network-wide lists are "
-            "shown in this IANA zone (e.g. Europe/Berlin). Leave empty for your "
-            "network's zone. A station's pages always use the station's zone."
+            "time_zone": _(
+                "Alerts, the audit log and other network-wide lists are "
+                "shown in this IANA zone (e.g. Europe/Berlin). Leave empty for your "
+                "network's zone. A station's pages always use the station's zone."
+            )
         }

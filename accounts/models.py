@@ -34,6 +34,9 @@ class User(AbstractUser):
         validators=[validate_time_zone],
         help_text="IANA time zone for network-wide lists; empty: your network's.",
     )
+    # The portal's language for this user (a code of settings.LANGUAGES); empty:
+    # the browser's Accept-Language.
+    language = models.CharField(max_length=10, blank=True, default="", db_default="")
 
     class Meta(AbstractUser.Meta):
         swappable = "AUTH_USER_MODEL"

@@ -23,6 +23,7 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.utils.translation import gettext
 
 from accounts.services import audit_record
 
@@ -44,11 +45,17 @@ class Lockout:
     @property
     def message(self) -> str:
         minutes = max(1, round(self.seconds / 60))
-        where = "this account" if self.scope == "account" else "your address"
-        return (
-            f"Too many failed log-ins for {where}: log-in is locked for "
-            f"{minutes} minute(s). An administrator can unlock it sooner."
-        )
+        if self.scope == "account":
+            text = gettext(
+                "Too many failed log-ins for this account: log-in is locked for "
+                "%(minutes)s minute(s). An administrator can unlock it sooner."
+            )
+        else:
+            text = gettext(
+                "Too many failed log-ins for your address: log-in is locked for "
+                "%(minutes)s minute(s). An administrator can unlock it sooner."
+            )
+        return text % {"minutes": minutes}
 
 
 def _scopes(username: str, address: str) -> list[tuple[str, str, int]]:

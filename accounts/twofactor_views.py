@@ -15,6 +15,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render, resolve_url
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.http import AuthenticatedHttpRequest
@@ -79,7 +80,7 @@ def login_code(request: HttpRequest) -> HttpResponse:
     """The log-in's second step: a TOTP or a recovery code."""
     found = _pending_user(request)
     if found is None:
-        messages.info(request, "Log in with your password first.")
+        messages.info(request, gettext("Log in with your password first."))
         return redirect("accounts:login")
     user, pending = found
     address = client_address(request)
@@ -100,8 +101,8 @@ def login_code(request: HttpRequest) -> HttpResponse:
                 if how == "recovery":
                     messages.warning(
                         request,
-                        f"You logged in with a recovery code; "
-                        f"{recovery_codes_left(user=user)} left.",
+                        gettext("You logged in with a recovery code; %(left)s left.")
+                        % {"left": recovery_codes_left(user=user)},
                     )
                 target = str(pending.get("next") or "")
                 if not url_has_allowed_host_and_scheme(
@@ -112,7 +113,9 @@ def login_code(request: HttpRequest) -> HttpResponse:
             lockout = login_failed(
                 username=user.username, address=address, one_time_code=True
             )
-            error = "That code is not valid. Enter the current code from your app."
+            error = gettext(
+                "That code is not valid. Enter the current code from your app."
+            )
             status = 400
         if lockout is not None:
             error = lockout.message
@@ -147,14 +150,20 @@ def two_factor_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
                 user=user, code=code, ip_address=address
             )
             if codes is not None:
-                messages.success(request, "Two-factor log-in is on.")
+                messages.success(request, gettext("Two-factor log-in is on."))
                 return _show_codes(request, codes)
-            error = "That code does not match. Check the app's clock and try again."
+            error = gettext(
+                "That code does not match. Check the app's clock and try again."
+            )
         elif action in {"disable", "renew"} and two_factor_enabled(user):
             if action == "disable" and two_factor_required(user):
-                error = "Your role requires two-factor log-in; it cannot be turned off."
+                error = gettext(
+                    "Your role requires two-factor log-in; it cannot be turned off."
+                )
             elif not two_factor_verify(user=user, code=code, ip_address=address):
-                error = "Enter a current code from your app (or a recovery code)."
+                error = gettext(
+                    "Enter a current code from your app (or a recovery code)."
+                )
             elif action == "renew":
                 return _show_codes(
                     request,
@@ -162,10 +171,10 @@ def two_factor_settings(request: AuthenticatedHttpRequest) -> HttpResponse:
                 )
             else:
                 two_factor_disable(user=user, actor=user, ip_address=address)
-                messages.success(request, "Two-factor log-in is off.")
+                messages.success(request, gettext("Two-factor log-in is off."))
                 return redirect("accounts:two_factor")
         else:
-            error = "Nothing to do."
+            error = gettext("Nothing to do.")
         status = 400
     enabled = two_factor_enabled(user)
     return render(
@@ -193,7 +202,11 @@ def user_two_factor_reset(request: AuthenticatedHttpRequest, pk: int) -> HttpRes
         ip_address=client_address(request) or None,
         detail="reset by an administrator",
     ):
-        messages.success(request, f"Two-factor log-in of {target.username} removed.")
+        messages.success(
+            request,
+            gettext("Two-factor log-in of %(user)s removed.")
+            % {"user": target.username},
+        )
     return redirect("accounts:user_detail", pk=target.pk)
 
 
@@ -215,14 +228,14 @@ class TwoFactorRequiredMiddleware:
             and not two_factor_enabled(user)
         ):
             if request.path.startswith("/api/"):
-                message = (
+                message = gettext(
                     "Your role requires two-factor log-in: enable it in the portal."
                 )
                 return JsonResponse(
                     {"errors": [{"field": None, "message": message}]}, status=403
                 )
             messages.info(
-                request, "Your role requires two-factor log-in: set it up now."
+                request, gettext("Your role requires two-factor log-in: set it up now.")
             )
             return redirect(reverse("accounts:two_factor"))
         return self.get_response(request)

@@ -15,7 +15,8 @@ from django.core.paginator import Paginator
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext
 from django.views.decorators.http import require_POST
 
 from accounts.diff import DiffRow, audit_diff
@@ -397,7 +398,10 @@ def preferences(request: AuthenticatedHttpRequest) -> HttpResponse:
     if request.method == "POST":
         if form.is_valid():
             form.save()
-            messages.success(request, "Preferences saved.")
+            # The page that confirms it is already in the chosen language.
+            if request.user.language:
+                translation.activate(request.user.language)
+            messages.success(request, gettext("Preferences saved."))
             return redirect("accounts:preferences")
         status = 400
     return render(

@@ -80,9 +80,11 @@ MIDDLEWARE = [
     "cms.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "accounts.middleware.UserLanguageMiddleware",
     "accounts.middleware.UserTimeZoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "accounts.twofactor_views.TwoFactorRequiredMiddleware",
@@ -104,6 +106,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "accounts.context_processors.navigation",
@@ -362,7 +365,14 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 # --- I18N / time ----------------------------------------------------------------
-LANGUAGE_CODE = "en-us"
+# The portal speaks the languages below (catalogues in locale/, compiled .mo files
+# shipped); a user's own choice (preferences) wins over the browser's
+# Accept-Language (accounts.middleware.UserLanguageMiddleware). Dates and numbers
+# follow the language: cms/formats/<language>/formats.py.
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["cms.formats"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

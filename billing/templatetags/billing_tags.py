@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django import template
+from django.utils.formats import number_format
 
 from billing.rating import lines_from_json, round_money
 
@@ -18,7 +19,9 @@ def money(amount: Any, currency: str = "") -> str:
     if amount is None or amount == "":
         return "—"
     value = round_money(Decimal(str(amount)), currency or "EUR")
-    return f"{currency} {value:,}".strip()
+    places = max(0, -int(value.as_tuple().exponent))
+    # Grouped as the active language writes numbers (1,234.50 / 1.234,50).
+    return f"{currency} {number_format(value, places, force_grouping=True)}".strip()
 
 
 @register.filter
@@ -36,7 +39,8 @@ def duration(seconds: Any) -> str:
 def kwh(energy_wh: Any) -> str:
     if energy_wh is None or energy_wh == "":
         return "—"
-    return f"{(Decimal(int(energy_wh)) / 1000).quantize(Decimal('0.001'))} kWh"
+    energy_kwh = (Decimal(int(energy_wh)) / 1000).quantize(Decimal("0.001"))
+    return f"{number_format(energy_kwh, 3)} kWh"
 
 
 @register.filter

@@ -6,6 +6,7 @@ import zoneinfo
 from datetime import datetime
 
 from django import template
+from django.utils.formats import date_format, number_format
 
 register = template.Library()
 
@@ -20,7 +21,7 @@ def local_time(value: datetime | None, tz_name: str | None) -> str:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         zone = zoneinfo.ZoneInfo("UTC")
     local = value.astimezone(zone)
-    return f"{local:%Y-%m-%d %H:%M:%S} {local.tzname()}"
+    return f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
 
 
 @register.filter
@@ -28,7 +29,7 @@ def kwh(value_wh: float | None) -> str:
     """Watt-hours as kWh with two decimals (no unit: the column or label carries it)."""
     if value_wh is None:
         return "—"
-    return f"{value_wh / 1000:.2f}"
+    return number_format(round(value_wh / 1000, 2), 2)
 
 
 @register.filter
@@ -36,7 +37,7 @@ def kw(value_w: float | None) -> str:
     """Watts as kW with two decimals."""
     if value_w is None:
         return "—"
-    return f"{value_w / 1000:.2f}"
+    return number_format(round(value_w / 1000, 2), 2)
 
 
 @register.filter

@@ -15,6 +15,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.formats import localize
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
 
 from stations.live.selectors import ConnectorRow
 from stations.templatetags.stations_tags import kw_from_w, kwh_from_wh, local_time
@@ -22,7 +23,6 @@ from stations.templatetags.stations_tags import kw_from_w, kwh_from_wh, local_ti
 # Stands in for the primary key while a URL pattern is reversed once.
 _PK_PLACEHOLDER = 987654321
 _MUTED_DASH = mark_safe('<span class="muted">—</span>')
-_UNASSIGNED_CELL = mark_safe('<td><span class="muted">Unassigned</span></td>')
 
 
 @functools.lru_cache(maxsize=64)
@@ -66,7 +66,7 @@ def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
                 station.name,
             )
             if station is not None
-            else _UNASSIGNED_CELL
+            else format_html('<td><span class="muted">{}</span></td>', _("Unassigned"))
         )
     error = (
         format_html(' <span class="muted">{}</span>', connector.error_code)
@@ -77,11 +77,12 @@ def connector_row_html(row: ConnectorRow, *, board_columns: bool) -> SafeString:
     if session is not None:
         session_cell = format_html(
             '<a href="{}">#{}</a> <span class="mono">{}</span> '
-            '<span class="muted">since {}</span>',
+            '<span class="muted">{}</span>',
             _url("charging:session_detail", session.pk),
             session.pk,
             session.id_tag,
-            local_time(session.started_at, row.time_zone),
+            _("since %(started)s")
+            % {"started": local_time(session.started_at, row.time_zone)},
         )
         power, energy = kw_from_w(session.power_w), kwh_from_wh(session.energy_wh)
     else:

@@ -23,7 +23,9 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 from django.http import Http404
 from django.template.loader import render_to_string
+from django.utils import translation
 
+from accounts.middleware import user_language
 from accounts.models import User
 from cms.loops import loop_local
 from stations.live import bus as livebus
@@ -209,6 +211,11 @@ class LiveConsumer(livebus.PushConsumer):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.view = view if view in VIEWS else "board"
+        # Fragments are rendered in the language of the page that opened the socket.
+        headers = dict(self.scope.get("headers") or [])
+        self.language = user_language(
+            user, headers.get(b"accept-language", b"").decode("latin-1")
+        )
         self.network_ids = network_ids
         self.visible_rows: _VisibleRows | None = None
         if self.view in ("board", "station") and "rows" in params:
@@ -300,6 +307,7 @@ class LiveConsumer(livebus.PushConsumer):
                 # browsers never queue behind the chargers' writes (or slow them).
                 key = (
                     self.user.pk,
+                    self.language,
                     self.view,
                     tuple(sorted(set(map(_event_key, events)), key=repr)),
                 )
@@ -348,6 +356,10 @@ class LiveConsumer(livebus.PushConsumer):
         return None  # connector 0, commands and others: no row to patch
 
     def _render_fragments(self, events: list[dict[str, Any]]) -> str:
+        with translation.override(self.language):
+            return self._fragments(events)
+
+    def _fragments(self, events: list[dict[str, Any]]) -> str:
         user = self.user
         wanted: Q | None = None
         if self.visible_rows is not None:
@@ -396,6 +408,10 @@ class LiveConsumer(livebus.PushConsumer):
         return panels
 
     def _render_overview(self) -> str:
+        with translation.override(self.language):
+            return self._overview()
+
+    def _overview(self) -> str:
         user = self.user
         scoped = network_list_for_user(user=user)
         if self.network_ids is not None:

@@ -8,6 +8,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from django import template
+from django.utils.formats import date_format, number_format
 from django.utils.http import urlencode
 
 from stations.live.selectors import zone
@@ -17,10 +18,12 @@ register = template.Library()
 
 @register.filter
 def local_time(value: dt.datetime | None, time_zone: str | None = None) -> str:
-    """``2026-03-01 14:02:11 CET`` in the given IANA zone; an em dash when empty."""
+    """``2026-03-01 14:02:11 CET`` in the given IANA zone (the date as the active
+    language writes it: ``01.03.2026 14:02:11 CET`` in German); a dash when empty."""
     if not value:
         return "—"
-    return value.astimezone(zone(time_zone)).strftime("%Y-%m-%d %H:%M:%S %Z")
+    local = value.astimezone(zone(time_zone))
+    return f"{date_format(local, 'DATETIME_FORMAT')} {local.tzname()}"
 
 
 def _thousandths(value: float | int) -> Decimal:
@@ -32,7 +35,7 @@ def kw_from_w(value: float | int | None) -> str:
     """Watts as ``12.34 kW``."""
     if value is None:
         return "—"
-    return f"{_thousandths(value)} kW"
+    return f"{number_format(_thousandths(value), 2)} kW"
 
 
 @register.filter
@@ -40,7 +43,7 @@ def kwh_from_wh(value: float | int | None) -> str:
     """Watt-hours as ``12.34 kWh``."""
     if value is None:
         return "—"
-    return f"{_thousandths(value)} kWh"
+    return f"{number_format(_thousandths(value), 2)} kWh"
 
 
 @register.filter
