@@ -192,6 +192,9 @@ def _int(params: dict[str, list[str]], name: str) -> int | None:
 class LiveConsumer(livebus.PushConsumer):
     """Pushes live fragments to one portal page, within the user's scope."""
 
+    # The language fragments are rendered in (set from the user or browser at connect).
+    language = "en"
+
     async def connect(self) -> None:
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
