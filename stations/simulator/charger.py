@@ -975,7 +975,11 @@ class SimulatedCharger:
         if connector.reservation is not None:
             # The driver who reserved turns up; nobody else may use the connector.
             return SessionRequest(id_tag=connector.reservation.id_tag)
-        return SessionRequest(id_tag=self.rng.choice(self.options.id_tags))
+        # A driver's card is in one car at a time: a tag already charging on another
+        # connector here is not drawn again (the CMS limits open sessions per token).
+        busy = {c.transaction.id_tag for c in self.connectors if c.transaction}
+        free = [tag for tag in self.options.id_tags if tag not in busy]
+        return SessionRequest(id_tag=self.rng.choice(free or self.options.id_tags))
 
     def _expire_reservation(self, connector: ConnectorState) -> None:
         reservation = connector.reservation

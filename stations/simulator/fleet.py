@@ -7,7 +7,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from stations.simulator.charger import ChargerOptions, SimulatedCharger
 from stations.simulator.hardware import ChargerSpec, spec_for_index
@@ -60,7 +60,7 @@ class Fleet:
             (SimulatedStation201 if ocpp_id in ocpp201_ids else SimulatedCharger)(
                 ocpp_id,
                 (specs or {}).get(ocpp_id) or spec_for_index(index),
-                options,
+                _drivers_of(options, index, len(ocpp_ids)),
                 rng=random.Random(seeder.getrandbits(64)),  # noqa: S311
             )
             for index, ocpp_id in enumerate(ocpp_ids)
@@ -87,3 +87,13 @@ class Fleet:
         # Spread the first connections so a large fleet does not arrive at once.
         await asyncio.sleep(min(index * 0.05, 10.0))
         await charger.run()
+
+
+def _drivers_of(options: ChargerOptions, index: int, fleet_size: int) -> ChargerOptions:
+    """The cards that turn up at charger ``index``: with two or more per charger the
+    fleet's cards are dealt out so no card is at two chargers at once (the CMS
+    answers ConcurrentTx to a card's second open session); fewer are shared."""
+    tags = options.id_tags
+    if fleet_size < 2 or len(tags) < 2 * fleet_size:
+        return options
+    return replace(options, id_tags=tags[index::fleet_size])

@@ -24,6 +24,7 @@ from typing import Any
 
 import pytest
 import websockets
+from django.db import connection
 
 from cms.management.commands.serve import server_command
 from sessions_app.models import ChargingSession, MeterValue
@@ -252,7 +253,14 @@ def test_sigterm_during_a_database_outage_does_not_hang(
     settings.ASGI_SHUTDOWN_TIMEOUT_S = SHUTDOWN_TIMEOUT_S
     port = free_port()
     log = tmp_path / "server.log"
-    env = server_environment(CMS_LIVE_SERVER_DB="cms_database_that_is_gone")
+    # A database that is not there: on SQLite a file in a directory that does not
+    # exist (so nothing is created in the checkout), on PostgreSQL an unknown name.
+    gone = (
+        str(tmp_path / "gone" / "cms.sqlite3")
+        if connection.vendor == "sqlite"
+        else "cms_database_that_is_gone"
+    )
+    env = server_environment(CMS_LIVE_SERVER_DB=gone)
     with log.open("wb") as log_file:
         server = subprocess.Popen(
             server_command("uvicorn", "127.0.0.1", port),

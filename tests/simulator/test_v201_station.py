@@ -46,6 +46,8 @@ def _registered(station_a: Any, ocpp_id: str, connectors: int) -> ChargePoint:
             max_power_kw=Decimal("22"),
         )
     IdTokenFactory(token="SIM-201-TAG", network=station_a.network)
+    # A second driver for the remote start: one card has one open session at a time.
+    IdTokenFactory(token="SIM-201-TAG-2", network=station_a.network)
     return charge_point
 
 
@@ -106,7 +108,7 @@ def test_a_simulated_201_station_boots_charges_and_answers_the_cms(
                 _send,
                 charge_point,
                 "RemoteStartTransaction",
-                {"idTag": "SIM-201-TAG", "connectorId": 2},
+                {"idTag": "SIM-201-TAG-2", "connectorId": 2},
                 operator,
             )
             seen["remote"] = await poll(
