@@ -173,7 +173,11 @@ class CampaignActionApi(APIView):
     authentication_classes = [TokenAuthentication, SessionAuthentication]
     permission_classes = [IsAuthenticated]
 
-    @extend_schema(request=None, responses=CampaignSerializer)
+    @extend_schema(
+        operation_id="api_v1_fleet_campaigns_action",
+        request=None,
+        responses=CampaignSerializer,
+    )
     def post(self, request: Request, pk: int, verb: str) -> Response:
         campaign = campaign_get_for_user(user=request.user, pk=pk)
         action = CAMPAIGN_ACTIONS.get(verb)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 import schemathesis
+from django.core.management import call_command
 from hypothesis import HealthCheck, given, settings
 from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
@@ -51,6 +53,12 @@ def api_keys(db: None) -> dict[str, str]:
 
 
 @pytest.mark.django_db(transaction=True)
+def test_the_schema_generates_without_a_warning(tmp_path: Path) -> None:
+    """A warning (e.g. two operations under one id) also fails ``check --deploy``."""
+    call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "s.yaml"))
+    assert "api_v1_fleet_campaigns_action" in (tmp_path / "s.yaml").read_text()
+
+
 def test_no_input_makes_the_api_answer_5xx(api_keys, asgi_server):
     """Fuzz every GET and POST operation of the schema (a few examples each)."""
     schema = schemathesis.openapi.from_url(
