@@ -53,7 +53,10 @@ def test_steady_load_is_fully_answered_and_logged(server_factory):
     """200 chargers with sessions for 20 s: every CALL answered, logged, no socket lost."""
     prefix = "SMOKE-"
     _seed(prefix)
-    server = server_factory(OCPP_UNKNOWN_CHARGERS="reject")
+    # Every generated charger connects from loopback, as in bench/run.py.
+    server = server_factory(
+        OCPP_UNKNOWN_CHARGERS="reject", OCPP_UNBOOTED_PER_ADDRESS="1000000"
+    )
     config = LoadConfig(
         urls=(f"{server.ws_url}/ocpp/",),
         mode="steady",
