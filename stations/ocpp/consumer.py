@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import random
 import re
@@ -55,6 +56,8 @@ _UNIQUE_ID_PREFIX = re.compile(r'^\s*\[\s*\d\s*,\s*"([^"\\]{1,255})"')
 # A failing channel-layer receive (Redis restart, "Timeout reading") is retried
 # with a capped, jittered backoff instead of ending the consumer and its socket.
 CHANNEL_RECEIVE_BACKOFF_S = (0.05, 5.0)
+# The longest a command waits for the answer to a charger call being handled.
+_ANSWER_FIRST_WAIT_S = 5.0
 _UNKNOWN_REFUSED = "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
 # Refusals that no credentials could fix: answered 403, not 401 with a challenge.
 _NOT_CREDENTIAL_FAILURES = frozenset({_UNKNOWN_REFUSED})
@@ -105,12 +108,27 @@ class _ConsumerConnection:
         # When the frame being handled arrived (time.monotonic()): the answer's
         # delay as the charger sees it includes the wait in the inbox.
         self.received_at = 0.0
+        # Set unless a charger's CALL is being handled (read, not yet answered).
+        # A command the CMS decides on from what that call committed (e.g. a
+        # RemoteStopTransaction for the transaction id a StartTransaction has
+        # just stored) must reach the charger after the answer that tells the
+        # charger that id, not overtake it on the socket: commands wait here.
+        self.answered = asyncio.Event()
+        self.answered.set()
 
     async def recv(self) -> str:
         text, self.received_at = await self._consumer.inbox.get()
+        # OCPP-J §4.1: [2, ...] is a CALL (MessageTypeId 2); results and errors
+        # to the CMS's own calls (3, 4) are not answered.
+        if text.lstrip()[1:].lstrip().startswith("2"):
+            self.answered.clear()
         return text
 
     async def send(self, message: str) -> None:
+        if message.startswith(("[3", "[4")):
+            # The CMS only sends CALLRESULT/CALLERROR frames to answer the
+            # charger's CALL, handled one at a time (OCPP-J §4.1.1).
+            self.answered.set()
         try:
             await self._consumer.send(text_data=message)
         except OSError:
@@ -145,6 +163,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     _certificate_serial = ""
     _protocol_max = ""
     cp: CentralSystemSession | None = None
+    _connection: _ConsumerConnection
     adapter: VersionAdapter | None = None
     boot_watch: BootWatch | None = None
     _was_accepted = False
@@ -244,9 +263,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._take_over(opened.replaced_channel)
         await self.accept(subprotocol=subprotocol)
         self.adapter = adapter
+        self._connection = _ConsumerConnection(self)
         self.cp = adapter.central_system(
             self.ocpp_id,
-            _ConsumerConnection(self),
+            self._connection,
             charge_point_id=opened.charge_point_id,
             writer=self._writer,
             publish=livebus.publish,
@@ -556,6 +576,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
             request = self.adapter.request_for(
                 WireCall(claimed.action, claimed.payload)
             )
+            # After the answer to a charger call being handled, if any (bounded:
+            # a handler never answering must not hold the command back for good).
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._connection.answered.wait(), _ANSWER_FIRST_WAIT_S
+                )
             await asyncio.wait_for(
                 self.cp.call(
                     request,
