@@ -31,7 +31,7 @@ install: $(VENV)/.installed
 run: install
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py migrate --noinput >/dev/null
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py load_demo_data
-	@DEBUG=$${DEBUG:-true} DEMO_MODE=true $(BIN)/python manage.py embedded_env >/dev/null
+	@DEBUG=$${DEBUG:-true} DEMO_MODE=true PORT=$(PORT) $(BIN)/python manage.py embedded_env >/dev/null
 	@DEBUG=$${DEBUG:-true} DEMO_MODE=true PORT=$(PORT) SIMULATE=$(SIMULATE) SIMULATE_OCPP201=$(SIMULATE_OCPP201) $(BIN)/python manage.py serve --demo
 
 browser-deps:

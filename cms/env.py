@@ -89,6 +89,8 @@ def env_secret(name: str, default: str | None = None) -> str | None:
 # The variables `make run` sets for the embedded product; a manage.py command run
 # beside it with none of them set reads them from VAR_DIR/embedded.env.
 EMBEDDED_ENV_VARIABLES = ("DEBUG", "DEMO_MODE", "SECRET_KEY", "DATABASE_URL")
+# Also recorded, and applied only where the environment does not set them.
+EMBEDDED_ENV_EXTRA = ("OCPI_BASE_URL",)
 EMBEDDED_ENV_FILE_NAME = "embedded.env"
 
 
@@ -107,9 +109,13 @@ def embedded_env_apply(path: Path) -> bool:
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         name, sep, value = line.partition("=")
-        if not sep or name.strip() not in EMBEDDED_ENV_VARIABLES:
-            raise ImproperlyConfigured(f"{path}:{number}: not NAME=value of {names}")
+        known = (*EMBEDDED_ENV_VARIABLES, *EMBEDDED_ENV_EXTRA)
+        if not sep or name.strip() not in known:
+            raise ImproperlyConfigured(f"{path}:{number}: not NAME=value of {known}")
         values[name.strip()] = value.strip()
+    for name in EMBEDDED_ENV_EXTRA:
+        if name in os.environ:
+            values.pop(name, None)
     os.environ.update(values)
     return True
 
@@ -122,6 +128,7 @@ def embedded_env_write(path: Path, values: dict[str, str]) -> None:
         "# embedded product, read by manage.py commands run without DEBUG, DEMO_MODE,",
         "# SECRET_KEY or DATABASE_URL in their environment.",
         *(f"{name}={values[name]}" for name in EMBEDDED_ENV_VARIABLES),
+        *(f"{name}={values[name]}" for name in EMBEDDED_ENV_EXTRA if name in values),
     ]
     temporary = path.with_suffix(".tmp")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -316,7 +316,12 @@ ALERT_WEBHOOK_BACKOFF_MAX_SECONDS = env_int(
 OCPI_COUNTRY_CODE = (env_str("OCPI_COUNTRY_CODE", "NL") or "NL").upper()
 OCPI_PARTY_ID = (env_str("OCPI_PARTY_ID", "CMS") or "CMS").upper()
 OCPI_BUSINESS_NAME = env_str("OCPI_BUSINESS_NAME", "CMS") or "CMS"
-OCPI_BASE_URL = (env_str("OCPI_BASE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# Default: this machine at the port `manage.py serve` listens on (PORT, and https
+# when it terminates TLS), so `PORT=9000 make run` tells partners port 9000.
+_OCPI_LOCAL_BASE_URL = "{}://127.0.0.1:{}".format(
+    "https" if env_bool("TLS", False) else "http", env_int("PORT", 8000, minimum=1)
+)
+OCPI_BASE_URL = (env_str("OCPI_BASE_URL", _OCPI_LOCAL_BASE_URL) or "").rstrip("/")
 OCPI_TIMEOUT_SECONDS = env_float("OCPI_TIMEOUT_SECONDS", 10.0)
 OCPI_PAGE_LIMIT = env_int("OCPI_PAGE_LIMIT", 100, minimum=1)
 OCPI_PUSH_MAX_ATTEMPTS = env_int("OCPI_PUSH_MAX_ATTEMPTS", 8, minimum=1)

@@ -68,3 +68,16 @@ def test_a_process_that_sets_any_variable_itself_ignores_the_embedded_file(
     production_like = _manage(var_dir, "check", DEBUG="false")
     assert production_like.returncode != 0
     assert "SECRET_KEY" in production_like.stderr
+
+
+def test_partners_are_told_the_port_make_run_serves_on(tmp_path: Path) -> None:
+    """`PORT=9123 make run`: `ocpi_token_a` typed beside it prints port 9123."""
+    var_dir = tmp_path / "var"
+    for step in (("migrate", "--noinput"), ("embedded_env",)):
+        done = _manage(var_dir, *step, DEBUG="true", DEMO_MODE="true", PORT="9123")
+        assert done.returncode == 0, done.stderr
+    beside = _manage(
+        var_dir, "ocpi_token_a", "--country-code", "NL", "--party-id", "ABC"
+    )
+    assert beside.returncode == 0, beside.stderr
+    assert "versions_url=http://127.0.0.1:9123/ocpi/versions" in beside.stdout

@@ -30,6 +30,8 @@ class Command(BaseCommand):
                 "DEMO_MODE": "true" if settings.DEMO_MODE else "false",
                 "SECRET_KEY": settings.SECRET_KEY,
                 "DATABASE_URL": os.environ.get("DATABASE_URL", ""),
+                # The URL partners are told (its default follows PORT and TLS).
+                "OCPI_BASE_URL": settings.OCPI_BASE_URL,
             },
         )
         self.stdout.write(f"Wrote {path}")
