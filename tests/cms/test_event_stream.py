@@ -8,6 +8,7 @@ import json
 import time
 import uuid
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import redis
@@ -245,6 +246,25 @@ def test_id_tags_are_pseudonymised(streamed):
     assert starts["CP-ST-16"]["start_kwh"] == 1.0
 
 
+def _read_to_the_end(consumer: StatusViewConsumer, client: Any) -> None:
+    """Poll until the consumer group has been handed every entry of its streams."""
+    deadline = time.monotonic() + 10
+    while True:
+        consumer.poll(block_ms=200)
+        at_end = [
+            next(
+                group["last-delivered-id"]
+                for group in client.xinfo_groups(stream)
+                if group["name"] == consumer.group
+            )
+            == client.xinfo_stream(stream)["last-generated-id"]
+            for stream in consumer.streams
+        ]
+        if all(at_end):
+            return
+        assert time.monotonic() < deadline, "the group never reached the stream ends"
+
+
 def test_a_redelivered_event_keeps_its_id_and_is_applied_once(streamed):
     prefix, client = streamed
     consumer = StatusViewConsumer(client, prefix=prefix)
@@ -253,9 +273,7 @@ def test_a_redelivered_event_keeps_its_id_and_is_applied_once(streamed):
 
     OutboxEvent.objects.filter(kind="connector.status").update(state="pending")
     outbox_relay()  # at least once: the same events again
-    deadline = time.monotonic() + 3
-    while time.monotonic() < deadline:
-        consumer.poll(block_ms=200)
+    _read_to_the_end(consumer, client)
 
     ids = [d["event_id"] for d in _documents(client, f"{prefix}status")]
     assert len(ids) == 2 * before

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -20,6 +19,7 @@ from stations.models import ChargePoint
 from stations.remote.dispatch import command_wait
 from stations.remote.services import configuration_boot_sweep, configuration_fetch
 from tests.factories import ChargePointFactory
+from tests.ocpp.client import wait_for
 from tests.simulator.support import running
 
 
@@ -53,13 +53,7 @@ def test_the_most_specific_scope_wins(operator, station_a):
 
 
 def wait(query: Callable[[], Any], *, deadline_s: float = 30.0, what: str) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        result = query()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(query, deadline_s, what=what)
 
 
 def converge_until(

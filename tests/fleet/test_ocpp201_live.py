@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,19 +22,14 @@ from stations.models import ChargePoint
 from stations.simulator.hardware import spec_from_connectors
 from stations.simulator.v201 import SimulatedStation201
 from tests.factories import ChargePointFactory
+from tests.ocpp.client import wait_for
 from tests.simulator.support import fast_options
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def wait(query: Callable[[], Any], *, deadline_s: float = 60.0, what: str) -> Any:
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        result = query()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
+    return wait_for(query, deadline_s, what=what)
 
 
 def test_a_201_station_converges_a_variable_and_takes_a_campaign(

@@ -123,13 +123,15 @@ def boot() -> call.BootNotification:
     )
 
 
-def wait_for(condition: Callable[[], T], timeout: float = 10.0) -> T:
-    """Poll ``condition`` until it returns something truthy (or fail)."""
+def wait_for(
+    condition: Callable[[], T], timeout: float = 10.0, *, what: str = "condition"
+) -> T:
+    """Poll ``condition`` until it returns something truthy (or fail naming ``what``)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout}s")
+            raise AssertionError(f"{what} not met within {timeout}s")
         time.sleep(0.05)
