@@ -9,7 +9,7 @@ SIMULATE_OCPP201 ?= 2
 DEMO_PASSWORD ?= demo-charge-2026
 export DEMO_PASSWORD
 
-.PHONY: run test install lint typecheck migrations-check browser-deps clean services-stop run-distributed audit
+.PHONY: run test install lint typecheck migrations-check browser-deps nginx-deps clean services-stop run-distributed audit
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -42,6 +42,15 @@ browser-deps:
 	  else echo "error: /usr/bin/chromium missing: apt-get install chromium"; exit 1; fi; \
 	fi
 
+# nginx for the TLS-proxy tests (security profiles behind nginx, as make run-distributed).
+nginx-deps:
+	@if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing nginx-light with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null; \
+	  else echo "error: nginx missing: apt-get install nginx-light"; exit 1; fi; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -61,7 +70,7 @@ migrations-check: install
 
 # Starts throwaway PostgreSQL + Redis, then checks migrations, lint, types and runs the
 # whole suite against PostgreSQL (and the browser tests in Chromium).
-test: install browser-deps
+test: install browser-deps nginx-deps
 	@services="$$(.ci/services.sh start)" || { echo "error: PostgreSQL/Redis did not start (a port in use? logs in var/test-services/)"; exit 1; }; \
 	  eval "$$services"; \
 	  set -e; \
