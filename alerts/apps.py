@@ -119,6 +119,11 @@ class AlertsConfig(AppConfig):
             EventKind.ALERT_RESOLVED,
         ):
             subscribe(kind, notify_alert_notice, external=True)
+        from alerts.notifications import stream_webhooks
         from alerts.streams import alert_stream_register
+        from cms.streams import stream_sink_register
 
         alert_stream_register()
+        # The stream's documents of the kinds webhook endpoints chose: the same
+        # signed deliveries as the alert webhooks.
+        stream_sink_register(stream_webhooks)

@@ -7,6 +7,7 @@ from django import forms
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils.translation import gettext_lazy as _
 
 from accounts.models import Role
 from alerts.models import (
@@ -19,6 +20,7 @@ from alerts.models import (
     WebhookEndpoint,
 )
 from cms.forms import form_field
+from cms.streams import enabled_kinds as stream_enabled_kinds
 from stations.models import ChargePoint, Network
 
 
@@ -77,6 +79,22 @@ class WebhookEndpointForm(forms.ModelForm):
         help_text="Leave empty to keep the current secret (a new one is generated for a new endpoint).",
     )
 
+    stream_kinds = forms.MultipleChoiceField(
+        required=False,
+        label=_("Event-stream documents"),
+        choices=[
+            ("status", _("Connector status")),
+            ("meter_values", _("Meter values")),
+            ("transactions", _("Transactions (start and stop)")),
+        ],
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_(
+            "Also post these documents of the network's event stream, one POST per "
+            "document (body: kind, event_id, data). A kind must be on in the "
+            "EVENT_STREAM_KINDS setting."
+        ),
+    )
+
     class Meta:
         model = WebhookEndpoint
         fields = [
@@ -84,14 +102,29 @@ class WebhookEndpointForm(forms.ModelForm):
             "name",
             "url",
             "secret",
+            "send_alerts",
             "min_severity",
             "send_resolved",
+            "stream_kinds",
             "is_active",
         ]
 
     def __init__(self, *args: Any, networks: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         form_field(self, "network", forms.ModelChoiceField).queryset = networks
+
+    def clean_stream_kinds(self) -> list[str]:
+        kinds = list(self.cleaned_data.get("stream_kinds") or [])
+        off = [kind for kind in kinds if kind not in stream_enabled_kinds()]
+        if off:
+            raise ValidationError(
+                _(
+                    "The event stream does not relay %(kinds)s: add them to the "
+                    "EVENT_STREAM_KINDS setting first."
+                )
+                % {"kinds": ", ".join(off)}
+            )
+        return kinds
 
     def clean_url(self) -> str:
         url = self.cleaned_data["url"]

@@ -454,7 +454,8 @@ class NotificationRecord(models.Model):
 
 
 class WebhookEndpoint(models.Model):
-    """A URL that receives signed JSON for the alerts of one network."""
+    """A URL that receives signed JSON for the alerts of one network, and, for the
+    event-stream kinds it names, the network's stream documents (``cms.streams``)."""
 
     network = models.ForeignKey(
         "stations.Network", on_delete=models.CASCADE, related_name="webhook_endpoints"
@@ -470,6 +471,12 @@ class WebhookEndpoint(models.Model):
     send_resolved = models.BooleanField(
         default=True, help_text="Also post when an alert resolves."
     )
+    send_alerts = models.BooleanField(
+        default=True, help_text="Post the network's alert events."
+    )
+    # Event-stream kinds (``status``, ``meter_values``, ``transactions``) whose
+    # documents of this network are posted too, one delivery per document.
+    stream_kinds = models.JSONField(default=list, blank=True)
     is_active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -503,7 +510,9 @@ class WebhookDelivery(models.Model):
         on_delete=models.SET_NULL,
         related_name="webhook_deliveries",
     )
-    event_key = models.CharField(max_length=30)
+    # ``opened:<n>`` ... for alert events; ``<stream kind>:<event_id>`` for a
+    # stream document (the event id de-duplicates a redelivered document).
+    event_key = models.CharField(max_length=80)
     body = models.TextField(help_text="The exact bytes signed and posted (UTF-8).")
     status = models.CharField(
         max_length=10, choices=Status.choices, default=Status.PENDING
@@ -521,6 +530,13 @@ class WebhookDelivery(models.Model):
             models.UniqueConstraint(
                 fields=["endpoint", "alert", "event_key"],
                 name="webhook_delivery_unique_event",
+            ),
+            # Stream documents have no alert, and NULLs are distinct in a
+            # unique constraint: their own one.
+            models.UniqueConstraint(
+                fields=["endpoint", "event_key"],
+                condition=models.Q(alert__isnull=True),
+                name="webhook_delivery_unique_stream_event",
             ),
         ]
 

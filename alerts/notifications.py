@@ -8,6 +8,12 @@ the process dies before any after-commit work. Each (alert, channel, event)
 is recorded under a unique key before anything is sent, so a task that runs
 twice sends nothing twice. Webhook bodies are stored with the delivery and
 signed exactly as posted: ``X-CMS-Signature: sha256=<hex HMAC-SHA256(secret, body)>``.
+
+The same endpoints and deliveries carry the event stream's documents
+(``cms.streams``) of the kinds an endpoint names in ``stream_kinds``:
+``stream_webhooks`` is the stream's sink, called by the outbox relay for every
+relayed document, in the relay's transaction; the delivery's key is the kind
+and the document's ``event_id``, so a redelivered document is posted once.
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from alerts.models import (
     severity_at_least,
 )
 from cms.tasks import enqueue_on_commit
+from stations.models import ChargePoint
 
 logger = logging.getLogger(__name__)
 
@@ -228,7 +235,7 @@ def alert_notify(*, alert_id: int, event_key: str) -> list[int]:
     if alert.network_id is None:
         return []
     endpoints = WebhookEndpoint.objects.filter(
-        network_id=alert.network_id, is_active=True
+        network_id=alert.network_id, is_active=True, send_alerts=True
     )
     delivery_ids: list[int] = []
     for endpoint in endpoints:
@@ -253,6 +260,78 @@ def alert_notify(*, alert_id: int, event_key: str) -> list[int]:
         for delivery_id in delivery_ids:
             enqueue_on_commit(webhook_deliver_task, delivery_id=delivery_id)
     return delivery_ids
+
+
+# The stream kinds an endpoint may take: ``alerts`` go out as alert webhooks.
+WEBHOOK_STREAM_KINDS = ("status", "meter_values", "transactions")
+
+
+def stream_payload(
+    kind: str, document: dict[str, Any], *, network_id: int
+) -> dict[str, Any]:
+    """The JSON document a webhook receives for one event-stream document."""
+    return {
+        "event": f"stream.{kind}",
+        "kind": kind,
+        "event_id": document["event_id"],
+        "schema_version": document["schema_version"],
+        "network_id": network_id,
+        "sent_at": timezone.now().isoformat(),
+        "data": document,
+    }
+
+
+def _document_network(document: dict[str, Any]) -> int | None:
+    ocpp_id = document.get("charge_point_id")
+    if not ocpp_id:
+        return None
+    return (
+        ChargePoint.objects.filter(ocpp_id=ocpp_id)
+        .values_list("station__network_id", flat=True)
+        .first()
+    )
+
+
+def stream_webhooks(kind: str, document: dict[str, Any]) -> None:
+    """Queue one stream document for the endpoints of its network that take its kind."""
+    if kind not in WEBHOOK_STREAM_KINDS:
+        return None
+    endpoints = [
+        endpoint
+        for endpoint in WebhookEndpoint.objects.filter(is_active=True).exclude(
+            stream_kinds=[]
+        )
+        if kind in endpoint.stream_kinds
+    ]
+    if not endpoints:
+        return None
+    network_id = _document_network(document)
+    if network_id is None:  # a charger not at a station of any network
+        return None
+    event_key = f"{kind}:{document['event_id']}"
+    body = json.dumps(
+        stream_payload(kind, document, network_id=network_id),
+        sort_keys=True,
+        default=str,
+    )
+    delivery_ids = []
+    for endpoint in endpoints:
+        if endpoint.network_id != network_id:
+            continue
+        delivery, created = WebhookDelivery.objects.get_or_create(
+            endpoint=endpoint,
+            alert=None,
+            event_key=event_key,
+            defaults={"body": body},
+        )
+        if created:
+            delivery_ids.append(delivery.pk)
+    if delivery_ids:
+        from alerts.tasks import webhook_deliver_task  # tasks import this module
+
+        for delivery_id in delivery_ids:
+            enqueue_on_commit(webhook_deliver_task, delivery_id=delivery_id)
+    return None
 
 
 def _post(endpoint: WebhookEndpoint, delivery: WebhookDelivery) -> int:

@@ -25,6 +25,7 @@ class Receiver:
     def __init__(self, answers: list[int]) -> None:
         self.answers = answers
         self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.paths: list[str] = []
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -33,6 +34,7 @@ class Receiver:
                 receiver.requests.append(
                     ({k.lower(): v for k, v in self.headers.items()}, body)
                 )
+                receiver.paths.append(self.path)
                 code = receiver.answers.pop(0) if receiver.answers else 200
                 self.send_response(code)
                 self.end_headers()
