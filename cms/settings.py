@@ -272,6 +272,12 @@ PERIODIC_TASKS["zombie-sessions-sweep"] = {
     "every_seconds": env_int("ZOMBIE_SESSION_SWEEP_SECONDS", 60, minimum=5),
 }
 ZOMBIE_SESSION_CLOSE_MINUTES = env_int("ZOMBIE_SESSION_CLOSE_MINUTES", 15, minimum=1)
+# The running cost told to 2.0.1 stations during a session (sessions_app.costs).
+PERIODIC_TASKS["session-cost-updates"] = {
+    "task": "sessions_app.tasks.session_cost_updates_sweep_task",
+    "every_seconds": env_int("COST_UPDATED_SECONDS", 60, minimum=10),
+}
+COST_UPDATED_BATCH = env_int("COST_UPDATED_BATCH", 500, minimum=1)
 # The outbox relay (cms.outbox): nudged after each commit that wrote outbox rows;
 # this period is the safety net for a nudge lost in a crash.
 PERIODIC_TASKS["outbox-relay"] = {

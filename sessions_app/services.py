@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -34,7 +35,7 @@ from cms.events import (
     emit,
     is_wanted,
 )
-from sessions_app import metering
+from sessions_app import metering, pricing
 from sessions_app.models import (
     ChargingSession,
     IdToken,
@@ -1195,6 +1196,30 @@ def transaction_event_record(*, update: TransactionUpdate) -> Authorization | No
     if ended_now:
         emit(SessionStopped(session_id=session.pk, charge_point_pk=charge_point.pk))
     return auth
+
+
+def transaction_cost(
+    *, charge_point_id: int, charger_transaction_id: str
+) -> Decimal | None:
+    """A transaction's total cost so far, incl. tax; None without a tariff.
+
+    What a 2.0.1 TransactionEvent answer tells the station (totalCost: the
+    running cost, I02, and the final one, I03), from the same rating as the
+    session page's estimate (``sessions_app.pricing``, filled by billing).
+    """
+    session = (
+        ChargingSession.objects.select_related("charge_point__station__network")
+        .filter(
+            charge_point_id=charge_point_id,
+            charger_transaction_id=charger_transaction_id,
+        )
+        .exclude(status=SessionStatus.REJECTED)
+        .first()
+    )
+    if session is None:
+        return None
+    estimate = pricing.session_cost_estimate(session)
+    return estimate[0] if estimate is not None else None
 
 
 # --- Id tokens -------------------------------------------------------------------

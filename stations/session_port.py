@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any, Protocol, cast
 
 from stations.facts import Authorization, Sample, TransactionUpdate
@@ -78,6 +79,10 @@ class SessionServices(Protocol):
     def transaction_event_record(
         self, *, update: TransactionUpdate
     ) -> Authorization | None: ...
+
+    def transaction_cost(
+        self, *, charge_point_id: int, charger_transaction_id: str
+    ) -> Decimal | None: ...
 
 
 _registered: list[SessionServices] = []

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
@@ -233,6 +234,14 @@ class SetBasicAuthPassword:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CostUpdate:
+    """The running total cost of a session, incl. tax, for the charger's display."""
+
+    transaction_id: int  # the session (the CMS's handle)
+    total_cost: Decimal
+
+
+@dataclass(frozen=True, kw_only=True)
 class RawCall:
     """An action without a neutral command (e.g. the security extensions)."""
 
@@ -263,6 +272,7 @@ Command = (
     | CertificateSigned
     | RenewCertificate
     | SetBasicAuthPassword
+    | CostUpdate
     | RawCall
 )
 

@@ -258,6 +258,11 @@ def _wire(command: neutral.Command) -> WireCall:
                 "ChangeConfiguration",
                 {"key": AUTHORIZATION_KEY, "value": password.encode().hex()},
             )
+        case neutral.CostUpdate():
+            # OCPP 1.6 has no running-cost message (2.0.1 I02 added CostUpdated).
+            raise CommandPayloadError(
+                "OCPP 1.6 chargers have no CostUpdated message.", field="action"
+            )
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")

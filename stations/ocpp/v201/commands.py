@@ -22,6 +22,7 @@ import itertools
 import re
 import time
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 from ocpp.exceptions import OCPPError
@@ -136,6 +137,15 @@ def _charger_transaction(transaction_id: int) -> str:
         f"Session {transaction_id} is not a transaction this OCPP 2.0.1 charger named.",
         field="transaction_id",
     )
+
+
+def wire_cost(cost: Decimal) -> float:
+    """A money amount as the JSON number of ``totalCost`` (I02, I03).
+
+    A float, not a Decimal: python-ocpp's encoder writes a Decimal with one
+    decimal place (7.42 would reach the display as 7.4).
+    """
+    return float(cost.quantize(Decimal("0.01")))
 
 
 def _request_id() -> int:
@@ -386,6 +396,16 @@ def _wire(command: neutral.Command) -> WireCall:
                     ]
                 },
             )
+        case neutral.CostUpdate(transaction_id=transaction_id, total_cost=cost):
+            # I02: the running total cost (incl. tax) of the station's own
+            # transaction, in the currency of TariffCostCtrlr.Currency.
+            return WireCall(
+                "CostUpdated",
+                {
+                    "totalCost": wire_cost(cost),
+                    "transactionId": _charger_transaction(transaction_id),
+                },
+            )
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")
@@ -512,6 +532,11 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
                 certificate_type=str(
                     p.get("certificateType", "ChargingStationCertificate")
                 ),
+            )
+        case "CostUpdated" if _session_of(str(p["transactionId"])):
+            return neutral.CostUpdate(
+                transaction_id=_session_of(str(p["transactionId"])) or 0,
+                total_cost=Decimal(str(p["totalCost"])),
             )
         case "SetVariables" if _is_basic_auth_password(p):
             return neutral.SetBasicAuthPassword(

@@ -34,7 +34,7 @@ from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.protocol import format_ocpp_datetime, parse_ocpp_datetime
 from stations.ocpp.runtime import side_call
 from stations.ocpp.v201 import wire
-from stations.ocpp.v201.commands import without_secrets
+from stations.ocpp.v201.commands import wire_cost, without_secrets
 from stations.ocpp.v201.validation import validate
 from stations.security import services as security
 from stations.session_port import MeterValuesReport, sessions
@@ -177,8 +177,16 @@ class CentralSystem(FrameRouter, V201ChargePoint):
         if status and evse and update.event != "Ended":
             # E01/E02: the charging state is the EVSE's 1.6-style status.
             await self._status(evse, status, at=update.at)
+        # I02/I03: with a tariff known, every answer tells the station the
+        # transaction's cost so far (incl. tax); the Ended one the final cost.
+        cost = await self.call_service(
+            sessions.transaction_cost,
+            charge_point_id=self.charge_point_id,
+            charger_transaction_id=update.charger_transaction_id,
+        )
         return call_result.TransactionEvent(
-            id_token_info=wire.id_token_info(auth) if auth is not None else None
+            total_cost=wire_cost(cost) if cost is not None else None,
+            id_token_info=wire.id_token_info(auth) if auth is not None else None,
         )
 
     @on(Action.meter_values)
