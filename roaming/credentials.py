@@ -36,6 +36,7 @@ from roaming.transport import (
 )
 
 ROLES = {"CPO", "EMSP", "HUB", "NAP", "NSP", "OTHER", "SCSP"}  # types "Role"
+OUR_ROLES = ("CPO", "EMSP")
 # credentials "Credentials object": printable non-whitespace ASCII, at most 64.
 _TOKEN_PATTERN = re.compile(r"^[\x21-\x7e]{1,64}$")
 
@@ -51,18 +52,24 @@ def public_versions_url() -> str:
 
 
 def our_credentials(*, token: str, url: str) -> dict[str, Any]:
-    """Our Credentials object: the token for the partner, our versions URL, our role."""
+    """Our Credentials object: the token for the partner, our versions URL, our roles.
+
+    One party holds both roles here (credentials "CredentialsRole class": a
+    platform lists a role object per role it plays): CPO for our stations, EMSP
+    for our drivers.
+    """
     country_code, party_id = settings.OCPI_COUNTRY_CODE, settings.OCPI_PARTY_ID
     return {
         "token": token,
         "url": url,
         "roles": [
             {
-                "role": "CPO",
+                "role": role,
                 "business_details": {"name": settings.OCPI_BUSINESS_NAME},
                 "party_id": party_id,
                 "country_code": country_code,
             }
+            for role in OUR_ROLES
         ],
     }
 

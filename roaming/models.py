@@ -93,6 +93,19 @@ class Partner(models.Model):
                 return str(endpoint.get("url"))
         return None
 
+    def has_role(self, role: str) -> bool:
+        """Whether the partner platform plays ``role`` (a hub stands for its parties).
+
+        A partner's roles decide which of our modules talk to it: our CPO
+        modules to an EMSP, our eMSP modules to a CPO (credentials
+        "CredentialsRole class").
+        """
+        return any(
+            str(item.get("role", "")) in {role, "HUB"}
+            for item in self.roles
+            if isinstance(item, dict)
+        )
+
     def has_party(self, country_code: str, party_id: str) -> bool:
         """Whether the partner platform holds a role with this country code and party id."""
         parties = {(self.country_code.upper(), self.party_id.upper())}

@@ -267,6 +267,9 @@ class OcpiView(View):
     # Configuration modules (versions, credentials) take Token A and carry no
     # routing headers (transport_and_format "Message Routing Headers").
     configuration = False
+    # The role the partner must play for this module: our CPO modules serve
+    # EMSPs, our eMSP modules serve CPOs ("" for configuration modules).
+    partner_role = ""
 
     @classonlymethod
     def as_view(cls, **initkwargs: Any) -> Callable[..., HttpResponseBase]:
@@ -290,6 +293,13 @@ class OcpiView(View):
                 # for versions and credentials only.
                 raise Unauthorized(
                     "This credentials token is valid for registration only"
+                )
+            if self.partner_role and not partner.has_role(self.partner_role):
+                raise OcpiError(
+                    CLIENT_ERROR,
+                    f"The {self.module} module here serves {self.partner_role} "
+                    "parties; this connection has none",
+                    http_status=403,
                 )
             self.sender = (partner.country_code, partner.party_id)
             if not self.configuration:

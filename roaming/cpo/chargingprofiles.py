@@ -216,6 +216,7 @@ class ChargingProfileView(OcpiView):
     """GET/PUT/DELETE .../chargingprofiles/{session_id}."""
 
     module = "chargingprofiles"
+    partner_role = "EMSP"
 
     def _session(self, session_id: str) -> ChargingSession | None:
         # A session of another partner is as unknown as none (scope).

@@ -113,6 +113,7 @@ class CommandView(OcpiView):
     """POST .../commands/{command}."""
 
     module = "commands"
+    partner_role = "EMSP"
 
     def post(self, request: HttpRequest, command: str) -> OcpiResult:
         if command not in CommandType.values:

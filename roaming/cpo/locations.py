@@ -292,6 +292,7 @@ def evse_object_of(connector: Connector, partner: Partner) -> dict[str, Any] | N
 
 class LocationListView(OcpiView):
     module = "locations"
+    partner_role = "EMSP"
 
     def get(self, request: HttpRequest) -> OcpiResult:
         partner = self.caller.partner
@@ -308,6 +309,7 @@ class LocationObjectView(OcpiView):
     """GET one Location, EVSE or Connector (mod_locations "Sender GET Object")."""
 
     module = "locations"
+    partner_role = "EMSP"
 
     def get(
         self,

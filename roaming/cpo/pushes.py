@@ -49,7 +49,7 @@ def evse_status_pushes_enqueue() -> int:
     stations = published_stations().values("pk")
     for partner in Partner.objects.filter(status=PartnerStatus.REGISTERED):
         url = partner.endpoint_url("locations", "RECEIVER")
-        if url is None:
+        if url is None or not partner.has_role("EMSP"):
             continue
         since = partner.evse_pushed_until or partner.registered_at
         connectors = (
@@ -102,7 +102,7 @@ def evse_publication_pushes_enqueue(*, connector: Connector, is_published: bool)
     uid = evse_uid(connector)
     for partner in Partner.objects.filter(status=PartnerStatus.REGISTERED):
         url = partner.endpoint_url("locations", "RECEIVER")
-        if url is None:
+        if url is None or not partner.has_role("EMSP"):
             continue
         if is_published:
             body = evse_object_of(connector, partner)

@@ -194,6 +194,7 @@ def roaming_sessions_of(partner: Partner) -> QuerySet[RoamingSession]:
 
 class SessionListView(OcpiView):
     module = "sessions"
+    partner_role = "EMSP"
 
     def get(self, request: HttpRequest) -> OcpiResult:
         def serialize(links: Iterable[RoamingSession]) -> list[dict[str, Any]]:
@@ -209,6 +210,7 @@ class SessionListView(OcpiView):
 
 class CdrListView(OcpiView):
     module = "cdrs"
+    partner_role = "EMSP"
 
     def get(self, request: HttpRequest) -> OcpiResult:
         links = {

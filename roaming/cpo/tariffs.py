@@ -158,6 +158,7 @@ def _tariffs(tariffs: Iterable[Tariff]) -> list[dict[str, Any]]:
 
 class TariffListView(OcpiView):
     module = "tariffs"
+    partner_role = "EMSP"
 
     def get(self, request: HttpRequest) -> OcpiResult:
         return paginated(
@@ -170,6 +171,7 @@ class TariffListView(OcpiView):
 
 class TariffObjectView(OcpiView):
     module = "tariffs"
+    partner_role = "EMSP"
 
     def get(self, request: HttpRequest, tariff_id: str) -> OcpiResult:
         tariff = object_by_id(

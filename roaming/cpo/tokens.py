@@ -158,6 +158,7 @@ class TokenObjectView(OcpiView):
     """GET/PUT/PATCH .../tokens/{country_code}/{party_id}/{token_uid}[?type=]."""
 
     module = "tokens"
+    partner_role = "EMSP"
 
     def _owner(self, country_code: str, party_id: str) -> tuple[str, str]:
         # transport_and_format "Client Owned Object Push", Errors: a party that

@@ -79,6 +79,7 @@ class TokenListView(OcpiView):
     """GET .../emsp/2.2.1/tokens (mod_tokens Sender "GET Method")."""
 
     module = "tokens"
+    partner_role = "CPO"
 
     def get(self, request: HttpRequest) -> OcpiResult:
         def serialize(tokens: Iterable[IdToken]) -> list[dict[str, Any]]:
@@ -91,6 +92,7 @@ class TokenAuthorizeView(OcpiView):
     """POST .../emsp/2.2.1/tokens/{uid}/authorize[?type=] (real-time authorization)."""
 
     module = "tokens"
+    partner_role = "CPO"
 
     def post(self, request: HttpRequest, token_uid: str) -> OcpiResult:
         kind = request.GET.get("type") or "RFID"  # default RFID (mod_tokens)

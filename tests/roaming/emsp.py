@@ -9,48 +9,26 @@ routing headers, the response format). Every request it receives is kept in
 
 from __future__ import annotations
 
-import base64
-import json
 import secrets
-import threading
 import time
-import urllib.error
-import urllib.request
-import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 from typing import Any
+
+from tests.roaming.ocpi_peer import (
+    Received,
+    Response,
+    encode_token,
+    peer_call,
+    peer_get_all,
+    serve,
+)
+
+__all__ = ["COUNTRY_CODE", "PARTY_ID", "EmspPlatform", "Received", "Response"]
 
 COUNTRY_CODE = "DE"
 PARTY_ID = "EMS"
-
-
-def encode_token(token: str) -> str:
-    return base64.b64encode(token.encode("utf-8")).decode("ascii")
-
-
-@dataclass
-class Response:
-    status: int
-    body: dict[str, Any]
-    headers: dict[str, str]
-
-    @property
-    def data(self) -> Any:
-        return self.body.get("data")
-
-    @property
-    def status_code(self) -> int | None:
-        return self.body.get("status_code")
-
-
-@dataclass
-class Received:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: Any
 
 
 @dataclass
@@ -184,36 +162,17 @@ class EmspPlatform:
         headers: dict[str, str] | None = None,
         routing: bool = False,
     ) -> Response:
-        send = {
-            "X-Request-ID": str(uuid.uuid4()),
-            "X-Correlation-ID": str(uuid.uuid4()),
-        }
-        if authorization is not None:
-            send["Authorization"] = authorization
-        else:
-            send["Authorization"] = "Token " + encode_token(token or self.token_to_cpo)
-        if routing:
-            send.update(
-                {
-                    "OCPI-from-country-code": COUNTRY_CODE,
-                    "OCPI-from-party-id": PARTY_ID,
-                }
-            )
-        send.update(headers or {})
-        data = raw_body
-        if body is not None:
-            data = json.dumps(body).encode()
-        if data is not None:
-            send["Content-Type"] = "application/json"
-        request = urllib.request.Request(url, data=data, method=method, headers=send)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                status, raw, got = response.status, response.read(), response.headers
-        except urllib.error.HTTPError as error:
-            status, raw, got = error.code, error.read(), error.headers
-        # Header names are case-insensitive (transport_and_format): kept lower-case.
-        headers = {name.lower(): value for name, value in got.items()}
-        return Response(status, json.loads(raw), headers)
+        if authorization is None:
+            authorization = "Token " + encode_token(token or self.token_to_cpo)
+        return peer_call(
+            method,
+            url,
+            authorization=authorization,
+            routing_from=(COUNTRY_CODE, PARTY_ID) if routing else None,
+            body=body,
+            raw_body=raw_body,
+            headers=headers,
+        )
 
     def register(self, versions_url: str, token_a: str) -> Response:
         """credentials "Registration", Sender side: versions, details, POST credentials."""
@@ -251,61 +210,16 @@ class EmspPlatform:
 
     def get_all(self, url: str) -> tuple[list[Any], list[Response]]:
         """Follow the Link rel="next" headers to the last page."""
-        items: list[Any] = []
-        pages: list[Response] = []
-        next_url: str | None = url
-        while next_url is not None:
-            page = self.call("GET", next_url, routing=True)
-            assert page.status == 200, page.body
-            pages.append(page)
-            items.extend(page.data)
-            next_url = None
-            link = page.headers.get("link", "")
-            if 'rel="next"' in link:
-                next_url = link.split(";")[0].strip().lstrip("<").rstrip(">")
-        return items, pages
+        return peer_get_all(lambda page: self.call("GET", page, routing=True), url)
 
-
-class _Handler(BaseHTTPRequestHandler):
-    platform: EmspPlatform
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        self.platform.received.append(
-            Received(
-                self.command,
-                self.path,
-                {name.lower(): value for name, value in self.headers.items()},
-                body,
-            )
-        )
-        expected = "Token " + encode_token(self.platform.token_for_cpo)
-        if self.headers.get("Authorization") != expected:
-            status, answer = 401, {"status_code": 2000, "timestamp": "x"}
-        else:
-            status, answer = self.platform.answer(self.command, self.path)
-        payload = json.dumps(answer).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(payload)))
-        for name in ("X-Request-ID", "X-Correlation-ID"):
-            if self.headers.get(name):
-                self.send_header(name, self.headers[name])
-        self.end_headers()
-        self.wfile.write(payload)
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
+    def handle(
+        self, method: str, path: str, body: Any, authorization: str
+    ) -> tuple[int, dict[str, Any]]:
+        if authorization != "Token " + encode_token(self.token_for_cpo):
+            return 401, {"status_code": 2000, "timestamp": "x"}
+        return self.answer(method, path)
 
 
 def start_emsp() -> tuple[EmspPlatform, ThreadingHTTPServer]:
     platform = EmspPlatform()
-    handler = type("Handler", (_Handler,), {"platform": platform})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    platform.base_url = f"http://127.0.0.1:{server.server_address[1]}"
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return platform, server
+    return platform, serve(platform)

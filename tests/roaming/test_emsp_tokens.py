@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from sessions_app.models import IdToken
 from tests.factories import IdTokenFactory
-from tests.roaming.emsp import EmspPlatform
+from tests.roaming.cpo_peer import CpoPeer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,14 +29,14 @@ def tokens(db):
     }
 
 
-def _authorize(cpo: EmspPlatform, uid: str, kind: str = "RFID"):
-    url = cpo.cpo_endpoints[("tokens", "SENDER")] + f"/{uid}/authorize?type={kind}"
+def _authorize(cpo: CpoPeer, uid: str, kind: str = "RFID"):
+    url = cpo.emsp_endpoints[("tokens", "SENDER")] + f"/{uid}/authorize?type={kind}"
     return cpo.call("POST", url, body={"location_id": "LOC1"}, routing=True)
 
 
-def test_a_cpo_pulls_our_tokens_across_pages(registered: EmspPlatform, tokens):
-    url = registered.cpo_endpoints[("tokens", "SENDER")] + "?limit=4"
-    items, pages = registered.get_all(url)
+def test_a_cpo_pulls_our_tokens_across_pages(registered_cpo: CpoPeer, tokens):
+    url = registered_cpo.emsp_endpoints[("tokens", "SENDER")] + "?limit=4"
+    items, pages = registered_cpo.get_all(url)
 
     assert len(pages) == 2
     by_uid = {item["uid"]: item for item in items}
@@ -52,15 +52,15 @@ def test_a_cpo_pulls_our_tokens_across_pages(registered: EmspPlatform, tokens):
 
 
 def test_real_time_authorization_answers_from_our_token_rules(
-    registered: EmspPlatform, tokens
+    registered_cpo: CpoPeer, tokens
 ):
-    assert _authorize(registered, "DRIVER-OK").data["allowed"] == "ALLOWED"
-    assert _authorize(registered, "DRIVER-APP", "APP_USER").data["allowed"] == (
+    assert _authorize(registered_cpo, "DRIVER-OK").data["allowed"] == "ALLOWED"
+    assert _authorize(registered_cpo, "DRIVER-APP", "APP_USER").data["allowed"] == (
         "ALLOWED"
     )
-    assert _authorize(registered, "DRIVER-BLOCK").data["allowed"] == "BLOCKED"
-    assert _authorize(registered, "DRIVER-OLD").data["allowed"] == "EXPIRED"
-    answer = _authorize(registered, "DRIVER-FLEET")
+    assert _authorize(registered_cpo, "DRIVER-BLOCK").data["allowed"] == "BLOCKED"
+    assert _authorize(registered_cpo, "DRIVER-OLD").data["allowed"] == "EXPIRED"
+    answer = _authorize(registered_cpo, "DRIVER-FLEET")
     assert answer.data["allowed"] == "ALLOWED"
     assert answer.data["location"] == {"location_id": "LOC1"}
     assert answer.data["token"]["uid"] == "DRIVER-FLEET"
@@ -68,22 +68,22 @@ def test_real_time_authorization_answers_from_our_token_rules(
     # Blocking the group token blocks its member at once.
     tokens["group"].status = "Blocked"
     tokens["group"].save()
-    assert _authorize(registered, "DRIVER-FLEET").data["allowed"] == "BLOCKED"
+    assert _authorize(registered_cpo, "DRIVER-FLEET").data["allowed"] == "BLOCKED"
 
 
 def test_unknown_tokens_and_bad_requests_get_the_ocpi_errors(
-    registered: EmspPlatform, tokens
+    registered_cpo: CpoPeer, tokens
 ):
-    unknown = _authorize(registered, "NOBODY")
+    unknown = _authorize(registered_cpo, "NOBODY")
     assert (unknown.status, unknown.status_code) == (404, 2004)
-    wrong_type = _authorize(registered, "DRIVER-OK", "APP_USER")
+    wrong_type = _authorize(registered_cpo, "DRIVER-OK", "APP_USER")
     assert wrong_type.status == 404
-    bad_type = _authorize(registered, "DRIVER-OK", "CARD")
+    bad_type = _authorize(registered_cpo, "DRIVER-OK", "CARD")
     assert bad_type.status_code == 2001
     assert "type" in bad_type.body["status_message"]
-    url = registered.cpo_endpoints[("tokens", "SENDER")] + "/DRIVER-OK/authorize"
-    malformed = registered.call("POST", url, raw_body=b"{oops", routing=True)
+    url = registered_cpo.emsp_endpoints[("tokens", "SENDER")] + "/DRIVER-OK/authorize"
+    malformed = registered_cpo.call("POST", url, raw_body=b"{oops", routing=True)
     assert malformed.status == 400
-    stranger = registered.call("GET", registered.cpo_endpoints[("tokens", "SENDER")],
+    stranger = registered_cpo.call("GET", registered_cpo.emsp_endpoints[("tokens", "SENDER")],
                                token="not-a-token")  # fmt: skip
     assert stranger.status == 401
