@@ -48,6 +48,7 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
         "stations.configure_chargepoint",
         False,
     ),
+    (gettext_noop("Vendor profiles"), "fleet:vendor_profiles", None, True),
     (
         gettext_noop("Sessions"),
         "charging:session_list",

@@ -237,6 +237,9 @@ DESIRED_CONFIGURATION_READ_SECONDS = env_int(
 DESIRED_CONFIGURATION_REVERT_ALERT = env_int(
     "DESIRED_CONFIGURATION_REVERT_ALERT", 2, minimum=1
 )
+# A process keeps a charger model's resolved vendor profile this long
+# (stations.fleet.profiles); an edit takes at most this long to reach others.
+VENDOR_PROFILE_CACHE_SECONDS = env_int("VENDOR_PROFILE_CACHE_SECONDS", 60, minimum=0)
 PERIODIC_TASKS["smart-charging-sweep"] = {
     # Re-plan load-managed sites: signals expiring, schedules, retries, EVs drawing
     # less than allocated (stations.smart.services).

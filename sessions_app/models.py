@@ -5,6 +5,8 @@ from django.db import models
 from django.db.models import Q
 from django.db.models.functions import Upper
 
+from stations.models import quirk_note_field
+
 
 class TokenStatus(models.TextChoices):
     """OCPP 1.6 AuthorizationStatus values an operator can set on a token."""
@@ -139,6 +141,7 @@ class ChargingSession(models.Model):
     seq_no_last = models.IntegerField(null=True, blank=True)
     seq_no_missing = models.JSONField(default=list, blank=True)
     trigger_reason = models.CharField(max_length=40, blank=True)
+    quirk = quirk_note_field(255)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -225,6 +228,7 @@ class MeterValue(models.Model):
         help_text="Why the value is kept but not used (e.g. a unit the protocol "
         "does not define); empty for a normal sample.",
     )
+    quirk = quirk_note_field()
 
     class Meta:
         ordering = ["timestamp", "id"]

@@ -44,7 +44,7 @@ from sessions_app.models import (
     TokenStatus,
     UnmatchedStop,
 )
-from stations.facts import Authorization, Sample, TransactionUpdate
+from stations.facts import Authorization, Sample, TransactionUpdate, notes_joined
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
@@ -63,9 +63,13 @@ STOP_REASON_SUPERSEDED = "Superseded"
 # A session the charger moved on from without a StopTransaction (its start was
 # answered after the charger's timeout and never resent): closed by the sweep.
 STOP_REASON_ZOMBIE = "ClosedAsZombie"
+# A session its charger never stopped (a vendor profile's close_sessions_at_boot).
+STOP_REASON_CLOSED_AT_BOOT = "ClosedAtBoot"
 # Stops the CMS decides; the charger's own late StopTransaction still completes
 # such a session with its real meter reading.
-CMS_STOP_REASONS = frozenset({STOP_REASON_SUPERSEDED, STOP_REASON_ZOMBIE})
+CMS_STOP_REASONS = frozenset(
+    {STOP_REASON_SUPERSEDED, STOP_REASON_ZOMBIE, STOP_REASON_CLOSED_AT_BOOT}
+)
 # OCPP 1.6 §7.41: StopTransaction.reason "may only be omitted when the Reason is Local".
 STOP_REASON_DEFAULT = "Local"
 
@@ -270,8 +274,12 @@ def session_start_from_ocpp(
     meter_start_wh: int,
     started_at: datetime,
     reservation_id: int | None,
+    quirk: str = "",
 ) -> tuple[int, Authorization]:
-    """Open a session for a StartTransaction.req; a resent one returns the same id."""
+    """Open a session for a StartTransaction.req; a resent one returns the same id.
+
+    ``quirk``: the vendor-profile quirk the gateway applied to its facts.
+    """
     charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
     if charge_point is None:
         logger.warning(
@@ -321,6 +329,7 @@ def session_start_from_ocpp(
                 if auth.is_accepted
                 else SessionStatus.REJECTED,
                 reservation_id=reservation_id,
+                quirk=quirk[:255],
             )
     except IntegrityError:
         stored = (
@@ -492,6 +501,59 @@ def zombie_sessions_sweep(*, now: datetime) -> int:
 
 
 @transaction.atomic
+def sessions_close_at_boot(*, charge_point_id: int, quirk: str, at: datetime) -> int:
+    """Close the charger's open sessions at their last meter reading (it booted).
+
+    For chargers whose vendor profile says they lose StopTransaction on power
+    loss: a session still open when the charger boots again is one it will
+    never stop. It is closed at its last register reading and that reading's
+    time (its start when none came), stop reason ``ClosedAtBoot`` and the
+    profile's note on the session; a StopTransaction the charger did keep still
+    completes it with the real reading (``CMS_STOP_REASONS``).
+    """
+    closed = 0
+    for session in (
+        ChargingSession.objects.select_for_update(of=("self",))
+        .select_related("charge_point__station")
+        .filter(
+            charge_point_id=charge_point_id,
+            status=SessionStatus.ACTIVE,
+            stopped_at__isnull=True,
+        )
+        .order_by("pk")
+    ):
+        session.status = SessionStatus.COMPLETED
+        session.stopped_at = session.last_meter_at or session.started_at
+        session.stop_reason = STOP_REASON_CLOSED_AT_BOOT
+        session.meter_stop_wh = (
+            session.meter_last_wh
+            if session.meter_last_wh is not None
+            else session.meter_start_wh
+        )
+        session.energy_wh = max(0, session.meter_stop_wh - session.meter_start_wh)
+        session.power_w = None
+        session.quirk = notes_joined(session.quirk, quirk, limit=255)
+        session.save(
+            update_fields=[
+                "status", "stopped_at", "stop_reason", "meter_stop_wh", "energy_wh",
+                "power_w", "quirk", "updated_at",
+            ]
+        )  # fmt: skip
+        logger.warning(
+            "Session %s on %s connector %s closed at the charger's boot at %s "
+            "without a StopTransaction",
+            session.pk,
+            session.charge_point.ocpp_id,
+            session.connector_number,
+            at,
+        )
+        _session_event(session, session.charge_point)
+        emit(SessionStopped(session_id=session.pk, charge_point_pk=charge_point_id))
+        closed += 1
+    return closed
+
+
+@transaction.atomic
 def session_stop_from_ocpp(
     *,
     charge_point_ocpp_id: str | None = None,
@@ -503,6 +565,7 @@ def session_stop_from_ocpp(
     id_tag: str | None,
     samples: list[Sample] | None,
     payload: dict,
+    quirk: str = "",
 ) -> Authorization | None:
     """Close the session of a stopped transaction; returns the id token's authorization when one was given."""
     charge_point = _charge_point(charge_point_ocpp_id, charge_point_id)
@@ -562,8 +625,11 @@ def session_stop_from_ocpp(
         session, meter_stop_wh=meter_stop_wh, stopped_at=stopped_at, reason=reason
     )
     session.stop_id_tag = id_tag or ""
+    if quirk and quirk not in session.quirk:
+        session.quirk = notes_joined(session.quirk, quirk, limit=255)
     session.save(
         update_fields=[
+            "quirk",
             "meter_stop_wh",
             "meter_last_wh",
             "stopped_at",
@@ -620,6 +686,7 @@ SAMPLE_FIELDS = (
     "value",
     "received_at",
     "flag",
+    "quirk",
 )
 
 
@@ -649,6 +716,7 @@ def _sample_rows(
             sample.value,
             received_at,
             sample.flag,
+            sample.quirk,
         )
         for sample in samples
     ]

@@ -69,6 +69,40 @@ class Sample:
     # Why the sample is kept but not used (a unit or measurand the charger's
     # protocol does not define); its value is then None.
     flag: str = ""
+    # The vendor-profile quirk that changed how it was read (``VendorQuirks``).
+    quirk: str = ""
+
+
+@dataclass(frozen=True)
+class VendorQuirks:
+    """What a charger model is known to get wrong: its vendor profile's facts.
+
+    Version-neutral: each OCPP adapter applies them to its own wire format and
+    puts ``note(...)`` on what it changed.
+    """
+
+    profile_id: int
+    label: str  # "Vendor Model 1.2.*"
+    # Energy readings labelled Wh are in kWh.
+    energy_kwh_labelled_wh: bool = False
+    # Timestamps without a zone are in this IANA zone ("" = UTC).
+    naive_time_zone: str = ""
+    # Statuses on connector 0 (the charger as a whole) that are a habit.
+    connector_zero_ignored: frozenset[str] = frozenset()
+    # No StopTransaction on power loss: open sessions are closed at the next boot.
+    close_sessions_at_boot: bool = False
+
+    def note(self, what: str, limit: int = 120) -> str:
+        return f"{what} (vendor profile {self.label})"[:limit]
+
+
+def energy_labelled_wh(measurand: str, unit: str) -> bool:
+    """An energy reading in Wh by its label (Wh is the default unit of energy)."""
+    return measurand.startswith("Energy.") and unit in ("Wh", "")
+
+
+def notes_joined(*notes: str, limit: int = 120) -> str:
+    return "; ".join(note for note in notes if note)[:limit]
 
 
 @dataclass(frozen=True)

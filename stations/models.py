@@ -442,6 +442,17 @@ class Connector(models.Model):
         return f"{self.charge_point.ocpp_id} #{self.connector_id}"
 
 
+def quirk_note_field(max_length: int = 120) -> models.CharField[str, str]:
+    """Where a vendor-profile quirk applied to a charger's fact is noted."""
+    return models.CharField(
+        max_length=max_length,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="The vendor-profile quirks that changed how it was read.",
+    )
+
+
 class StatusChange(models.Model):
     """History of connector statuses, ordered by the charger's timestamps.
 
@@ -473,6 +484,7 @@ class StatusChange(models.Model):
     is_applied = models.BooleanField(
         default=True, help_text="False when older than the connector's current state."
     )
+    quirk = quirk_note_field()
 
     class Meta:
         ordering = ["-at", "-id"]

@@ -685,18 +685,31 @@ def connector_status_record(
     vendor_error_code: str = "",
     timestamp: datetime | None,
     received_at: datetime,
+    ignored_quirk: str = "",
+    quirk: str = "",
 ) -> StatusRecorded:
     """Apply a StatusNotification unless the connector already has a newer state.
 
     OCPP 1.6 §4.9: connector 0 is the charger as a whole. Chargers resend
     queued notifications after a reconnect, so the charger's timestamp orders
     them; an older one is kept in the history with ``is_applied=False``.
+    ``ignored_quirk``: a connector-0 status the charger's vendor profile names
+    a habit, kept in the history with that note, neither applied nor alerted.
+    ``quirk``: another vendor-profile note on how it was read (its timestamp).
     """
     at = timestamp or received_at
     connector: Connector | None = None
     if connector_number == 0:
         charge_point = _locked_charge_point(charge_point_id)
         current_at = charge_point.status_at
+        if ignored_quirk:
+            StatusChange.objects.create(
+                charge_point=charge_point, status=status, error_code=error_code,
+                vendor_error_code=vendor_error_code[:50], info=info[:50], at=at,
+                received_at=received_at, is_applied=False,
+                quirk=facts.notes_joined(ignored_quirk, quirk),
+            )  # fmt: skip
+            return StatusRecorded(False, None)
         if status not in CONNECTOR_ZERO_STATUSES:
             # Kept in the history, never applied to the charge point as a whole.
             StatusChange.objects.create(
@@ -748,6 +761,7 @@ def connector_status_record(
         at=at,
         received_at=received_at,
         is_applied=is_applied,
+        quirk=quirk[:120],
     )
     if not is_applied:
         logger.info(
@@ -819,6 +833,9 @@ class StatusReport:
     vendor_error_code: str = ""
     timestamp: datetime | None = None
     received_at: datetime | None = None
+    # Vendor-profile notes (``connector_status_record``).
+    ignored_quirk: str = ""
+    quirk: str = ""
 
 
 _CONNECTOR_STATUS_FIELDS = [
@@ -843,6 +860,8 @@ def _status_single(item: StatusReport) -> StatusRecorded:
         vendor_error_code=item.vendor_error_code,
         timestamp=item.timestamp,
         received_at=item.received_at or timezone.now(),
+        ignored_quirk=item.ignored_quirk,
+        quirk=item.quirk,
     )
 
 
@@ -903,6 +922,7 @@ def connector_statuses_record(*, items: list[StatusReport]) -> list[StatusRecord
                 at=at,
                 received_at=received_at,
                 is_applied=is_applied,
+                quirk=item.quirk[:120],
             )
         )
         results.append(StatusRecorded(is_applied, connector.pk))

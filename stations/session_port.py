@@ -47,6 +47,7 @@ class SessionServices(Protocol):
         meter_start_wh: int,
         started_at: datetime,
         reservation_id: int | None,
+        quirk: str = "",
     ) -> tuple[int, Authorization]: ...
 
     def session_stop_from_ocpp(
@@ -60,7 +61,12 @@ class SessionServices(Protocol):
         id_tag: str | None,
         samples: list[Sample] | None,
         payload: dict,
+        quirk: str = "",
     ) -> Authorization | None: ...
+
+    def sessions_close_at_boot(
+        self, *, charge_point_id: int, quirk: str, at: datetime
+    ) -> int: ...
 
     def meter_values_record(
         self,

@@ -7,7 +7,7 @@ from typing import Any, cast
 from django import forms
 
 from accounts.http import AnyUser
-from stations.fleet.models import ChargerTag
+from stations.fleet.models import VENDOR_PROFILE_FIELDS, ChargerTag, VendorProfile
 from stations.fleet.selectors import tag_list_for_user
 from stations.fleet.services import TargetFilter
 from stations.models import Network, Station
@@ -116,3 +116,17 @@ class DesiredConfigurationForm(forms.Form):
         }
         for name, queryset in choices.items():
             cast(forms.ModelChoiceField, self.fields[name]).queryset = queryset
+
+
+class VendorProfileForm(forms.ModelForm):
+    class Meta:
+        model = VendorProfile
+        fields = list(VENDOR_PROFILE_FIELDS)
+        labels = {
+            "firmware_pattern": "Firmware versions",
+            "energy_kwh_labelled_wh": "Energy in kWh labelled Wh",
+            "naive_time_zone": "Time zone of timestamps without one",
+            "connector_zero_ignored": "Connector 0 statuses to ignore",
+            "close_sessions_at_boot": "Close open sessions at the next boot",
+        }
+        widgets = {"notes": forms.Textarea(attrs={"rows": 2})}

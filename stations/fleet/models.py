@@ -14,6 +14,8 @@ from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
+from cms.validators import validate_time_zone
+
 if TYPE_CHECKING:
     from stations.models import ChargePoint
 
@@ -26,6 +28,7 @@ __all__ = [
     "DriftState",
     "FirmwareCampaign",
     "TargetState",
+    "VendorProfile",
 ]
 
 _CHARGE_POINT = "stations.ChargePoint"
@@ -341,3 +344,94 @@ class ConfigurationDrift(models.Model):
                 fields=["charge_point", "key"], name="configuration_drift_unique"
             )
         ]
+
+
+# What administrators edit (the portal's form, ``profiles.vendor_profile_save``).
+VENDOR_PROFILE_FIELDS = (
+    "vendor",
+    "model",
+    "firmware_pattern",
+    "energy_kwh_labelled_wh",
+    "naive_time_zone",
+    "connector_zero_ignored",
+    "close_sessions_at_boot",
+    "notes",
+)
+
+
+class VendorProfile(models.Model):
+    """What chargers of one vendor / model / firmware are known to get wrong.
+
+    The gateway reads such a charger's frames accordingly
+    (``stations.fleet.profiles``); the facts are version-neutral, each OCPP
+    version's adapter applies them to its own wire format. A charger gets the
+    most specific matching profile: vendor + model + firmware, then vendor +
+    model, then vendor + firmware, then vendor alone (a longer firmware
+    pattern, then the newest, on a tie).
+    """
+
+    vendor = models.CharField(
+        max_length=50, help_text="As the charger reports it in BootNotification."
+    )
+    model = models.CharField(max_length=50, blank=True, help_text="Empty: any model.")
+    firmware_pattern = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="Firmware versions, * and ? as wildcards (e.g. 1.2.*); empty: any.",
+    )
+    energy_kwh_labelled_wh = models.BooleanField(
+        default=False,
+        help_text="Energy readings labelled Wh are in kWh (read as 1000 times larger).",
+    )
+    naive_time_zone = models.CharField(
+        max_length=64,
+        blank=True,
+        validators=[validate_time_zone],
+        help_text="Timestamps without a zone are in this zone; empty: UTC.",
+    )
+    connector_zero_ignored = models.CharField(
+        max_length=120,
+        blank=True,
+        help_text="Statuses reported on connector 0 that are a habit, not a state "
+        "of the charger (comma-separated, e.g. Charging,Preparing): kept in the "
+        "history, not applied, no alert.",
+    )
+    close_sessions_at_boot = models.BooleanField(
+        default=False,
+        help_text="Loses StopTransaction on power loss: a session still open at the "
+        "next boot is closed at its last meter reading, flagged.",
+    )
+    notes = models.TextField(blank=True)
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["vendor", "model", "firmware_pattern", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["vendor", "model", "firmware_pattern"],
+                name="vendor_profile_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        parts = [self.vendor, self.model or "*", self.firmware_pattern or "*"]
+        return " ".join(parts)
+
+    @property
+    def connector_zero_ignored_set(self) -> frozenset[str]:
+        return frozenset(
+            part.strip()
+            for part in self.connector_zero_ignored.split(",")
+            if part.strip()
+        )

@@ -16,6 +16,13 @@ urlpatterns = [
         name="desired_configuration_remove",
     ),
     path("configuration/drift/", views.configuration_drift, name="configuration_drift"),
+    path("vendor-profiles/", views.vendor_profiles, name="vendor_profiles"),
+    path("vendor-profiles/<int:pk>/", views.vendor_profiles, name="vendor_profile"),
+    path(
+        "vendor-profiles/<int:pk>/remove/",
+        views.vendor_profile_remove,
+        name="vendor_profile_remove",
+    ),
     path("campaigns/", views.campaign_list, name="campaign_list"),
     path("campaigns/new/", views.campaign_new, name="campaign_new"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
@@ -20,12 +20,23 @@ from stations.fleet.configuration import (
     desired_declare,
     desired_remove,
 )
-from stations.fleet.forms import CampaignForm, DesiredConfigurationForm
+from stations.fleet.forms import (
+    CampaignForm,
+    DesiredConfigurationForm,
+    VendorProfileForm,
+)
 from stations.fleet.models import (
     CampaignTarget,
     DriftState,
     FirmwareCampaign,
     TargetState,
+    VendorProfile,
+)
+from stations.fleet.profiles import (
+    VendorProfileInputError,
+    vendor_profile_delete,
+    vendor_profile_save,
+    vendor_profiles_require_admin,
 )
 from stations.fleet.selectors import (
     campaign_get_for_user,
@@ -219,3 +230,46 @@ def configuration_drift(request: AuthenticatedHttpRequest) -> HttpResponse:
             "state": state,
         },
     )
+
+
+@login_required
+def vendor_profiles(
+    request: AuthenticatedHttpRequest, pk: int | None = None
+) -> HttpResponse:
+    """The vendor profiles (administrators only) and the form to add or edit one."""
+    vendor_profiles_require_admin(request.user)
+    profile = get_object_or_404(VendorProfile, pk=pk) if pk is not None else None
+    form = VendorProfileForm(request.POST or None, instance=profile)
+    status = 200
+    if request.method == "POST":
+        if form.is_valid():
+            try:
+                vendor_profile_save(
+                    actor=request.user, values=form.cleaned_data, profile=profile
+                )
+            except VendorProfileInputError as error:
+                form.add_error(
+                    error.field if error.field in form.fields else None, str(error)
+                )
+            else:
+                return redirect("fleet:vendor_profiles")
+        status = 400
+    return render(
+        request,
+        "stations/fleet/vendor_profiles.html",
+        {
+            "profiles": VendorProfile.objects.select_related("updated_by"),
+            "form": form,
+            "editing": profile,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def vendor_profile_remove(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    vendor_profiles_require_admin(request.user)
+    profile = get_object_or_404(VendorProfile, pk=pk)
+    vendor_profile_delete(actor=request.user, profile=profile)
+    return redirect("fleet:vendor_profiles")

@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 
 from ocpp.exceptions import OCPPError
@@ -180,13 +180,20 @@ _DATETIME_RE = re.compile(
 )
 
 
-def parse_ocpp_datetime(value: str) -> datetime:
+def ocpp_datetime_has_zone(value: str) -> bool:
+    """Whether an OCPP timestamp names its zone (``Z`` or an offset)."""
+    match = _DATETIME_RE.match(value) if isinstance(value, str) else None
+    return match is not None and match.group(8) is not None
+
+
+def parse_ocpp_datetime(value: str, *, naive_zone: tzinfo | None = None) -> datetime:
     """Return an aware UTC datetime for an OCPP timestamp.
 
     Accepts ``Z`` or a numeric offset and any number of fractional digits. A
     timestamp without offset is read as UTC: OCPP 1.6 requires UTC, and many
-    chargers leave the ``Z`` out. Anything else raises ``TimestampError``
-    (answered as TypeConstraintViolation).
+    chargers leave the ``Z`` out; ``naive_zone`` reads it in that zone instead
+    (a vendor profile's). Anything else raises ``TimestampError`` (answered as
+    TypeConstraintViolation).
     """
     match = _DATETIME_RE.match(value) if isinstance(value, str) else None
     if match is None:
@@ -201,7 +208,7 @@ def parse_ocpp_datetime(value: str) -> datetime:
     except ValueError:
         raise TimestampError(details={"cause": f"Not a date-time: {value!r}"}) from None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
+        parsed = parsed.replace(tzinfo=naive_zone or UTC)
     return parsed.astimezone(UTC)
 
 

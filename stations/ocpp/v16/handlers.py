@@ -19,6 +19,8 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from stations import services
+from stations.facts import VendorQuirks
+from stations.fleet.profiles import charger_vendor_quirks, vendor_quirks
 from stations.ocpp.central import FrameRouter
 from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.protocol import (
@@ -30,7 +32,7 @@ from stations.ocpp.protocol import (
 from stations.ocpp.runtime import side_call
 from stations.ocpp.v16.commands import without_secrets
 from stations.ocpp.v16.validation import validate, without_odd_sampled_values
-from stations.ocpp.v16.wire import id_tag_info, samples_of
+from stations.ocpp.v16.wire import charger_time, id_tag_info, samples_of
 from stations.security import services as security
 from stations.session_port import MeterValuesReport, sessions
 
@@ -73,6 +75,18 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             validate(frame.action, CALL, lenient)
             return
         validate(frame.action, CALL, frame.payload)
+
+    _quirks: VendorQuirks | None = None
+    _quirks_known = False
+
+    async def _vendor_quirks(self) -> VendorQuirks | None:
+        """The charger's vendor profile: read once per connection, again at boot."""
+        if not self._quirks_known:
+            self._quirks = await side_call(
+                charger_vendor_quirks, charge_point_id=self.charge_point_id
+            )
+            self._quirks_known = True
+        return self._quirks
 
     async def _strict_payloads(self) -> bool:
         if self._strict is None:
@@ -117,6 +131,23 @@ class CentralSystem(FrameRouter, V16ChargePoint):
                 at=now,
             )
         )
+        # A new firmware may bring another vendor profile.
+        self._quirks = quirks = await side_call(
+            vendor_quirks,
+            vendor=charge_point_vendor,
+            model=charge_point_model,
+            firmware=_text(firmware_version),
+        )
+        self._quirks_known = True
+        if quirks is not None and quirks.close_sessions_at_boot:
+            # The model loses StopTransaction on power loss (OCPP 1.6 §5.3 asks
+            # it to keep them): what is still open now will never be stopped.
+            await self.call_service(
+                sessions.sessions_close_at_boot,
+                charge_point_id=self.charge_point_id,
+                quirk=quirks.note("no StopTransaction, closed at the next boot"),
+                at=now,
+            )
         return call_result.BootNotification(
             current_time=format_ocpp_datetime(now),
             interval=result.interval_s,
@@ -145,6 +176,15 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             raise PropertyConstraintViolationError(
                 details={"cause": "connectorId must not be negative"}
             )
+        quirks = await self._vendor_quirks()
+        at, time_quirk = charger_time(timestamp, quirks) if timestamp else (None, "")
+        ignored = (
+            quirks.note(f"{status} on connector 0 is this model's habit, ignored")
+            if quirks is not None
+            and connector_id == 0
+            and status in quirks.connector_zero_ignored
+            else ""
+        )
         # Batched with the other chargers' notifications of this process.
         await get_batcher("status").submit(
             services.StatusReport(
@@ -155,8 +195,10 @@ class CentralSystem(FrameRouter, V16ChargePoint):
                 info=_text(info),
                 vendor_id=_text(vendor_id),
                 vendor_error_code=_text(vendor_error_code),
-                timestamp=parse_ocpp_datetime(timestamp) if timestamp else None,
+                timestamp=at,
                 received_at=timezone.now(),
+                ignored_quirk=ignored,
+                quirk=time_quirk,
             )
         )
         return call_result.StatusNotification()
@@ -183,7 +225,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         reservation_id: int | None = None,
         **_: Any,
     ) -> call_result.StartTransaction:
-        started_at = parse_ocpp_datetime(timestamp)
+        started_at, quirk = charger_time(timestamp, await self._vendor_quirks())
         transaction_id, auth = await self.call_service(
             sessions.session_start_from_ocpp,
             charge_point_id=self.charge_point_id,
@@ -192,6 +234,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             meter_start_wh=meter_start,
             started_at=started_at,
             reservation_id=reservation_id,
+            quirk=quirk,
         )
         return call_result.StartTransaction(
             transaction_id=transaction_id, id_tag_info=id_tag_info(auth)
@@ -208,8 +251,11 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         **_: Any,
     ) -> call_result.StopTransaction:
         raw = self._current_payload
-        stopped_at = parse_ocpp_datetime(timestamp)
-        samples = samples_of(raw.get("transactionData"), received_at=timezone.now())
+        quirks = await self._vendor_quirks()
+        stopped_at, quirk = charger_time(timestamp, quirks)
+        samples = samples_of(
+            raw.get("transactionData"), received_at=timezone.now(), quirks=quirks
+        )
         auth = await self.call_service(
             sessions.session_stop_from_ocpp,
             charge_point_id=self.charge_point_id,
@@ -220,6 +266,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             id_tag=id_tag,
             samples=samples,
             payload=raw,
+            quirk=quirk,
         )
         return call_result.StopTransaction(
             id_tag_info=id_tag_info(auth) if auth is not None else None
@@ -230,6 +277,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         self, connector_id: int, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
         received_at = timezone.now()
+        quirks = await self._vendor_quirks()
         # Group commit with the other chargers of this process; answered once stored.
         await get_batcher("meter_values").submit(
             MeterValuesReport(
@@ -237,7 +285,9 @@ class CentralSystem(FrameRouter, V16ChargePoint):
                 connector_id=connector_id,
                 transaction_id=transaction_id,
                 samples=samples_of(
-                    self._current_payload.get("meterValue"), received_at=received_at
+                    self._current_payload.get("meterValue"),
+                    received_at=received_at,
+                    quirks=quirks,
                 ),
                 received_at=received_at,
             )
