@@ -66,6 +66,8 @@ class Partner(models.Model):
     registered_at = models.DateTimeField(null=True, blank=True)
     # EVSE statuses received up to here are queued for this partner already.
     evse_pushed_until = models.DateTimeField(null=True, blank=True)
+    # Changes of our drivers' tokens up to here are queued for this CPO already.
+    tokens_pushed_until = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -25,11 +25,18 @@ from django.utils import timezone
 from alerts.models import Rule
 from roaming.client import PartnerCallError, ocpi_call
 from roaming.models import Partner, PartnerStatus, RoamingPush
+from roaming.transport import our_party
 
 
 def retry_delay(attempts: int) -> timedelta:
     """Back-off after ``attempts`` failed tries: 5 s doubling, at most 10 min."""
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 600))
+
+
+def client_owned_url(base: str, *parts: str) -> str:
+    """transport_and_format "Client Owned Object Push": {url}/{country}/{party}/{id}."""
+    country_code, party_id = our_party()
+    return "/".join([base.rstrip("/"), country_code, party_id, *parts])
 
 
 def push_enqueue(

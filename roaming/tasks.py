@@ -190,16 +190,18 @@ def roaming_pushes_deliver_task() -> int:
 
 @shared_task(acks_late=True)
 def roaming_retry_sweep_task() -> dict[str, int]:
-    """Periodic: EVSE statuses, session changes and CDRs to push, pushes and CommandResults due,
-    partner health alerts."""
+    """Periodic: our drivers' tokens, EVSE statuses, session changes and CDRs to
+    push, pushes and CommandResults due, partner health alerts."""
     from roaming.cpo.pushes import (
         cdr_pushes_enqueue,
         evse_status_pushes_enqueue,
         session_pushes_enqueue,
     )
+    from roaming.emsp.tokens import token_pushes_enqueue
     from roaming.push import partner_push_alerts, pushes_deliver
 
     return {
+        "tokens_queued": token_pushes_enqueue(),
         "evse_statuses_queued": evse_status_pushes_enqueue(),
         "sessions_queued": session_pushes_enqueue(),
         "cdrs_queued": cdr_pushes_enqueue(),

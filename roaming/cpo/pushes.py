@@ -19,8 +19,8 @@ from cms.events import TaskCalls
 from roaming.cpo.locations import _STATUS, evse_uid, published_stations
 from roaming.cpo.sessions import cdr_object, session_changes, session_object
 from roaming.models import Partner, PartnerStatus, RoamingPush, RoamingSession
-from roaming.push import push_enqueue
-from roaming.transport import ocpi_timestamp, our_party
+from roaming.push import client_owned_url, push_enqueue
+from roaming.transport import ocpi_timestamp
 from sessions_app.models import SessionStatus
 from stations.models import Connector, ConnectorStatus
 
@@ -29,12 +29,6 @@ def _deliver_soon() -> TaskCalls:
     from roaming.tasks import roaming_pushes_deliver_task
 
     return [roaming_pushes_deliver_task.si()]
-
-
-def _client_owned_url(base: str, *parts: str) -> str:
-    # transport_and_format "Client Owned Object Push": {url}/{country}/{party}/{id}.
-    country_code, party_id = our_party()
-    return "/".join([base.rstrip("/"), country_code, party_id, *parts])
 
 
 def evse_status_pushes_enqueue() -> int:
@@ -69,7 +63,7 @@ def evse_status_pushes_enqueue() -> int:
                 partner=partner,
                 object_key=f"evse:{uid}",
                 method="PATCH",
-                url=_client_owned_url(url, str(connector.charge_point.station_id), uid),
+                url=client_owned_url(url, str(connector.charge_point.station_id), uid),
                 body={
                     "status": status if connector.charge_point.is_online else "UNKNOWN",
                     "last_updated": ocpi_timestamp(
@@ -116,7 +110,7 @@ def evse_publication_pushes_enqueue(*, connector: Connector, is_published: bool)
             partner=partner,
             object_key=f"evse:{uid}",
             method=method,
-            url=_client_owned_url(url, str(station_id), uid),
+            url=client_owned_url(url, str(station_id), uid),
             body=body,
         )
         queued += 1
@@ -127,7 +121,7 @@ def evse_publication_pushes_enqueue(*, connector: Connector, is_published: bool)
 
 def _session_url(link: RoamingSession) -> str | None:
     url = link.partner.endpoint_url("sessions", "RECEIVER")
-    return _client_owned_url(url, str(link.session_id)) if url else None
+    return client_owned_url(url, str(link.session_id)) if url else None
 
 
 def session_push_start(link: RoamingSession) -> TaskCalls:
