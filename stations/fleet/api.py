@@ -45,6 +45,8 @@ class CampaignSerializer(serializers.Serializer):
     location = serializers.CharField()
     version = serializers.CharField()
     checksum = serializers.CharField()
+    signing_certificate = serializers.CharField()
+    signature = serializers.CharField()
     status = serializers.CharField()
     current_batch = serializers.IntegerField()
     halt_reason = serializers.CharField()
@@ -94,6 +96,12 @@ class CampaignListApi(APIView):
         version = serializers.CharField(max_length=50)
         checksum = serializers.CharField(
             max_length=128, required=False, default="", allow_blank=True
+        )
+        signing_certificate = serializers.CharField(
+            max_length=5500, required=False, default="", allow_blank=True
+        )
+        signature = serializers.CharField(
+            max_length=800, required=False, default="", allow_blank=True
         )
         station = serializers.IntegerField(required=False, allow_null=True)
         vendor = serializers.CharField(required=False, default="", allow_blank=True)

@@ -27,6 +27,17 @@ class CampaignForm(forms.Form):
         max_length=50, help_text="The version chargers report after the update."
     )
     checksum = forms.CharField(max_length=128, required=False)
+    signing_certificate = forms.CharField(
+        max_length=5500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="A signed image: the PEM certificate that signed it.",
+    )
+    signature = forms.CharField(
+        max_length=800,
+        required=False,
+        help_text="And its Base64 signature (OCPP 1.6 security extension, 2.0.1).",
+    )
     station = forms.ModelChoiceField(queryset=Station.objects.none(), required=False)
     vendor = forms.CharField(max_length=50, required=False)
     model = forms.CharField(max_length=50, required=False)

@@ -11,7 +11,11 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import (
+    MaxLengthValidator,
+    MaxValueValidator,
+    MinValueValidator,
+)
 from django.db import models
 
 from cms.validators import validate_time_zone
@@ -82,6 +86,18 @@ class FirmwareCampaign(models.Model):
         max_length=128,
         blank=True,
         help_text="The vendor's checksum of the image, kept with the campaign.",
+    )
+    # A signed image (1.6 security whitepaper FirmwareType, 2.0.1 §2.24
+    # FirmwareType: at most 5500 and 800 characters).
+    signing_certificate = models.TextField(
+        blank=True,
+        validators=[MaxLengthValidator(5500)],
+        help_text="PEM certificate that signed the image (both or neither).",
+    )
+    signature = models.TextField(
+        blank=True,
+        validators=[MaxLengthValidator(800)],
+        help_text="Base64 signature of the image.",
     )
     # Target set (empty = any); resolved into CampaignTarget rows on creation.
     station = models.ForeignKey(

@@ -23,6 +23,8 @@ campaign itself is in the audit log.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 import zoneinfo
 from dataclasses import dataclass
@@ -50,6 +52,7 @@ from stations.models import (
     Network,
     Station,
 )
+from stations.remote.models import ConfigurationKey
 from stations.remote.services import (
     command_result_apply,
     firmware_progress_sync,
@@ -173,6 +176,8 @@ def campaign_create(
     created_by: AnyUser | None,
     target: TargetFilter | None = None,
     checksum: str = "",
+    signing_certificate: str = "",
+    signature: str = "",
     canary_percent: int = 10,
     batch_size: int = 10,
     pause_s: int = 600,
@@ -197,6 +202,7 @@ def campaign_create(
         raise CampaignInputError("At least one charger per batch.", field="batch_size")
     if not version.strip():
         raise CampaignInputError("The version chargers must report.", field="version")
+    signing_certificate, signature = _image_signature(signing_certificate, signature)
     chargers = list(campaign_candidates(network=network, target=target))
     if not chargers:
         raise CampaignInputError(
@@ -209,6 +215,8 @@ def campaign_create(
         location=location,
         version=version.strip(),
         checksum=checksum.strip(),
+        signing_certificate=signing_certificate,
+        signature=signature,
         station=target.station,
         vendor=target.vendor,
         model=target.model,
@@ -249,10 +257,49 @@ def campaign_create(
         "create",
         location=location,
         version=campaign.version,
+        signed=bool(campaign.signature),
         targets=len(chargers),
         batches=len(set(numbers)),
     )
     return campaign
+
+
+def _image_signature(certificate: str, signature: str) -> tuple[str, str]:
+    """The image's signing certificate (PEM) and Base64 signature, both or neither."""
+    certificate, signature = certificate.strip(), "".join(signature.split())
+    if bool(certificate) != bool(signature):
+        field = "signature" if certificate else "signing_certificate"
+        raise CampaignInputError(
+            "A signed image needs both the signing certificate and the signature.",
+            field=field,
+        )
+    if certificate and "-----BEGIN CERTIFICATE-----" not in certificate:
+        raise CampaignInputError(
+            "The signing certificate must be PEM (-----BEGIN CERTIFICATE-----).",
+            field="signing_certificate",
+        )
+    if signature:
+        try:
+            base64.b64decode(signature, validate=True)
+        except (binascii.Error, ValueError):
+            raise CampaignInputError(
+                "The signature must be Base64.", field="signature"
+            ) from None
+    return certificate, signature
+
+
+# The 1.6 security whitepaper makes SecurityProfile a required configuration
+# key; a 1.6 charger that reported it speaks the whitepaper's messages.
+SECURITY_EXTENSION_KEY = "SecurityProfile"
+
+
+def signed_update_supported(charge_point: ChargePoint) -> bool:
+    """Whether the charger takes a signed update (2.0.1, or 1.6 with the extension)."""
+    if charge_point.ocpp_protocol != "ocpp1.6":
+        return True
+    return ConfigurationKey.objects.filter(
+        charge_point=charge_point, key=SECURITY_EXTENSION_KEY
+    ).exists()
 
 
 def _transition(
@@ -527,11 +574,19 @@ def _target_send(
         if target.state != TargetState.WAITING or target.detail != reason:
             _save(target, now, state=TargetState.WAITING, detail=reason)
         return
+    signed = bool(campaign.signature) and signed_update_supported(charge_point)
     update = firmware_update_request(
         charge_point=charge_point,
         location=campaign.location,
         retrieve_at=now,
         requested_by=campaign.started_by,
+        signing_certificate=campaign.signing_certificate if signed else "",
+        signature=campaign.signature if signed else "",
+    )
+    unsigned_note = (
+        " (sent unsigned: the charger does not support signed updates)"
+        if campaign.signature and not signed
+        else ""
     )
     _save(
         target,
@@ -540,7 +595,7 @@ def _target_send(
         attempts=target.attempts + 1,
         firmware_update=update,
         sent_at=now,
-        detail=update.status,
+        detail=f"{update.status}{unsigned_note}",
     )
     if update.is_finished:  # not delivered (offline since, gateway down)
         _attempt_failed(campaign, target, now, update.status)

@@ -83,6 +83,8 @@ def campaign_new(request: AuthenticatedHttpRequest) -> HttpResponse:
                     location=data["location"],
                     version=data["version"],
                     checksum=data["checksum"],
+                    signing_certificate=data["signing_certificate"],
+                    signature=data["signature"],
                     target=form.target_filter(),
                     created_by=request.user,
                     **form.plan(),
@@ -116,7 +118,7 @@ def _failures(campaign: FirmwareCampaign) -> list[dict[str, Any]]:
 def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     campaign = campaign_get_for_user(user=request.user, pk=pk)
     targets = CampaignTarget.objects.filter(campaign=campaign).select_related(
-        "charge_point", "charge_point__station"
+        "charge_point", "charge_point__station", "firmware_update"
     )
     progress = campaign_progress(campaign)
     context = {

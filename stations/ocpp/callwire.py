@@ -8,6 +8,8 @@ answers; python-ocpp's ``OCPPError.details`` carry the cause and the field.
 
 from __future__ import annotations
 
+import itertools
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -15,6 +17,14 @@ from django.utils.dateparse import parse_datetime
 from ocpp.exceptions import OCPPError
 
 from stations.ocpp import commands as neutral
+
+# requestId of the CALLs that carry one (2.0.1 UpdateFirmware, GetLog, ...;
+# 1.6 whitepaper SignedUpdateFirmware): unique within a process.
+_request_ids = itertools.count(int(time.time()) % 1_000_000)
+
+
+def request_id() -> int:
+    return next(_request_ids)
 
 
 def wire_time(value: datetime) -> str:

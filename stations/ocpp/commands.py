@@ -146,6 +146,10 @@ class UpdateFirmware:
     retrieve_at: datetime
     retries: int | None = None
     retry_interval_s: int | None = None
+    # A signed image (1.6 security whitepaper SignedUpdateFirmware, 2.0.1
+    # FirmwareType): the PEM certificate that signed it and the Base64 signature.
+    signing_certificate: str = ""
+    signature: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -202,7 +202,17 @@ class LocalAuthListEntry(models.Model):
 class FirmwareUpdate(models.Model):
     """An UpdateFirmware request and the progress the charger reported for it."""
 
-    TERMINAL = frozenset({"Installed", "InstallationFailed", "DownloadFailed"})
+    # 1.6 §7.25 final states, and those of signed updates (1.6 security
+    # whitepaper / 2.0.1 FirmwareStatusEnumType).
+    TERMINAL = frozenset(
+        {
+            "Installed",
+            "InstallationFailed",
+            "DownloadFailed",
+            "InvalidSignature",
+            "InstallVerificationFailed",
+        }
+    )
 
     charge_point = models.ForeignKey(
         "stations.ChargePoint",
@@ -213,6 +223,9 @@ class FirmwareUpdate(models.Model):
     retrieve_at = models.DateTimeField()
     retries = models.PositiveSmallIntegerField(null=True, blank=True)
     retry_interval_s = models.PositiveIntegerField(null=True, blank=True)
+    # A signed image: sent as 1.6 SignedUpdateFirmware / in 2.0.1's FirmwareType.
+    signing_certificate = models.TextField(blank=True, default="")
+    signature = models.TextField(blank=True, default="")
     command = models.ForeignKey(
         _COMMAND, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

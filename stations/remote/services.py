@@ -421,13 +421,21 @@ def firmware_update_request(
     retries: int | None = None,
     retry_interval_s: int | None = None,
     batch: uuid.UUID | None = None,
+    signing_certificate: str = "",
+    signature: str = "",
 ) -> FirmwareUpdate:
-    """Send a firmware update and track its progress per request."""
+    """Send a firmware update and track its progress per request.
+
+    With a signature the image goes as a signed update (1.6 security whitepaper
+    SignedUpdateFirmware, 2.0.1 UpdateFirmware's signingCertificate/signature).
+    """
     command = ocpp.UpdateFirmware(
         location=location,
         retrieve_at=retrieve_at,
         retries=retries,
         retry_interval_s=retry_interval_s,
+        signing_certificate=signing_certificate,
+        signature=signature,
     )
     return cast(
         FirmwareUpdate,
@@ -1040,22 +1048,27 @@ def remote_start_resolve(*, session_id: int) -> RemoteStartRequest | None:
 
 def firmware_progress_sync(*, charge_point_id: int) -> None:
     """Rebuild open firmware/diagnostics requests' history from the message log."""
-    for model, action in (
-        (FirmwareUpdate, "FirmwareStatusNotification"),
-        (DiagnosticsRequest, "DiagnosticsStatusNotification"),
+    # A signed update's progress comes as SignedFirmwareStatusNotification
+    # (1.6 security whitepaper L01).
+    for model, actions in (
+        (
+            FirmwareUpdate,
+            ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"),
+        ),
+        (DiagnosticsRequest, ("DiagnosticsStatusNotification",)),
     ):
         for request in model.objects.filter(
             charge_point_id=charge_point_id, is_finished=False
         ):
-            _progress_from_log(request, action)
+            _progress_from_log(request, actions)
 
 
-def _progress_from_log(request: Any, action: str) -> None:
+def _progress_from_log(request: Any, actions: tuple[str, ...]) -> None:
     notifications = OcppMessage.objects.filter(
         charge_point_id=request.charge_point_id,
         direction=OcppMessage.Direction.IN,
         message_type=OcppMessage.MessageType.CALL,
-        action=action,
+        action__in=actions,
         at__gte=request.requested_at,
     ).order_by("at", "id")
     reported = [

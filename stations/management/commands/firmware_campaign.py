@@ -66,6 +66,12 @@ class Command(BaseCommand):
             "--firmware-version", dest="image_version", help="The new version."
         )
         parser.add_argument("--checksum", default="")
+        parser.add_argument(
+            "--signing-certificate",
+            default="",
+            help="PEM file of the certificate that signed the image (with --signature).",
+        )
+        parser.add_argument("--signature", default="", help="Base64 image signature.")
         parser.add_argument("--station", type=int, help="Only this station (id).")
         parser.add_argument("--vendor", default="")
         parser.add_argument("--model", default="")
@@ -141,6 +147,8 @@ class Command(BaseCommand):
             location=options["location"],
             version=options["image_version"],
             checksum=options["checksum"],
+            signing_certificate=_read_text(options["signing_certificate"]),
+            signature=options["signature"],
             target=TargetFilter(
                 station=station,
                 vendor=options["vendor"],
@@ -158,3 +166,13 @@ class Command(BaseCommand):
             max_attempts=options["max_attempts"],
             halt_failure_percent=options["halt_percent"],
         )
+
+
+def _read_text(path: str) -> str:
+    if not path:
+        return ""
+    try:
+        with open(path, encoding="ascii") as pem:
+            return pem.read()
+    except (OSError, UnicodeDecodeError) as error:
+        raise CommandError(f"signing-certificate: {error}") from None

@@ -24,6 +24,7 @@ from stations.ocpp.callwire import action_name
 from stations.ocpp.callwire import error_cause as _cause
 from stations.ocpp.callwire import parse_wire_time as _parse_time
 from stations.ocpp.callwire import put_optional as _set
+from stations.ocpp.callwire import request_id as _request_id
 from stations.ocpp.callwire import schedule_periods as _periods_of
 from stations.ocpp.callwire import wire_time as _time
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
@@ -63,8 +64,12 @@ _RAW_DEFAULTS: dict[str, dict[str, Any]] = {"Reset": {"type": "Soft"}}
 # reservation_create), so that CancelReservation and the charger's
 # StartTransaction.reservationId find it; 0 holds its place until then.
 _CMS_ASSIGNED: dict[str, dict[str, Any]] = {"ReserveNow": {"reservationId": 0}}
-_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked"})
-_REJECTED_ANSWERS = frozenset({"Rejected", "UnlockFailed"})
+# AcceptedCanceled, InvalidCertificate, RevokedCertificate: the 1.6 security
+# whitepaper's UpdateFirmwareStatusEnumType (SignedUpdateFirmware.conf).
+_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked", "AcceptedCanceled"})
+_REJECTED_ANSWERS = frozenset(
+    {"Rejected", "UnlockFailed", "InvalidCertificate", "RevokedCertificate"}
+)
 # The neutral attribute a 1.6 field of a command's CALL comes from, so that an
 # invalid neutral command names the attribute, not the wire field.
 _NEUTRAL_FIELD = {
@@ -184,6 +189,19 @@ def _wire(command: neutral.Command) -> WireCall:
             return WireCall("GetConfiguration", {"key": list(keys)} if keys else {})
         case neutral.ChangeConfiguration(key=key, value=value):
             return WireCall("ChangeConfiguration", {"key": key, "value": value})
+        case neutral.UpdateFirmware() if command.signature:
+            # 1.6 security whitepaper L01, SignedUpdateFirmware.req: the image
+            # as a FirmwareType with its signing certificate and signature.
+            firmware = {
+                "location": command.location,
+                "retrieveDateTime": _time(command.retrieve_at),
+                "signingCertificate": command.signing_certificate,
+                "signature": command.signature,
+            }
+            payload = {"requestId": _request_id(), "firmware": firmware}
+            _set(payload, "retries", command.retries)
+            _set(payload, "retryInterval", command.retry_interval_s)
+            return WireCall("SignedUpdateFirmware", payload)
         case neutral.UpdateFirmware():
             payload = {
                 "location": command.location,
@@ -459,6 +477,16 @@ def command_of(action: str, payload: dict[str, Any]) -> neutral.Command:
                 retrieve_at=_required_time(p.get("retrieveDate")),
                 retries=p.get("retries"),
                 retry_interval_s=p.get("retryInterval"),
+            )
+        case "SignedUpdateFirmware":
+            firmware = p.get("firmware") or {}
+            return neutral.UpdateFirmware(
+                location=str(firmware["location"]),
+                retrieve_at=_required_time(firmware.get("retrieveDateTime")),
+                retries=p.get("retries"),
+                retry_interval_s=p.get("retryInterval"),
+                signing_certificate=str(firmware.get("signingCertificate", "")),
+                signature=str(firmware.get("signature", "")),
             )
         case "GetDiagnostics":
             return neutral.GetDiagnostics(

@@ -18,9 +18,7 @@ places; this module says how each is spelled in 2.0.1 (OCPP 2.0.1 Part 2):
 
 from __future__ import annotations
 
-import itertools
 import re
-import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -35,6 +33,7 @@ from stations.ocpp.callwire import action_name
 from stations.ocpp.callwire import error_cause as _cause
 from stations.ocpp.callwire import parse_wire_time as _parse_time
 from stations.ocpp.callwire import put_optional as _set
+from stations.ocpp.callwire import request_id as _request_id
 from stations.ocpp.callwire import schedule_periods as _periods_of
 from stations.ocpp.callwire import wire_time as _time
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
@@ -80,10 +79,13 @@ CMS_ACTIONS = frozenset(
     and hasattr(v201_call, action.value)
     and has_schema(action.value, CALL)
 )
-_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked", "Scheduled"})
+_ACCEPTED_ANSWERS = frozenset({"Accepted", "Unlocked", "Scheduled", "AcceptedCanceled"})
 _REJECTED_ANSWERS = frozenset(
-    {"Rejected", "UnlockFailed", "UnknownConnector", "OngoingAuthorizedTransaction"}
-)
+    {
+        "Rejected", "UnlockFailed", "UnknownConnector", "OngoingAuthorizedTransaction",
+        "InvalidCertificate", "RevokedCertificate",
+    }
+)  # fmt: skip
 _PURPOSE = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
 # Actions whose payload names an EVSE as ``evseId`` (the CLI's --connector).
 _EVSE_ACTIONS = frozenset(
@@ -107,7 +109,6 @@ _KEY = re.compile(
 # names it) and back; sessions_app registers the readers from its ready().
 _transaction_names: list[Callable[[int], str | None]] = []
 _sessions_of_names: list[Callable[[str], int | None]] = []
-_request_ids = itertools.count(int(time.time()) % 1_000_000)
 
 
 def transaction_names_register(
@@ -146,10 +147,6 @@ def wire_cost(cost: Decimal) -> float:
     decimal place (7.42 would reach the display as 7.4).
     """
     return float(cost.quantize(Decimal("0.01")))
-
-
-def _request_id() -> int:
-    return next(_request_ids)
 
 
 def _id_token(token: str) -> dict[str, Any]:
@@ -301,6 +298,13 @@ def _wire(command: neutral.Command) -> WireCall:
                     "retrieveDateTime": _time(command.retrieve_at),
                 },
             }
+            # 2.0.1 FirmwareType (§2.24): signingCertificate and signature.
+            _set(
+                payload["firmware"],
+                "signingCertificate",
+                command.signing_certificate or None,
+            )
+            _set(payload["firmware"], "signature", command.signature or None)
             _set(payload, "retries", command.retries)
             _set(payload, "retryInterval", command.retry_interval_s)
             return WireCall("UpdateFirmware", payload)
