@@ -40,8 +40,9 @@ MODULES: list[tuple[str, str, str]] = [
     ("cdrs", "SENDER", "roaming:ocpi_cpo_cdrs"),
     ("chargingprofiles", "RECEIVER", "roaming:ocpi_cpo_chargingprofiles"),
     ("hubclientinfo", "RECEIVER", "roaming:ocpi_cpo_hubclientinfo"),
-    # eMSP side: our drivers' tokens for CPOs.
+    # eMSP side: our drivers' tokens for CPOs, our commands to them.
     ("tokens", "SENDER", "roaming:ocpi_emsp_tokens"),
+    ("commands", "SENDER", "roaming:ocpi_emsp_commands"),
 ]
 
 

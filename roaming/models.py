@@ -446,3 +446,84 @@ class RoamingChargingProfile(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request} profile of session {self.session_id} by {self.partner}"
+
+
+class CommandResponseType(models.TextChoices):
+    # mod_commands "CommandResponseType enum".
+    NOT_SUPPORTED = "NOT_SUPPORTED", "Not supported"
+    REJECTED = "REJECTED", "Rejected"
+    ACCEPTED = "ACCEPTED", "Accepted"
+    UNKNOWN_SESSION = "UNKNOWN_SESSION", "Unknown session"
+
+
+class CommandResultType(models.TextChoices):
+    # mod_commands "CommandResultType enum".
+    ACCEPTED = "ACCEPTED", "Accepted"
+    CANCELED_RESERVATION = "CANCELED_RESERVATION", "Reservation canceled"
+    EVSE_OCCUPIED = "EVSE_OCCUPIED", "EVSE occupied"
+    EVSE_INOPERATIVE = "EVSE_INOPERATIVE", "EVSE inoperative"
+    FAILED = "FAILED", "Failed"
+    NOT_SUPPORTED = "NOT_SUPPORTED", "Not supported"
+    REJECTED = "REJECTED", "Rejected"
+    TIMEOUT = "TIMEOUT", "Timeout"
+    UNKNOWN_RESERVATION = "UNKNOWN_RESERVATION", "Unknown reservation"
+
+
+class EmspCommand(models.Model):
+    """A command we sent to a CPO partner for one of our drivers, and its outcome.
+
+    The CPO answers at once with a CommandResponse (``response``, and the
+    seconds to wait for the result, ``timeout_s``), then POSTs the
+    CommandResult to our response_url, which names ``reference``
+    (mod_commands "Sender Interface"). The partner's location and EVSE are
+    addressed by their OCPI ids.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="emsp_commands"
+    )
+    type = models.CharField(max_length=20, choices=CommandType.choices)
+    reference = models.CharField(max_length=36, unique=True)
+    requested_by = models.ForeignKey(
+        "accounts.User",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    id_token = models.ForeignKey(
+        "charging.IdToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    location_id = models.CharField(max_length=36, blank=True)
+    evse_uid = models.CharField(max_length=36, blank=True)
+    connector_id = models.CharField(max_length=36, blank=True)
+    session_id = models.CharField(max_length=36, blank=True)
+    reservation_id = models.CharField(max_length=36, blank=True)
+    # The request as POSTed to the CPO.
+    request = models.JSONField()
+    response = models.CharField(
+        max_length=16, choices=CommandResponseType.choices, blank=True
+    )
+    response_message = models.TextField(blank=True)
+    timeout_s = models.PositiveIntegerField(null=True, blank=True)
+    # Why the command did not reach the CPO (unreachable, timed out, refused).
+    error = models.TextField(blank=True)
+    result = models.CharField(
+        max_length=20, choices=CommandResultType.choices, blank=True
+    )
+    result_message = models.TextField(blank=True)
+    result_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-pk"]
+        indexes = [
+            models.Index(fields=["result", "response"], name="emsp_command_waiting")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} to {self.partner}"

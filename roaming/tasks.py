@@ -191,12 +191,14 @@ def roaming_pushes_deliver_task() -> int:
 @shared_task(acks_late=True)
 def roaming_retry_sweep_task() -> dict[str, int]:
     """Periodic: our drivers' tokens, EVSE statuses, session changes and CDRs to
-    push, pushes and CommandResults due, partner health alerts."""
+    push, pushes and CommandResults due, partner health alerts, our commands to
+    CPOs whose result did not come in time."""
     from roaming.cpo.pushes import (
         cdr_pushes_enqueue,
         evse_status_pushes_enqueue,
         session_pushes_enqueue,
     )
+    from roaming.emsp.commands import command_timeouts_sweep
     from roaming.emsp.tokens import token_pushes_enqueue
     from roaming.push import partner_push_alerts, pushes_deliver
 
@@ -209,4 +211,5 @@ def roaming_retry_sweep_task() -> dict[str, int]:
         "command_results": command_results_retry_sweep(),
         "charging_profile_results": charging_profile_results_deliver(),
         "partners_alerted": partner_push_alerts(),
+        "commands_timed_out": command_timeouts_sweep(),
     }

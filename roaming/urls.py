@@ -14,6 +14,7 @@ from roaming.cpo import (
     tariffs,
     tokens,
 )
+from roaming.emsp import commands as emsp_commands
 from roaming.emsp import tokens as emsp_tokens
 from roaming.transport import ModuleRootView
 
@@ -111,6 +112,17 @@ ocpi_urlpatterns = [
         r"^emsp/2\.2\.1/tokens/(?P<token_uid>[^/]{1,36})/authorize/?$",
         emsp_tokens.TokenAuthorizeView.as_view(),
         name="ocpi_emsp_token_authorize",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/commands/?$",
+        ModuleRootView.as_view(module="commands"),
+        name="ocpi_emsp_commands",
+    ),
+    # mod_commands Sender: the response_url we give names the command and our reference.
+    re_path(
+        r"^emsp/2\.2\.1/commands/(?P<command>[A-Z_]{1,20})/(?P<reference>[0-9a-f]{32})/?$",
+        emsp_commands.CommandResultView.as_view(),
+        name="ocpi_emsp_command_result",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),

@@ -226,6 +226,15 @@ class CpoPeer:
         """Follow the Link rel="next" headers to the last page."""
         return peer_get_all(lambda page: self.call("GET", page, routing=True), url)
 
+    def send_result(
+        self, command: Received, result: str, *, message: str = ""
+    ) -> Response:
+        """mod_commands: POST the CommandResult to the request's response_url."""
+        body: dict[str, Any] = {"result": result}
+        if message:
+            body["message"] = [{"language": "en", "text": message}]
+        return self.call("POST", command.body["response_url"], body=body, routing=True)
+
     def commands(self, command: str) -> list[Received]:
         path = f"/ocpi/cpo/2.2.1/commands/{command}"
         return [r for r in self.received if r.method == "POST" and r.path == path]
