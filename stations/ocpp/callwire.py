@@ -40,6 +40,11 @@ def parse_wire_time(value: Any) -> datetime | None:
     return parsed
 
 
+def parse_required_wire_time(value: Any) -> datetime:
+    """A stored CALL's required time; now when it does not read (an old row)."""
+    return parse_wire_time(value) or datetime.now(tz=UTC)
+
+
 def put_optional(payload: dict[str, Any], key: str, value: Any) -> None:
     """Put an optional field: None (and "") stay out of the CALL."""
     if value is not None and value != "":

@@ -249,7 +249,17 @@ class FirmwareUpdate(models.Model):
 class DiagnosticsRequest(models.Model):
     """A GetDiagnostics request and the upload progress the charger reported."""
 
-    TERMINAL = frozenset({"Uploaded", "UploadFailed"})
+    # 1.6 §7.24 and 2.0.1 UploadLogStatusEnumType (N01).
+    TERMINAL = frozenset(
+        {
+            "Uploaded",
+            "UploadFailed",
+            "UploadFailure",
+            "BadMessage",
+            "NotSupportedOperation",
+            "PermissionDenied",
+        }
+    )
 
     charge_point = models.ForeignKey(
         "stations.ChargePoint",

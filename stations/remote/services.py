@@ -927,7 +927,7 @@ def _apply_clear_charging_profile(command: ChargePointCommand) -> None:
 
 
 def _apply_update_firmware(command: ChargePointCommand) -> None:
-    update = FirmwareUpdate.objects.filter(command=command).first()
+    update = FirmwareUpdate.objects.select_for_update().filter(command=command).first()
     if update is None or update.is_finished:
         return
     at = (command.finished_at or _now()).isoformat()
@@ -942,7 +942,9 @@ def _apply_update_firmware(command: ChargePointCommand) -> None:
 
 
 def _apply_get_diagnostics(command: ChargePointCommand) -> None:
-    request = DiagnosticsRequest.objects.filter(command=command).first()
+    request = (
+        DiagnosticsRequest.objects.select_for_update().filter(command=command).first()
+    )
     if request is None or request.is_finished:
         return
     at = (command.finished_at or _now()).isoformat()
@@ -1015,6 +1017,29 @@ def reservation_allows(
     return False
 
 
+# 2.0.1 ReservationStatusUpdate (H01): the station ended a reservation itself.
+_RESERVATION_ENDED = {
+    "Expired": ReservationStatus.EXPIRED,
+    "Removed": ReservationStatus.CANCELLED,
+}
+
+
+def reservation_status_record(
+    *, charge_point_id: int, reservation_id: int, status: str, at: datetime
+) -> bool:
+    """End a reservation the charger reports expired or removed; False if none."""
+    ended = _RESERVATION_ENDED.get(status)
+    if ended is None:
+        return False
+    return bool(
+        Reservation.objects.filter(
+            pk=reservation_id,
+            charge_point_id=charge_point_id,
+            status__in=[ReservationStatus.PENDING, ReservationStatus.ACTIVE],
+        ).update(status=ended, charger_status=status, ended_at=at)
+    )
+
+
 def remote_start_resolve(*, session_id: int) -> RemoteStartRequest | None:
     """Mark the pending remote start this new session answers as started."""
 
@@ -1049,13 +1074,16 @@ def remote_start_resolve(*, session_id: int) -> RemoteStartRequest | None:
 def firmware_progress_sync(*, charge_point_id: int) -> None:
     """Rebuild open firmware/diagnostics requests' history from the message log."""
     # A signed update's progress comes as SignedFirmwareStatusNotification
-    # (1.6 security whitepaper L01).
+    # (1.6 security whitepaper L01); 2.0.1 GetLog's as LogStatusNotification (N01).
     for model, actions in (
         (
             FirmwareUpdate,
             ("FirmwareStatusNotification", "SignedFirmwareStatusNotification"),
         ),
-        (DiagnosticsRequest, ("DiagnosticsStatusNotification",)),
+        (
+            DiagnosticsRequest,
+            ("DiagnosticsStatusNotification", "LogStatusNotification"),
+        ),
     ):
         for request in model.objects.filter(
             charge_point_id=charge_point_id, is_finished=False
@@ -1063,7 +1091,13 @@ def firmware_progress_sync(*, charge_point_id: int) -> None:
             _progress_from_log(request, actions)
 
 
+@transaction.atomic
 def _progress_from_log(request: Any, actions: tuple[str, ...]) -> None:
+    # Re-read under a row lock: the sweep of another process and the command's
+    # answer (``_apply_update_firmware``) write the same row.
+    request = type(request).objects.select_for_update().get(pk=request.pk)
+    if request.is_finished:
+        return
     notifications = OcppMessage.objects.filter(
         charge_point_id=request.charge_point_id,
         direction=OcppMessage.Direction.IN,
@@ -1078,7 +1112,9 @@ def _progress_from_log(request: Any, actions: tuple[str, ...]) -> None:
     ]
     base = [item for item in request.history if not item.get("from_charger")]
     history = base + [{**item, "from_charger": True} for item in reported]
-    if history == request.history:
+    if history == request.history and (
+        not reported or request.status == reported[-1]["status"]
+    ):
         return
     request.history = history
     fields = ["history"]
@@ -1097,7 +1133,6 @@ def command_results_sweep(*, now: datetime, window_s: int = 3600) -> int:
     """Apply the results of recently finished commands not applied yet."""
     ids = list(
         ChargePointCommand.objects.filter(
-            action__in=list(_RESULT_HANDLERS),
             finished_at__gte=now - timedelta(seconds=window_s),
             result_application__isnull=True,
         )

@@ -21,6 +21,7 @@ from stations.remote.services import (
     command_batch_send,
     command_request,
     command_result_apply,
+    command_results_sweep,
     firmware_update_request,
     remote_start_resolve,
     remote_starts_sweep,
@@ -323,3 +324,30 @@ def test_bulk_records_one_outcome_per_charger(station_a, operator):
     assert progress["offline"] == 1
     assert progress["pending"] == 1
     assert progress["done"] == 1
+
+
+def test_the_results_sweep_applies_an_answer_whose_application_was_lost(
+    charge_point_a, operator, django_capture_on_commit_callbacks
+):
+    reservation = reservation_create(
+        charge_point=connected(charge_point_a),
+        connector_number=1,
+        id_tag="TAG-LOST",
+        expires_at=timezone.now() + timedelta(hours=1),
+        requested_by=operator,
+    )
+    # The answer is recorded, but the task that applies it never ran.
+    with django_capture_on_commit_callbacks(execute=False):
+        command_finish(
+            command_id=reservation.command_id,
+            status=CommandStatus.ACCEPTED,
+            response_payload={"status": "Accepted"},
+        )
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.PENDING
+
+    assert command_results_sweep(now=timezone.now()) == 1
+
+    reservation.refresh_from_db()
+    assert reservation.status == ReservationStatus.ACTIVE
+    assert command_results_sweep(now=timezone.now()) == 0

@@ -85,6 +85,15 @@ async def station(
             await client.close()
 
 
+def booted(ocpp_id: str) -> Any:
+    """The charge point once its station is connected and booted, else None."""
+    from stations.models import ChargePoint
+
+    return ChargePoint.objects.filter(
+        ocpp_id=ocpp_id, is_connected=True, last_boot_at__isnull=False
+    ).first()
+
+
 def boot_payload() -> dict[str, Any]:
     return {
         "reason": "PowerUp",

@@ -15,15 +15,9 @@ from stations.remote.models import ConfigurationKey, RemoteStartRequest
 from stations.remote.services import command_request, command_result_apply
 from tests.factories import ChargePointFactory, IdTokenFactory
 from tests.ocpp.client import wait_for
-from tests.v201.station import boot_payload, station, transaction_event
+from tests.v201.station import boot_payload, booted, station, transaction_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _booted(ocpp_id: str) -> ChargePoint | None:
-    return ChargePoint.objects.filter(
-        ocpp_id=ocpp_id, is_connected=True, last_boot_at__isnull=False
-    ).first()
 
 
 def _send(charge_point: ChargePoint, action: str, payload: dict, user: Any):
@@ -48,7 +42,7 @@ def test_reset_from_the_api_in_either_spelling_and_denied_without_the_role(
     async def scenario() -> list[tuple[str, dict]]:
         async with station(asgi_server, charge_point.ocpp_id) as client:
             await client.call("BootNotification", boot_payload())
-            await asyncio.to_thread(wait_for, lambda: _booted(charge_point.ocpp_id))
+            await asyncio.to_thread(wait_for, lambda: booted(charge_point.ocpp_id))
 
             def post(who: str, payload: dict) -> tuple[int, dict]:
                 answer = api(who).post(
@@ -84,9 +78,7 @@ def test_remote_start_and_stop_resolve_to_the_stations_transaction(
     async def scenario(client_holder: dict) -> tuple[Any, Any]:
         async with station(asgi_server, charge_point.ocpp_id) as client:
             await client.call("BootNotification", boot_payload())
-            cp = await asyncio.to_thread(
-                wait_for, lambda: _booted(charge_point.ocpp_id)
-            )
+            cp = await asyncio.to_thread(wait_for, lambda: booted(charge_point.ocpp_id))
             start = await asyncio.to_thread(
                 _send,
                 cp,
@@ -178,9 +170,7 @@ def test_device_model_read_and_write_with_the_stations_answers(
             client.answers["GetVariables"] = get_variables
             client.answers["SetVariables"] = set_variables
             await client.call("BootNotification", boot_payload())
-            cp = await asyncio.to_thread(
-                wait_for, lambda: _booted(charge_point.ocpp_id)
-            )
+            cp = await asyncio.to_thread(wait_for, lambda: booted(charge_point.ocpp_id))
             changed = await asyncio.to_thread(
                 _send,
                 cp,

@@ -13,23 +13,17 @@ from ocpp.v16 import call
 from accounts.models import AuditLog
 from billing import services as billing
 from sessions_app.costs import session_cost_updates_sweep
-from stations.models import ChargePoint, ChargePointCommand, CommandStatus
+from stations.models import ChargePointCommand, CommandStatus
 from stations.remote.dispatch import command_wait
 from tests.factories import ChargePointFactory, IdTokenFactory
 from tests.ocpp.client import boot, charger, wait_for
-from tests.v201.station import boot_payload, energy, station, transaction_event
+from tests.v201.station import boot_payload, booted, energy, station, transaction_event
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def _iso(at) -> str:
     return at.isoformat().replace("+00:00", "Z")
-
-
-def _connected(ocpp_id: str) -> ChargePoint | None:
-    return ChargePoint.objects.filter(
-        ocpp_id=ocpp_id, is_connected=True, last_boot_at__isnull=False
-    ).first()
 
 
 def test_answers_carry_the_running_and_final_cost_and_cost_updated_follows_it(
@@ -99,7 +93,7 @@ def test_answers_carry_the_running_and_final_cost_and_cost_updated_follows_it(
                 "TransactionEvent", started("TX-FREE", "FREE-201")
             )
             for ocpp_id in (priced.ocpp_id, unpriced.ocpp_id, old.ocpp_id):
-                await asyncio.to_thread(wait_for, lambda i=ocpp_id: _connected(i))
+                await asyncio.to_thread(wait_for, lambda i=ocpp_id: booted(i))
             seen["sent"] = await asyncio.to_thread(session_cost_updates_sweep)
             command = await asyncio.to_thread(
                 lambda: ChargePointCommand.objects.get(action="CostUpdated")

@@ -11,7 +11,6 @@ CALLRESULT.
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
 from typing import Any
 
 from ocpp.charge_point import remove_nones, serialize_as_dict
@@ -22,6 +21,7 @@ from ocpp.v16.enums import Action
 from stations.ocpp import commands as neutral
 from stations.ocpp.callwire import action_name
 from stations.ocpp.callwire import error_cause as _cause
+from stations.ocpp.callwire import parse_required_wire_time as _required_time
 from stations.ocpp.callwire import parse_wire_time as _parse_time
 from stations.ocpp.callwire import put_optional as _set
 from stations.ocpp.callwire import request_id as _request_id
@@ -411,10 +411,6 @@ def _profile_of(data: dict[str, Any]) -> neutral.ChargingProfileSpec:
         valid_from=_parse_time(data.get("validFrom")),
         valid_to=_parse_time(data.get("validTo")),
     )
-
-
-def _required_time(value: Any) -> datetime:
-    return _parse_time(value) or datetime.now(tz=UTC)
 
 
 def command_of(action: str, payload: dict[str, Any]) -> neutral.Command:

@@ -31,6 +31,7 @@ from stations.facts import DeviceVariable, device_variable_key
 from stations.ocpp import commands as neutral
 from stations.ocpp.callwire import action_name
 from stations.ocpp.callwire import error_cause as _cause
+from stations.ocpp.callwire import parse_required_wire_time as _required_time
 from stations.ocpp.callwire import parse_wire_time as _parse_time
 from stations.ocpp.callwire import put_optional as _set
 from stations.ocpp.callwire import request_id as _request_id
@@ -87,6 +88,7 @@ _REJECTED_ANSWERS = frozenset(
     }
 )  # fmt: skip
 _PURPOSE = {"ChargePointMaxProfile": "ChargingStationMaxProfile"}
+_PURPOSE_OF = {wire: ours for ours, wire in _PURPOSE.items()}
 # Actions whose payload names an EVSE as ``evseId`` (the CLI's --connector).
 _EVSE_ACTIONS = frozenset(
     {
@@ -522,6 +524,61 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
             )
         case "CancelReservation":
             return neutral.CancelReservation(reservation_id=int(p["reservationId"]))
+        case "ReserveNow":
+            return neutral.ReserveNow(
+                reservation_id=int(p["id"]),
+                connector=int(p.get("evseId") or 0),
+                id_token=str(p["idToken"]["idToken"]),
+                expires_at=_required_time(p.get("expiryDateTime")),
+                parent_id_token=str((p.get("groupIdToken") or {}).get("idToken", "")),
+            )
+        case "SendLocalList":
+            return neutral.SendLocalList(
+                version=int(p["versionNumber"]),
+                update=neutral.LocalListUpdate(p["updateType"]),
+                entries=tuple(
+                    _local_list_entry(entry)
+                    for entry in p.get("localAuthorizationList") or []
+                ),
+            )
+        case "SetChargingProfile":
+            return neutral.SetChargingProfile(
+                connector=int(p["evseId"]), profile=_profile_of(p["chargingProfile"])
+            )
+        case "ClearChargingProfile":
+            criteria = p.get("chargingProfileCriteria") or {}
+            purpose = str(criteria.get("chargingProfilePurpose", ""))
+            return neutral.ClearChargingProfile(
+                profile_id=p.get("chargingProfileId"),
+                connector=criteria.get("evseId"),
+                purpose=_PURPOSE_OF.get(purpose, purpose),
+                stack_level=criteria.get("stackLevel"),
+            )
+        case "GetCompositeSchedule":
+            return neutral.GetCompositeSchedule(
+                connector=int(p["evseId"]),
+                duration_s=int(p["duration"]),
+                rate_unit=str(p.get("chargingRateUnit", "")),
+            )
+        case "UpdateFirmware":
+            firmware = p["firmware"]
+            return neutral.UpdateFirmware(
+                location=str(firmware["location"]),
+                retrieve_at=_required_time(firmware.get("retrieveDateTime")),
+                retries=p.get("retries"),
+                retry_interval_s=p.get("retryInterval"),
+                signing_certificate=str(firmware.get("signingCertificate", "")),
+                signature=str(firmware.get("signature", "")),
+            )
+        case "GetLog" if p.get("logType") == "DiagnosticsLog":
+            log = p["log"]
+            return neutral.GetDiagnostics(
+                location=str(log["remoteLocation"]),
+                start_time=_parse_time(log.get("oldestTimestamp")),
+                stop_time=_parse_time(log.get("latestTimestamp")),
+                retries=p.get("retries"),
+                retry_interval_s=p.get("retryInterval"),
+            )
         case "GetLocalListVersion":
             return neutral.GetLocalListVersion()
         case "ClearCache":
@@ -560,6 +617,43 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
                 )
             )
     return neutral.RawCall(action=action, payload=dict(p))
+
+
+def _local_list_entry(entry: dict[str, Any]) -> neutral.LocalListEntry:
+    """An AuthorizationData (§2.2) of a SendLocalList; no idTokenInfo removes it."""
+    info = entry.get("idTokenInfo")
+    return neutral.LocalListEntry(
+        id_token=str(entry["idToken"]["idToken"]),
+        status=info.get("status") if info else None,
+        expires_at=_parse_time(info.get("cacheExpiryDateTime")) if info else None,
+        parent_id_token=str(
+            ((info or {}).get("groupIdToken") or {}).get("idToken", "")
+        ),
+    )
+
+
+def _profile_of(data: dict[str, Any]) -> neutral.ChargingProfileSpec:
+    """The neutral profile of a ChargingProfileType (§2.10), its first schedule."""
+    schedule = (data.get("chargingSchedule") or [{}])[0]
+    purpose = str(data.get("chargingProfilePurpose", ""))
+    charger_transaction = data.get("transactionId")
+    return neutral.ChargingProfileSpec(
+        profile_id=int(data.get("id", 0)),
+        stack_level=int(data.get("stackLevel", 0)),
+        purpose=_PURPOSE_OF.get(purpose, purpose),
+        kind=str(data.get("chargingProfileKind", "")),
+        rate_unit=str(schedule.get("chargingRateUnit", "")),
+        periods=_periods_of(schedule),
+        duration_s=schedule.get("duration"),
+        start_schedule=_parse_time(schedule.get("startSchedule")),
+        min_charging_rate=schedule.get("minChargingRate"),
+        transaction_id=_session_of(str(charger_transaction))
+        if charger_transaction
+        else None,
+        recurrency_kind=str(data.get("recurrencyKind", "")),
+        valid_from=_parse_time(data.get("validFrom")),
+        valid_to=_parse_time(data.get("validTo")),
+    )
 
 
 def _device_variable(item: dict[str, Any], *, value: str = "") -> DeviceVariable:

@@ -36,6 +36,7 @@ from stations.ocpp.runtime import side_call
 from stations.ocpp.v201 import wire
 from stations.ocpp.v201.commands import wire_cost, without_secrets
 from stations.ocpp.v201.validation import validate
+from stations.remote import services as remote
 from stations.security import services as security
 from stations.session_port import MeterValuesReport, sessions
 
@@ -204,6 +205,23 @@ class CentralSystem(FrameRouter, V201ChargePoint):
             )
         )
         return call_result.MeterValues()
+
+    @on(Action.reservation_status_update)
+    async def on_reservation_status_update(
+        self, **_: Any
+    ) -> call_result.ReservationStatusUpdate:
+        # H01 (ReservationStatusUpdate): the station ended a reservation on
+        # its own, Expired or Removed; the reservation ends as it would by
+        # the CMS's own expiry or cancellation.
+        payload = self._current_payload
+        await self.call_service(
+            remote.reservation_status_record,
+            charge_point_id=self.charge_point_id,
+            reservation_id=payload["reservationId"],
+            status=payload["reservationUpdateStatus"],
+            at=timezone.now(),
+        )
+        return call_result.ReservationStatusUpdate()
 
     # --- firmware (L), diagnostics (N), security (A), data transfer (P) --------
 
