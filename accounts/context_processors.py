@@ -31,6 +31,12 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
         False,
     ),
     (
+        gettext_noop("Connection attempts"),
+        "stations:connection_attempts",
+        "stations.view_connectionattempt",
+        False,
+    ),
+    (
         gettext_noop("Bulk commands"),
         "commands:bulk",
         "stations.reset_chargepoint",

@@ -204,6 +204,10 @@ PERIODIC_TASKS: dict[str, dict[str, object]] = {
         "task": "stations.tasks.ocpp_messages_purge_task",
         "every_seconds": 3600,
     },
+    "connection-attempt-retention": {
+        "task": "stations.tasks.connection_attempts_purge_task",
+        "every_seconds": 3600,
+    },
     "alerts-sweep": {
         "task": "alerts.tasks.alerts_sweep_task",
         "every_seconds": env_int("ALERT_SWEEP_SECONDS", 30, minimum=5),
@@ -539,6 +543,18 @@ OCPP_TRANSPORT_MAX_FRAME_BYTES = env_int(
 OCPP_MAX_CONNECTORS = env_int("OCPP_MAX_CONNECTORS", 10, minimum=1)
 OCPP_MESSAGE_LOG_RETENTION_DAYS = env_int(
     "OCPP_MESSAGE_LOG_RETENTION_DAYS", 30, minimum=1
+)
+# Refused handshakes (stations/ocpp/refusals.py): counted in memory, written
+# this long after the first refusal since the last write, one row per charger id,
+# address and reason per window, kept this many days.
+OCPP_CONNECTION_ATTEMPT_FLUSH_SECONDS = env_float(
+    "OCPP_CONNECTION_ATTEMPT_FLUSH_SECONDS", 2.0
+)
+OCPP_CONNECTION_ATTEMPT_WINDOW_MINUTES = env_int(
+    "OCPP_CONNECTION_ATTEMPT_WINDOW_MINUTES", 60, minimum=1
+)
+OCPP_CONNECTION_ATTEMPT_RETENTION_DAYS = env_int(
+    "OCPP_CONNECTION_ATTEMPT_RETENTION_DAYS", 30, minimum=1
 )
 # Sessions one id token may have open at once where neither the token nor its
 # network says (OCPP 1.6 ConcurrentTx); 0 = no limit.

@@ -523,6 +523,48 @@ class ConnectionEvent(models.Model):
         ordering = ["-at", "-id"]
 
 
+class ConnectionAttempt(models.Model):
+    """Refused WebSocket handshakes, known charger ids or not, counted per window.
+
+    One row per charger id as offered, source address, reason and window
+    (``OCPP_CONNECTION_ATTEMPT_WINDOW_MINUTES``): a storm of refusals adds to
+    ``count`` and moves ``last_seen_at`` (stations/ocpp/refusals.py buffers them
+    and upserts in batches). ``ocpp_id`` is ``*`` for refusals of ids beyond the
+    recorder's bound within one flush (many ids from one address).
+    """
+
+    class Reason(models.TextChoices):
+        UNKNOWN_ID = "unknown_id", "Unknown charger id"
+        INVALID_ID = "invalid_id", "Not a valid OCPP identity"
+        WRONG_PASSWORD = "wrong_password", "Wrong or missing password"
+        AUTH_BACKOFF = "auth_backoff", "Too many failed passwords (back-off)"
+        SUBPROTOCOL = "subprotocol", "No supported subprotocol"
+        CERTIFICATE = "certificate", "Client certificate refused"
+        DOWNGRADE = "downgrade", "Below the charger's security profile"
+        ADDRESS_CAP = "address_cap", "Too many unbooted sockets from the address"
+        BOOT_DEADLINE = "boot_deadline", "No boot before the deadline"
+
+    ocpp_id = models.CharField(max_length=255)
+    remote_address = models.CharField(max_length=64, blank=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    window_start = models.DateTimeField()
+    count = models.PositiveIntegerField(default=1)
+    first_seen_at = models.DateTimeField()
+    last_seen_at = models.DateTimeField(db_index=True)
+    # The latest refusal's own words and the subprotocols it offered.
+    detail = models.CharField(max_length=255, blank=True)
+    subprotocols = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        ordering = ["-last_seen_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["ocpp_id", "remote_address", "reason", "window_start"],
+                name="connection_attempt_one_row_per_window",
+            )
+        ]
+
+
 class OcppMessage(models.Model):
     """Every OCPP-J frame in and out, for the charger's message timeline."""
 

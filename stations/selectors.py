@@ -10,14 +10,21 @@ role lacks ``perm``: a user never learns that another network's object exists.
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from guardian.shortcuts import get_objects_for_user
 
 from accounts.http import AnyUser
 from accounts.models import User
 from accounts.scope import is_administrator
-from stations.models import ChargePoint, Connector, DeviceVariable, Network, Station
+from stations.models import (
+    ChargePoint,
+    ConnectionAttempt,
+    Connector,
+    DeviceVariable,
+    Network,
+    Station,
+)
 
 
 def network_list_for_user(*, user: AnyUser) -> QuerySet[Network]:
@@ -154,3 +161,46 @@ def device_variable_names(
         .order_by("component", "variable")
     )
     return [(component, variable) for component, variable in pairs]
+
+
+def can_register_unknown(user: AnyUser) -> bool:
+    """Whether the user sees refused handshakes of unknown ids (and may register them)."""
+    return bool(
+        getattr(user, "is_authenticated", False)
+        and user.has_perm("stations.view_connectionattempt")
+        and user.has_perm("stations.add_chargepoint")
+    )
+
+
+def connection_attempt_list_for_user(*, user: AnyUser) -> QuerySet[ConnectionAttempt]:
+    """Refused handshakes the user may see, newest first.
+
+    Those of chargers in the user's networks; of unassigned chargers with
+    ``stations.manage_unassigned``; of ids no charger has (unknown, or ``*``)
+    only with the permission to register chargers (``stations.add_chargepoint``),
+    since they belong to no network yet. A charger registered later moves its
+    rows into its network's scope. Annotated: ``charge_point_pk`` (None when
+    the id is unknown).
+    """
+    if not (
+        getattr(user, "is_authenticated", False)
+        and user.has_perm("stations.view_connectionattempt")
+    ):
+        return ConnectionAttempt.objects.none()
+    known = ChargePoint.objects.filter(ocpp_id=OuterRef("ocpp_id"))
+    in_scope = ChargePoint.objects.filter(
+        station__network_id__in=network_ids_for_user(user=user)
+    )
+    if can_see_unassigned(user):
+        in_scope = in_scope | ChargePoint.objects.filter(station__isnull=True)
+    scope = Q(ocpp_id__in=in_scope.values("ocpp_id"))
+    if can_register_unknown(user):
+        scope |= Q(registered=False)
+    return (
+        ConnectionAttempt.objects.annotate(
+            registered=Exists(known),
+            charge_point_pk=Subquery(known.values("pk")[:1]),
+        )
+        .filter(scope)
+        .order_by("-last_seen_at", "-id")
+    )

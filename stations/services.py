@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
@@ -34,6 +34,7 @@ from stations.live.events import groups_for
 from stations.models import (
     ChargePoint,
     ConfigurationKey,
+    ConnectionAttempt,
     ConnectionEvent,
     Connector,
     DataTransferMessage,
@@ -353,6 +354,77 @@ def charge_point_connection_refused(
             detail=reason[:255],
             remote_address=remote_address[:64],
         )
+
+
+@dataclass(frozen=True)
+class RefusedAttempts:
+    """Refused handshakes of one (id as offered, address, reason) within a window."""
+
+    ocpp_id: str
+    remote_address: str
+    reason: str
+    window_start: datetime
+    count: int
+    first_seen_at: datetime
+    last_seen_at: datetime
+    detail: str = ""
+    subprotocols: str = ""
+
+
+def connection_attempts_record(*, attempts: list[RefusedAttempts]) -> None:
+    """Add refused handshakes to their window's rows: one upsert statement.
+
+    A row per (id, address, reason, window) gains the count and the latest
+    time, detail and offered subprotocols; the first seen time stays.
+    """
+    if not attempts:
+        return
+    table = connection.ops.quote_name(ConnectionAttempt._meta.db_table)
+    columns = [
+        "ocpp_id",
+        "remote_address",
+        "reason",
+        "window_start",
+        "count",
+        "first_seen_at",
+        "last_seen_at",
+        "detail",
+        "subprotocols",
+    ]
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list[Any] = []
+    for attempt in attempts:
+        params += [
+            attempt.ocpp_id[:255],
+            attempt.remote_address[:64],
+            attempt.reason,
+            adapt(attempt.window_start),
+            attempt.count,
+            adapt(attempt.first_seen_at),
+            adapt(attempt.last_seen_at),
+            attempt.detail[:255],
+            attempt.subprotocols[:255],
+        ]
+    row = "(" + ", ".join(["%s"] * len(columns)) + ")"
+    # INSERT ... ON CONFLICT DO UPDATE: PostgreSQL 9.5+ and SQLite 3.24+ alike.
+    # Only the quoted table name and fixed column names are formatted in.
+    values = ", ".join([row] * len(attempts))
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}"  # noqa: S608
+        " ON CONFLICT (ocpp_id, remote_address, reason, window_start) DO UPDATE SET"
+        f" count = {table}.count + excluded.count,"
+        " last_seen_at = CASE WHEN excluded.last_seen_at > "
+        f"{table}.last_seen_at THEN excluded.last_seen_at ELSE {table}.last_seen_at END,"
+        " detail = excluded.detail, subprotocols = excluded.subprotocols"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
+def connection_attempts_purge(*, before: datetime) -> int:
+    """Forget refused-handshake rows last seen before ``before``."""
+    deleted, _ = ConnectionAttempt.objects.filter(last_seen_at__lt=before).delete()
+    return deleted
 
 
 @transaction.atomic

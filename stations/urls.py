@@ -73,5 +73,10 @@ urlpatterns = [
         "connectors/<int:pk>/delete/", views.connector_delete, name="connector_delete"
     ),
     path("unassigned/", views.unassigned_list, name="unassigned_list"),
+    path(
+        "connection-attempts/",
+        views.connection_attempts,
+        name="connection_attempts",
+    ),
     path("unassigned/assign/", views.unassigned_onboard, name="unassigned_onboard"),
 ]

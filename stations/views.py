@@ -49,6 +49,7 @@ from stations.live.selectors import (
 )
 from stations.models import (
     ChargePoint,
+    ConnectionAttempt,
     ConnectionEvent,
     Connector,
     ConnectorType,
@@ -57,9 +58,11 @@ from stations.models import (
 )
 from stations.search import search_results, search_sections
 from stations.selectors import (
+    can_register_unknown,
     can_see_unassigned,
     charge_point_get_for_user,
     charge_point_list_for_user,
+    connection_attempt_list_for_user,
     connector_get_for_user,
     connector_list_for_user,
     network_get_for_user,
@@ -560,10 +563,12 @@ def charge_point_create(request: HttpRequest) -> HttpResponse:
     _require(request, "stations.add_chargepoint")
     stations = station_list_for_user(user=request.user)
     station_id = _int_param(request, "station")
+    initial: dict[str, Any] = {"station": station_id} if station_id else {}
+    if request.GET.get("ocpp_id"):
+        # "Register this charger" from a refused connection attempt.
+        initial["ocpp_id"] = request.GET["ocpp_id"][:255]
     form = ChargePointRegisterForm(
-        request.POST or None,
-        stations=stations,
-        initial={"station": station_id} if station_id else None,
+        request.POST or None, stations=stations, initial=initial or None
     )
     form.fields["station"].required = True
     if request.method == "POST" and form.is_valid():
@@ -726,6 +731,37 @@ def unassigned_list(
             "query": request.GET.urlencode(),
         },
         status=status,
+    )
+
+
+@login_required
+def connection_attempts(request: HttpRequest) -> HttpResponse:
+    """Refused handshakes, one row per id, address, reason and window."""
+    _require(request, "stations.view_connectionattempt")
+    attempts = connection_attempt_list_for_user(user=request.user)
+    reason = request.GET.get("reason", "")
+    if reason in ConnectionAttempt.Reason.values:
+        attempts = attempts.filter(reason=reason)
+    else:
+        reason = ""
+    ocpp_id = request.GET.get("ocpp_id", "").strip()
+    if ocpp_id:
+        attempts = attempts.filter(ocpp_id__icontains=ocpp_id)
+    address = request.GET.get("address", "").strip()
+    if address:
+        attempts = attempts.filter(remote_address__startswith=address)
+    return render(
+        request,
+        "stations/connection_attempts.html",
+        {
+            "page": _page(request, attempts),
+            "reason": reason,
+            "reason_choices": ConnectionAttempt.Reason.choices,
+            "ocpp_id": ocpp_id,
+            "address": address,
+            "can_register": can_register_unknown(request.user),
+            "query": request.GET.urlencode(),
+        },
     )
 
 

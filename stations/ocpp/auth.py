@@ -87,6 +87,7 @@ _local_verified: OrderedDict[str, float] = OrderedDict()
 _LOCAL_VERIFIED_MAX = 20_000
 _pool: ThreadPoolExecutor | None = None
 _refusals: dict[tuple[str, str], tuple[float, int, int]] = {}
+TOO_MANY_FAILURES = "too many failed attempts"
 
 
 def _hash_pool() -> ThreadPoolExecutor:
@@ -149,7 +150,7 @@ async def charger_password_check(
         _backoff.blocked_for(f"addr:{address}", now) if address else 0.0,
     ]
     if max(waits) > 0:
-        return f"too many failed attempts: retry in {math.ceil(max(waits))} s"
+        return f"{TOO_MANY_FAILURES}: retry in {math.ceil(max(waits))} s"
     loop = asyncio.get_running_loop()
     matched = await loop.run_in_executor(
         _hash_pool(),

@@ -31,12 +31,17 @@ from stations import services
 from stations.live import bus as livebus
 from stations.models import CommandStatus, OcppMessage, ocpp_id_validator
 from stations.ocpp import runtime, tls, versions
-from stations.ocpp.auth import charger_password_check, refusal_to_record
+from stations.ocpp.auth import (
+    TOO_MANY_FAILURES,
+    charger_password_check,
+    refusal_to_record,
+)
 from stations.ocpp.bootdeadline import BOOT_DEADLINE_CLOSE_CODE, BootWatch
 from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.messagelog import get_writer
 from stations.ocpp.protocol import INVALID, UNKNOWN_UNIQUE_ID
-from stations.ocpp.runtime import orm_call, orm_service, side_call
+from stations.ocpp.refusals import Reason, recorder
+from stations.ocpp.runtime import orm_service, side_call
 from stations.ocpp.versions import CentralSystemSession, VersionAdapter, WireCall
 from stations.remote import dispatch as commands
 from stations.security.services import charger_certificate_used
@@ -61,6 +66,19 @@ _ANSWER_FIRST_WAIT_S = 5.0
 _UNKNOWN_REFUSED = "unknown charge point (OCPP_UNKNOWN_CHARGERS=reject)"
 # Refusals that no credentials could fix: answered 403, not 401 with a challenge.
 _NOT_CREDENTIAL_FAILURES = frozenset({_UNKNOWN_REFUSED})
+
+
+def _authentication_reason(refusal: str) -> str:
+    """The recorded reason of a refusal ``_authenticate`` gave."""
+    if refusal == _UNKNOWN_REFUSED:
+        return Reason.UNKNOWN_ID
+    if isinstance(refusal, tls.SecurityRefusal):
+        if refusal.startswith("client certificate refused"):
+            return Reason.CERTIFICATE
+        return Reason.DOWNGRADE
+    if refusal.startswith(TOO_MANY_FAILURES):
+        return Reason.AUTH_BACKOFF
+    return Reason.WRONG_PASSWORD
 
 
 def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
@@ -203,7 +221,10 @@ class OcppConsumer(AsyncWebsocketConsumer):
         self.max_frame_bytes = settings.OCPP_MAX_FRAME_BYTES
         self.boot_watch = BootWatch.admit(self.remote_address)
         if self.boot_watch is None:
-            await self._refuse("too many sockets without a boot from this address")
+            await self._refuse(
+                "too many sockets without a boot from this address",
+                Reason.ADDRESS_CAP,
+            )
             return
 
         offered = list(self.scope.get("subprotocols") or [])
@@ -216,6 +237,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             await self._refuse(
                 f"no supported subprotocol offered (offered {offered or 'none'}, "
                 f"supported {supported})",
+                Reason.SUBPROTOCOL,
                 accept_then_close=True,
             )
             return
@@ -223,12 +245,16 @@ class OcppConsumer(AsyncWebsocketConsumer):
         try:
             ocpp_id_validator(self.ocpp_id)
         except Exception:
-            await self._refuse("charge point identity is not a valid OCPP identity")
+            await self._refuse(
+                "charge point identity is not a valid OCPP identity",
+                Reason.INVALID_ID,
+            )
             return
         refusal = await self._authenticate()
         if refusal:
             await self._refuse(
                 refusal,
+                _authentication_reason(refusal),
                 unauthorized=refusal not in _NOT_CREDENTIAL_FAILURES
                 and not isinstance(refusal, tls.SecurityRefusal),
             )
@@ -240,6 +266,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
                 await self._refuse(
                     f"no subprotocol this charger is allowed offered (offered "
                     f"{offered}, allowed up to {self._protocol_max})",
+                    Reason.SUBPROTOCOL,
                     accept_then_close=True,
                 )
                 return
@@ -256,7 +283,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
             )
         )
         if opened is None:
-            await self._refuse(_UNKNOWN_REFUSED)
+            await self._refuse(_UNKNOWN_REFUSED, Reason.UNKNOWN_ID)
             return
         self.charge_point_id = opened.charge_point_id
         if opened.replaced_channel:
@@ -352,6 +379,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
     async def _refuse(
         self,
         reason: str,
+        kind: str,
         *,
         unauthorized: bool = False,
         accept_then_close: bool = False,
@@ -370,13 +398,22 @@ class OcppConsumer(AsyncWebsocketConsumer):
             self.remote_address,
             reason,
         )
+        # Counted in memory, written in batches off the ORM thread (refusals.py).
+        recorder.note(
+            ocpp_id=self.ocpp_id,
+            remote_address=self.remote_address,
+            reason=kind,
+            detail=reason,
+            subprotocols=list(self.scope.get("subprotocols") or []),
+        )
         # A refusal storm writes one history row per charger and kind a minute.
         detail = refusal_to_record(self.ocpp_id, reason)
         if self.boot_watch is not None:
             self.boot_watch.release()
         try:
             if detail is not None:
-                await orm_call(
+                # Beside the ORM thread: a refusal never queues before a handshake.
+                await side_call(
                     services.charge_point_connection_refused,
                     ocpp_id=self.ocpp_id,
                     reason=detail,
@@ -415,6 +452,13 @@ class OcppConsumer(AsyncWebsocketConsumer):
         """Close a socket whose charger missed its boot deadline (bootdeadline.py)."""
         logger.warning("%s from %s: %s", self.ocpp_id, self.remote_address, detail)
         self._close_detail = detail
+        recorder.note(
+            ocpp_id=self.ocpp_id,
+            remote_address=self.remote_address,
+            reason=Reason.BOOT_DEADLINE,
+            detail=detail,
+            subprotocols=list(self.scope.get("subprotocols") or []),
+        )
         await self.close(code=BOOT_DEADLINE_CLOSE_CODE)
 
     async def _take_over(self, replaced_channel: str) -> None:

@@ -11,7 +11,7 @@ import pytest
 import websockets.exceptions
 from django.utils import timezone
 
-from stations.models import ConnectionEvent
+from stations.models import ConnectionAttempt, ConnectionEvent
 from tests.factories import ChargePointFactory
 from tests.ocpp.client import exchange, heartbeat_answers, raw_socket, wait_for
 
@@ -67,6 +67,13 @@ def test_a_never_accepted_charger_is_closed_at_its_boot_deadline(server_factory)
         ).first
     )
     assert "no BootNotification accepted within 1.5 s" in closed.detail
+    # Operations see it among the connection attempts.
+    assert wait_for(
+        ConnectionAttempt.objects.filter(
+            ocpp_id="CP-NEVER-BOOTS", reason=ConnectionAttempt.Reason.BOOT_DEADLINE
+        ).exists,
+        what="the boot deadline recorded as a connection attempt",
+    )
     assert not ConnectionEvent.objects.filter(
         charge_point__ocpp_id__in=["CP-BOOTED-BEFORE", "CP-BOOTS-NOW"],
         kind=ConnectionEvent.Kind.DISCONNECTED,
@@ -123,3 +130,10 @@ def test_unbooted_sockets_per_address_are_capped_until_one_boots(server_factory)
         charge_point__ocpp_id="CP-CAP-C", kind=ConnectionEvent.Kind.REJECTED
     )
     assert "too many sockets without a boot" in refusal.detail
+    attempt = wait_for(
+        ConnectionAttempt.objects.filter(
+            ocpp_id="CP-CAP-C", reason=ConnectionAttempt.Reason.ADDRESS_CAP
+        ).first,
+        what="the per-address cap recorded as a connection attempt",
+    )
+    assert attempt.remote_address == "127.0.0.1"

@@ -21,7 +21,12 @@ import websockets
 from bench.distributed import nginx_config
 from cms.management.commands.serve import server_command
 from cms.pki import tls_server_files
-from stations.models import ChargePoint, ConnectionEvent, SecurityProfile
+from stations.models import (
+    ChargePoint,
+    ConnectionAttempt,
+    ConnectionEvent,
+    SecurityProfile,
+)
 from tests.factories import ChargePointFactory
 from tests.live_server import (
     LiveServer,
@@ -29,7 +34,7 @@ from tests.live_server import (
     start_asgi_server,
     wait_until_answers,
 )
-from tests.ocpp.client import auth_header, boot, charger, raw_socket
+from tests.ocpp.client import auth_header, boot, charger, raw_socket, wait_for
 from tests.security.certs import charger_certificate, client_context
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -72,6 +77,14 @@ def refusals(ocpp_id: str) -> list[str]:
         ConnectionEvent.objects.filter(
             charge_point__ocpp_id=ocpp_id, kind=ConnectionEvent.Kind.REJECTED
         ).values_list("detail", flat=True)
+    )
+
+
+def attempt_recorded(ocpp_id: str, reason: str) -> bool:
+    """The refusal is among operations' connection attempts (written in batches)."""
+    return wait_for(
+        ConnectionAttempt.objects.filter(ocpp_id=ocpp_id, reason=reason).exists,
+        what=f"{ocpp_id}'s refusal recorded as {reason}",
     )
 
 
@@ -121,6 +134,7 @@ def test_profile_2_charger_without_tls_is_refused_as_a_downgrade(asgi_server):
     assert status == 403
     assert never_connected("CP-DOWN-2")
     assert any("downgrade" in detail for detail in refusals("CP-DOWN-2"))
+    assert attempt_recorded("CP-DOWN-2", ConnectionAttempt.Reason.DOWNGRADE)
 
 
 # --- profile 3: TLS + client certificate -------------------------------------------
@@ -151,6 +165,7 @@ def test_another_chargers_certificate_is_refused(tls_server, ca_dir, tmp_path):
     assert status == 403
     assert never_connected("CP-TLS3-A")
     assert any("issued to 'CP-TLS3-B'" in detail for detail in refusals("CP-TLS3-A"))
+    assert attempt_recorded("CP-TLS3-A", ConnectionAttempt.Reason.CERTIFICATE)
 
 
 def test_another_chargers_certificate_is_refused_for_a_profile_1_charger_too(
