@@ -9,7 +9,7 @@ SIMULATE_OCPP201 ?= 2
 DEMO_PASSWORD ?= demo-charge-2026
 export DEMO_PASSWORD
 
-.PHONY: run test install lint typecheck migrations-check browser-deps nginx-deps clean services-stop run-distributed audit
+.PHONY: run test install lint typecheck migrations-check browser-deps nginx-deps interop-deps clean services-stop run-distributed audit
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required ($(PYTHON) not found)"; exit 1; }
@@ -51,6 +51,22 @@ nginx-deps:
 	  else echo "error: nginx missing: apt-get install nginx-light"; exit 1; fi; \
 	fi
 
+# Node.js and the pinned ocpp-rpc (tests/interop/station): an independent OCPP
+# implementation that validates every frame against the official schemas.
+INTEROP_STATION := tests/interop/station
+interop-deps:
+	@if ! command -v npm >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null; then \
+	    echo "installing nodejs and npm with apt-get"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "error: npm missing: apt-get install nodejs npm"; exit 1; fi; \
+	fi
+	@if [ ! -f $(INTEROP_STATION)/node_modules/.package-lock.json ] || \
+	  [ $(INTEROP_STATION)/package-lock.json -nt $(INTEROP_STATION)/node_modules/.package-lock.json ]; then \
+	  echo "installing the interop station's packages with npm ci"; \
+	  cd $(INTEROP_STATION) && npm ci --no-audit --no-fund --loglevel=error; \
+	fi
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -70,7 +86,7 @@ migrations-check: install
 
 # Starts throwaway PostgreSQL + Redis, then checks migrations, lint, types and runs the
 # whole suite against PostgreSQL (and the browser tests in Chromium).
-test: install browser-deps nginx-deps
+test: install browser-deps nginx-deps interop-deps
 	@services="$$(.ci/services.sh start)" || { echo "error: PostgreSQL/Redis did not start (a port in use? logs in var/test-services/)"; exit 1; }; \
 	  eval "$$services"; \
 	  set -e; \
