@@ -47,6 +47,10 @@ class CampaignSerializer(serializers.Serializer):
     checksum = serializers.CharField()
     signing_certificate = serializers.CharField()
     signature = serializers.CharField()
+    rollback_location = serializers.CharField()
+    rollback_version = serializers.CharField()
+    rollback_on_failure = serializers.BooleanField()
+    rollback_on_halt = serializers.BooleanField()
     status = serializers.CharField()
     current_batch = serializers.IntegerField()
     halt_reason = serializers.CharField()
@@ -103,6 +107,14 @@ class CampaignListApi(APIView):
         signature = serializers.CharField(
             max_length=800, required=False, default="", allow_blank=True
         )
+        rollback_location = serializers.URLField(
+            max_length=512, required=False, default="", allow_blank=True
+        )
+        rollback_version = serializers.CharField(
+            max_length=50, required=False, default="", allow_blank=True
+        )
+        rollback_on_failure = serializers.BooleanField(default=False)
+        rollback_on_halt = serializers.BooleanField(default=False)
         station = serializers.IntegerField(required=False, allow_null=True)
         vendor = serializers.CharField(required=False, default="", allow_blank=True)
         model = serializers.CharField(required=False, default="", allow_blank=True)

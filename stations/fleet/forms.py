@@ -38,6 +38,23 @@ class CampaignForm(forms.Form):
         required=False,
         help_text="And its Base64 signature (OCPP 1.6 security extension, 2.0.1).",
     )
+    rollback_location = forms.URLField(
+        max_length=512,
+        required=False,
+        label="Rollback image URL",
+        assume_scheme="https",
+    )
+    rollback_version = forms.CharField(
+        max_length=50,
+        required=False,
+        help_text="The version chargers report after the rollback.",
+    )
+    rollback_on_failure = forms.BooleanField(
+        required=False, label="Roll a failed charger back"
+    )
+    rollback_on_halt = forms.BooleanField(
+        required=False, label="Roll the whole campaign back when it halts"
+    )
     station = forms.ModelChoiceField(queryset=Station.objects.none(), required=False)
     vendor = forms.CharField(max_length=50, required=False)
     model = forms.CharField(max_length=50, required=False)
@@ -104,6 +121,10 @@ class CampaignForm(forms.Form):
             "only_when_idle": data["only_when_idle"],
             "max_attempts": data["max_attempts"],
             "halt_failure_percent": data["halt_failure_percent"],
+            "rollback_location": data.get("rollback_location") or "",
+            "rollback_version": data.get("rollback_version") or "",
+            "rollback_on_failure": data["rollback_on_failure"],
+            "rollback_on_halt": data["rollback_on_halt"],
         }
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "DesiredConfiguration",
     "DriftState",
     "FirmwareCampaign",
+    "RollbackState",
     "TargetState",
     "VendorProfile",
 ]
@@ -148,6 +149,22 @@ class FirmwareCampaign(models.Model):
         validators=[MaxValueValidator(100)],
         help_text="Halt when a batch's failure share exceeds this.",
     )
+    # Rollback: the image a charger is sent back to.
+    rollback_location = models.URLField(
+        max_length=512, blank=True, help_text="The image to roll back to."
+    )
+    rollback_version = models.CharField(
+        max_length=50,
+        blank=True,
+        help_text="The version chargers report after the rollback (empty: any).",
+    )
+    rollback_on_failure = models.BooleanField(
+        default=False, help_text="A charger that failed gets the rollback image."
+    )
+    rollback_on_halt = models.BooleanField(
+        default=False,
+        help_text="On a halt, every charger already updated or failed gets it.",
+    )
     # Progress.
     status = models.CharField(
         max_length=10,
@@ -206,6 +223,14 @@ class TargetState(models.TextChoices):
     SKIPPED = "skipped", "Skipped (aborted)"
 
 
+class RollbackState(models.TextChoices):
+    NONE = "", "—"
+    DUE = "due", "Rollback due"
+    SENT = "sent", "Rolling back"
+    CONFIRMED = "confirmed", "Rolled back"
+    FAILED = "failed", "Rollback failed"
+
+
 class CampaignTarget(models.Model):
     """One charger of a campaign: its batch, attempts and the state reported."""
 
@@ -233,6 +258,18 @@ class CampaignTarget(models.Model):
     version_after = models.CharField(max_length=50, blank=True)
     detail = models.CharField(max_length=255, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    rollback_state = models.CharField(
+        max_length=10, choices=RollbackState.choices, blank=True, default=""
+    )
+    rollback_update = models.ForeignKey(
+        "stations.FirmwareUpdate",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    rollback_sent_at = models.DateTimeField(null=True, blank=True)
+    rollback_detail = models.CharField(max_length=255, blank=True)
     updated_at = models.DateTimeField()
 
     class Meta:

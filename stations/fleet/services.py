@@ -42,6 +42,7 @@ from stations.fleet.models import (
     CampaignTarget,
     ChargerTag,
     FirmwareCampaign,
+    RollbackState,
     TargetState,
 )
 from stations.models import (
@@ -52,7 +53,7 @@ from stations.models import (
     Network,
     Station,
 )
-from stations.remote.models import ConfigurationKey
+from stations.remote.models import ConfigurationKey, FirmwareUpdate
 from stations.remote.services import (
     command_result_apply,
     firmware_progress_sync,
@@ -178,6 +179,10 @@ def campaign_create(
     checksum: str = "",
     signing_certificate: str = "",
     signature: str = "",
+    rollback_location: str = "",
+    rollback_version: str = "",
+    rollback_on_failure: bool = False,
+    rollback_on_halt: bool = False,
     canary_percent: int = 10,
     batch_size: int = 10,
     pause_s: int = 600,
@@ -203,6 +208,10 @@ def campaign_create(
     if not version.strip():
         raise CampaignInputError("The version chargers must report.", field="version")
     signing_certificate, signature = _image_signature(signing_certificate, signature)
+    if (rollback_on_failure or rollback_on_halt) and not rollback_location.strip():
+        raise CampaignInputError(
+            "Name the image to roll back to.", field="rollback_location"
+        )
     chargers = list(campaign_candidates(network=network, target=target))
     if not chargers:
         raise CampaignInputError(
@@ -217,6 +226,10 @@ def campaign_create(
         checksum=checksum.strip(),
         signing_certificate=signing_certificate,
         signature=signature,
+        rollback_location=rollback_location.strip(),
+        rollback_version=rollback_version.strip(),
+        rollback_on_failure=rollback_on_failure,
+        rollback_on_halt=rollback_on_halt,
         station=target.station,
         vendor=target.vendor,
         model=target.model,
@@ -488,8 +501,38 @@ def _attempt_failed(
             state=TargetState.WAITING,
             detail=f"Attempt {target.attempts} failed ({reason}); trying again.",
         )
+    elif campaign.rollback_on_failure and not target.rollback_state:
+        _save(
+            target,
+            now,
+            state=TargetState.FAILED,
+            detail=reason[:255],
+            rollback_state=RollbackState.DUE,
+        )
     else:
         _save(target, now, state=TargetState.FAILED, detail=reason[:255])
+
+
+def _update_progress(
+    update: FirmwareUpdate, sent_at: datetime | None
+) -> tuple[ChargePoint, bool]:
+    """Bring a sent update up to the charger's answer and notifications; the
+    charger, and whether it booted since ``sent_at``."""
+    if update.command_id is not None:
+        command_status = (
+            update.command.status if update.command is not None else CommandStatus.ERROR
+        )
+        if command_status != CommandStatus.PENDING:
+            command_result_apply(command_id=update.command_id)
+    firmware_progress_sync(charge_point_id=update.charge_point_id)
+    update.refresh_from_db()
+    charge_point = ChargePoint.objects.get(pk=update.charge_point_id)
+    booted_since = (
+        charge_point.last_boot_at is not None
+        and sent_at is not None
+        and charge_point.last_boot_at > sent_at
+    )
+    return charge_point, booted_since
 
 
 def _target_follow(
@@ -500,20 +543,7 @@ def _target_follow(
     if update is None:
         _attempt_failed(campaign, target, now, "the update request is gone")
         return
-    if update.command_id is not None:
-        command_status = (
-            update.command.status if update.command is not None else CommandStatus.ERROR
-        )
-        if command_status != CommandStatus.PENDING:
-            command_result_apply(command_id=update.command_id)
-    firmware_progress_sync(charge_point_id=target.charge_point_id)
-    update.refresh_from_db()
-    charge_point = ChargePoint.objects.get(pk=target.charge_point_id)
-    booted_since = (
-        charge_point.last_boot_at is not None
-        and target.sent_at is not None
-        and charge_point.last_boot_at > target.sent_at
-    )
+    charge_point, booted_since = _update_progress(update, target.sent_at)
     # OCPP 1.6 §6.23: Installed comes after the reboot; the version the charger
     # runs is only known from its BootNotification (§4.2 firmwareVersion).
     if booted_since and charge_point.firmware_version == campaign.version:
@@ -601,6 +631,122 @@ def _target_send(
         _attempt_failed(campaign, target, now, update.status)
 
 
+_ROLLBACK_OPEN = (RollbackState.DUE, RollbackState.SENT)
+
+
+def _rollbacks_advance(campaign: FirmwareCampaign, now: datetime) -> None:
+    """Send the rollback image to targets due one and follow those sent.
+
+    A rollback goes out like an update (connected, allowed hours, idle when
+    the plan says so; audited) whatever the campaign's status, once, and is
+    confirmed by the charger's next BootNotification (with the plan's
+    rollback version when it names one).
+    """
+    for target in campaign.targets.filter(
+        rollback_state__in=_ROLLBACK_OPEN
+    ).select_related("rollback_update", "rollback_update__command"):
+        if target.rollback_state == RollbackState.DUE:
+            _rollback_send(campaign, target, now)
+        else:
+            _rollback_follow(campaign, target, now)
+
+
+def _rollback_send(
+    campaign: FirmwareCampaign, target: CampaignTarget, now: datetime
+) -> None:
+    charge_point = ChargePoint.objects.select_related("station").get(
+        pk=target.charge_point_id
+    )
+    reason = _waiting_reason(campaign, charge_point, now)
+    if reason:
+        if target.rollback_detail != reason:
+            _save(target, now, rollback_detail=reason)
+        return
+    update = firmware_update_request(
+        charge_point=charge_point,
+        location=campaign.rollback_location,
+        retrieve_at=now,
+        requested_by=campaign.started_by,
+    )
+    _save(
+        target,
+        now,
+        rollback_state=RollbackState.SENT,
+        rollback_update=update,
+        rollback_sent_at=now,
+        rollback_detail=update.status,
+    )
+    _audit(
+        campaign,
+        None,
+        "rollback_sent",
+        charge_point=charge_point.ocpp_id,
+        location=campaign.rollback_location,
+        after_state=target.state,
+    )
+    if update.is_finished:
+        _rollback_failed(campaign, target, now, update.status)
+
+
+def _rollback_failed(
+    campaign: FirmwareCampaign, target: CampaignTarget, now: datetime, reason: str
+) -> None:
+    _save(
+        target, now, rollback_state=RollbackState.FAILED, rollback_detail=reason[:255]
+    )
+    _audit(
+        campaign,
+        None,
+        "rollback_failed",
+        charge_point=target.charge_point.ocpp_id,
+        reason=reason[:255],
+    )
+
+
+def _rollback_follow(
+    campaign: FirmwareCampaign, target: CampaignTarget, now: datetime
+) -> None:
+    update = target.rollback_update
+    if update is None:
+        _rollback_failed(campaign, target, now, "the rollback request is gone")
+        return
+    charge_point, booted_since = _update_progress(update, target.rollback_sent_at)
+    version_ok = (
+        not campaign.rollback_version
+        or charge_point.firmware_version == campaign.rollback_version
+    )
+    if booted_since and version_ok and update.status not in _FAILURES:
+        _save(
+            target,
+            now,
+            rollback_state=RollbackState.CONFIRMED,
+            version_after=charge_point.firmware_version,
+            rollback_detail=f"Booted with {charge_point.firmware_version}.",
+        )
+        _audit(
+            campaign,
+            None,
+            "rolled_back",
+            charge_point=charge_point.ocpp_id,
+            version=charge_point.firmware_version,
+        )
+        return
+    status = update.status
+    if status in _FAILURES or status.startswith("Not delivered"):
+        _rollback_failed(campaign, target, now, status)
+    elif target.rollback_sent_at and now - target.rollback_sent_at > timedelta(
+        seconds=campaign.target_timeout_s
+    ):
+        _rollback_failed(
+            campaign,
+            target,
+            now,
+            f"no final state within {campaign.target_timeout_s} s",
+        )
+    elif status != target.rollback_detail:
+        _save(target, now, rollback_detail=status)
+
+
 def _batch_finished(campaign: FirmwareCampaign, now: datetime) -> None:
     """The current batch is final: halt, pause before the next, or complete."""
     batch = campaign.targets.filter(batch_number=campaign.current_batch)
@@ -614,7 +760,17 @@ def _batch_finished(campaign: FirmwareCampaign, now: datetime) -> None:
             f"{campaign.current_batch} (limit {campaign.halt_failure_percent} %)."
         )
         campaign.save(update_fields=["status", "halt_reason"])
-        _audit(campaign, None, "halted", reason=campaign.halt_reason)
+        rollbacks = 0
+        if campaign.rollback_on_halt:
+            # The plan rolls the whole campaign back: every charger it updated
+            # or left failed goes back to the rollback image.
+            rollbacks = campaign.targets.filter(
+                state__in=[TargetState.CONFIRMED, TargetState.FAILED],
+                rollback_state=RollbackState.NONE,
+            ).update(rollback_state=RollbackState.DUE, updated_at=now)
+        _audit(
+            campaign, None, "halted", reason=campaign.halt_reason, rollbacks=rollbacks
+        )
         return
     if campaign.batch_finished_at is None:
         campaign.batch_finished_at = now
@@ -654,6 +810,7 @@ def campaign_advance(*, campaign_id: int, now: datetime | None = None) -> str:
             "firmware_update", "firmware_update__command"
         ):
             _target_follow(campaign, target, now)
+        _rollbacks_advance(campaign, now)
         if campaign.status != CampaignStatus.RUNNING:
             return str(campaign.status)
         current = campaign.targets.filter(batch_number=campaign.current_batch)
@@ -666,6 +823,8 @@ def campaign_advance(*, campaign_id: int, now: datetime | None = None) -> str:
             state__in=[TargetState.PENDING, TargetState.WAITING]
         ):
             _target_send(campaign, target, now)
+        # A failure of this sweep's sends may be rolled back at once.
+        _rollbacks_advance(campaign, now)
         return str(campaign.status)
 
 
@@ -674,6 +833,7 @@ def campaigns_sweep(*, now: datetime | None = None) -> int:
     ids = list(
         FirmwareCampaign.objects.filter(
             Q(status=CampaignStatus.RUNNING)
+            | Q(targets__rollback_state__in=_ROLLBACK_OPEN)
             | Q(
                 targets__state__in=_IN_FLIGHT,
                 status__in=[

@@ -72,6 +72,20 @@ class Command(BaseCommand):
             help="PEM file of the certificate that signed the image (with --signature).",
         )
         parser.add_argument("--signature", default="", help="Base64 image signature.")
+        parser.add_argument(
+            "--rollback-location", default="", help="Rollback image URL."
+        )
+        parser.add_argument("--rollback-version", default="")
+        parser.add_argument(
+            "--rollback-on-failure",
+            action="store_true",
+            help="Send a failed charger the rollback image.",
+        )
+        parser.add_argument(
+            "--rollback-on-halt",
+            action="store_true",
+            help="On a halt, send every updated or failed charger the rollback image.",
+        )
         parser.add_argument("--station", type=int, help="Only this station (id).")
         parser.add_argument("--vendor", default="")
         parser.add_argument("--model", default="")
@@ -149,6 +163,10 @@ class Command(BaseCommand):
             checksum=options["checksum"],
             signing_certificate=_read_text(options["signing_certificate"]),
             signature=options["signature"],
+            rollback_location=options["rollback_location"],
+            rollback_version=options["rollback_version"],
+            rollback_on_failure=options["rollback_on_failure"],
+            rollback_on_halt=options["rollback_on_halt"],
             target=TargetFilter(
                 station=station,
                 vendor=options["vendor"],
