@@ -123,7 +123,7 @@ bench: install
 bench-full: install
 	$(BIN)/python bench/run.py --scenario all
 
-.PHONY: bench-reports bench-reports-quick
+.PHONY: bench-reports bench-reports-quick bench-reliability
 # Reports at fleet scale: 1,000,000 sessions / 50,000,000 meter values generated
 # into cms_reports_bench (reused when already there), roll-up backfill, every
 # report timed; writes the "Reports at fleet scale" section of docs/benchmarks.md.
@@ -132,3 +132,9 @@ bench-reports: install
 
 bench-reports-quick: install
 	$(BIN)/python bench/reports.py --quick
+
+# The reliability reports (outage records, NEVI uptime, 15-minute records, the quarterly
+# data set) on the same year of history, with fewer meter values (they read none but
+# the quarterly peak power); writes its own section of docs/benchmarks.md.
+bench-reliability: install
+	$(BIN)/python bench/reports.py --reliability --meter-values 1000000

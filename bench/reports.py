@@ -3,6 +3,8 @@
     python bench/reports.py                 # 1,000,000 sessions, 50,000,000 meter values
     python bench/reports.py --quick         # 1/50 of that
     python bench/reports.py --sessions 200 --meter-values 10000 --chargers 20 --no-doc
+    python bench/reports.py --reliability   # outage records, NEVI uptime, 15-minute
+                                            # records, quarterly data set only
 
 Runs against its own database ``cms_reports_bench`` (``_quick`` for ``--quick``) on the test PostgreSQL
 (``.ci/services.sh start``; port 55432). The fleet is generated in SQL
@@ -19,6 +21,12 @@ It then builds the roll-ups with the production service
 and times every report the portal and API serve, as the functions the views
 call, for one whole network over the last 30 days and the last 12 months.
 Figures go to ``docs/benchmarks.md`` between ``bench:reports`` markers.
+
+``--reliability`` skips the roll-ups and times the regulatory reliability reports
+instead (``stations.reliability``, ``billing.nevi``) on the same fleet: the outage
+records' first build over 12 months and a refresh, NEVI uptime per port over the
+trailing 12 months, 15-minute records for one day and 31 days, and the quarterly
+session and outage data set; between ``bench:reliability`` markers.
 """
 
 from __future__ import annotations
@@ -790,16 +798,174 @@ def load_before() -> tuple[Any, Any] | None:
     )
 
 
-def write_doc(text: str) -> None:
+def write_doc(
+    text: str, *, start_mark: str = START_MARK, end_mark: str = END_MARK
+) -> None:
     body = DOC.read_text() if DOC.exists() else "# Benchmarks\n"
-    block = f"{START_MARK}\n{text.rstrip()}\n{END_MARK}"
-    if START_MARK in body and END_MARK in body:
-        head, rest = body.split(START_MARK, 1)
-        _, tail = rest.split(END_MARK, 1)
+    block = f"{start_mark}\n{text.rstrip()}\n{end_mark}"
+    if start_mark in body and end_mark in body:
+        head, rest = body.split(start_mark, 1)
+        _, tail = rest.split(end_mark, 1)
         body = head + block + tail
     else:
-        body = body.rstrip() + "\n\n## Reports at fleet scale\n\n" + block + "\n"
+        title = (
+            "Reports at fleet scale"
+            if start_mark == START_MARK
+            else "Reliability reports at fleet scale"
+        )
+        body = body.rstrip() + f"\n\n## {title}\n\n" + block + "\n"
     DOC.write_text(body)
+
+
+RELIABILITY_START = "<!-- bench:reliability:start -->"
+RELIABILITY_END = "<!-- bench:reliability:end -->"
+
+
+def _timed(repeat: int, call: Any) -> tuple[list[float], Any]:
+    times = []
+    result = None
+    for _ in range(repeat):
+        began = time.monotonic()
+        result = call()
+        times.append(time.monotonic() - began)
+    return times, result
+
+
+def time_reliability(
+    *, user: Any, network_id: int, today: date, repeat: int
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """The reliability reports of one network as the views call them; p50/max."""
+    from django.utils import timezone
+
+    from billing.nevi import nevi_quarterly_report
+    from stations.models import Connector
+    from stations.reliability.models import Outage
+    from stations.reliability.outages import outages_refresh
+    from stations.reliability.reports import (
+        nevi_uptime_report,
+        reliability_intervals_report,
+    )
+    from stations.reports.filters import ReportFilters
+
+    connectors = list(
+        Connector.objects.filter(charge_point__station__network_id=network_id)
+        .select_related("charge_point__station")
+        .order_by("pk")
+    )
+    Outage.objects.filter(connector__in=connectors).delete()
+    now = timezone.now()
+    began = time.monotonic()
+    written = outages_refresh(
+        connectors=connectors, now=now, lookback=timedelta(days=DAYS)
+    )
+    first_build = time.monotonic() - began
+    log(f"outage records, first build: {written:,} in {first_build:.1f} s")
+    began = time.monotonic()
+    outages_refresh(
+        connectors=connectors, now=timezone.now(), lookback=timedelta(days=2)
+    )
+    refresh = time.monotonic() - began
+    log(f"outage records, a 2-day refresh: {refresh:.2f} s")
+    build = {
+        "connectors": len(connectors),
+        "outages": written,
+        "first_build_s": round(first_build, 1),
+        "refresh_s": round(refresh, 2),
+    }
+    cases = [
+        (
+            "12 months",
+            "NEVI uptime per port (trailing 12 months, month by month)",
+            lambda: nevi_uptime_report(
+                user=user, filters=ReportFilters(today, today, network_id, None)
+            ),
+        ),
+        (
+            "1 day",
+            "15-minute reliability records",
+            lambda: reliability_intervals_report(
+                user=user,
+                filters=ReportFilters(
+                    today - timedelta(days=1), today - timedelta(days=1), network_id
+                ),
+            ),
+        ),
+        (
+            "31 days",
+            "15-minute reliability records",
+            lambda: reliability_intervals_report(
+                user=user,
+                filters=ReportFilters(
+                    today - timedelta(days=31), today - timedelta(days=1), network_id
+                ),
+            ),
+        ),
+        (
+            "quarter",
+            "quarterly session and outage data set",
+            lambda: nevi_quarterly_report(
+                user=user,
+                filters=ReportFilters(
+                    today - timedelta(days=95), today - timedelta(days=95), network_id
+                ),
+            ),
+        ),
+    ]
+    results = []
+    for label, name, call in cases:
+        times, rows = _timed(repeat, call)
+        p50 = statistics.median(times)
+        results.append(
+            {
+                "range": label,
+                "report": name,
+                "p50_s": p50,
+                "max_s": max(times),
+                "rows": len(rows),
+            }
+        )
+        log(f"{label:9} {name:60} p50 {_fmt(p50)} ({len(rows):,} rows)")
+    return results, build
+
+
+def render_reliability(
+    *,
+    args: argparse.Namespace,
+    meta: dict[str, Any],
+    build: dict[str, Any],
+    results: list[dict[str, Any]],
+) -> str:
+    counts = meta["counts"]
+    lines = [
+        f"### Run of {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        "",
+        f"Machine: {platform.node()}: {os.cpu_count()} CPUs, {platform.machine()}, "
+        f"Python {platform.python_version()}, PostgreSQL (test instance).",
+        "",
+        f"Command: `python bench/reports.py {' '.join(sys.argv[1:])}`".rstrip() + ".",
+        "",
+        f"Data: the fleet of the reports bench ({counts['stations_chargepoint']:,} "
+        f"chargers, {counts['stations_connector']:,} connectors, "
+        f"{counts['charging_chargingsession']:,} sessions, "
+        f"{counts['stations_statuschange']:,} status changes, "
+        f"{counts['stations_connectionevent']:,} connection events over one year); "
+        f"one network: {args.network_desc}, {build['connectors']:,} ports.",
+        "",
+        f"Outage records (`outages_refresh`, 12 months, the network's ports): first "
+        f"build {build['first_build_s']} s -> {build['outages']:,} outages; the "
+        f"periodic refresh (2 days back): {build['refresh_s']} s.",
+        "",
+        f"Reports as the views call them, {args.repeat} runs each:",
+        "",
+        "| Range | Report | p50 | max | rows |",
+        "|---|---|---|---|---|",
+    ]
+    lines += [
+        f"| {e['range']} | {e['report']} | {_fmt(e['p50_s'])} | {_fmt(e['max_s'])} "
+        f"| {e['rows']:,} |"
+        for e in results
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def render(
@@ -919,6 +1085,11 @@ def main() -> int:
         action="store_true",
         help="also time the report code of HEAD (git show), each run cut at 30 s",
     )
+    parser.add_argument(
+        "--reliability",
+        action="store_true",
+        help="time the reliability reports only (no roll-ups)",
+    )
     parser.add_argument("--no-doc", action="store_true")
     parser.add_argument("--database-url", help="default: the test PostgreSQL")
     args = parser.parse_args()
@@ -934,20 +1105,13 @@ def main() -> int:
     sizes = _sizes(args)
     meta, generated = ensure_fleet(url, sizes)
     log(f"fleet: {json.dumps(meta['counts'])}")
+    if args.reliability:
+        return reliability_main(args, meta)
     rollups = backfill(rebuild=args.rebuild or generated)
 
     from django.utils import timezone
 
-    from stations.models import Network, Station
-
-    network = Network.objects.order_by("pk").first()
-    station = Station.objects.filter(network=network).order_by("pk").first()
-    if network is None or station is None:
-        raise SystemExit("the bench fleet has no network with a station")
-    args.network_desc = (
-        f"{Station.objects.filter(network=network).count()} stations, "
-        f"{network.time_zone}"
-    )
+    network, station = _bench_network(args)
     user = bench_user(network.name)
     today = timezone.localdate()
     after = time_reports(
@@ -1006,6 +1170,38 @@ def main() -> int:
     print(text)
     if not args.no_doc:
         write_doc(text)
+        log(f"wrote {DOC.relative_to(ROOT)}")
+    return 0
+
+
+def _bench_network(args: argparse.Namespace) -> tuple[Any, Any]:
+    from stations.models import Network, Station
+
+    network = Network.objects.order_by("pk").first()
+    station = Station.objects.filter(network=network).order_by("pk").first()
+    if network is None or station is None:
+        raise SystemExit("the bench fleet has no network with a station")
+    args.network_desc = (
+        f"{Station.objects.filter(network=network).count()} stations, "
+        f"{network.time_zone}"
+    )
+    return network, station
+
+
+def reliability_main(args: argparse.Namespace, meta: dict[str, Any]) -> int:
+    from django.utils import timezone
+
+    network, _station = _bench_network(args)
+    results, build = time_reliability(
+        user=bench_user(network.name),
+        network_id=network.pk,
+        today=timezone.localdate(),
+        repeat=args.repeat,
+    )
+    text = render_reliability(args=args, meta=meta, build=build, results=results)
+    print(text)
+    if not args.no_doc:
+        write_doc(text, start_mark=RELIABILITY_START, end_mark=RELIABILITY_END)
         log(f"wrote {DOC.relative_to(ROOT)}")
     return 0
 
