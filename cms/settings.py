@@ -345,6 +345,13 @@ PERIODIC_TASKS["roaming-retry-sweep"] = {
     "task": "roaming.tasks.roaming_retry_sweep_task",
     "every_seconds": env_int("OCPI_RETRY_SWEEP_SECONDS", 5, minimum=1),
 }
+# eMSP side: our uplift on partners' CDRs (percent of their total incl. VAT,
+# shown to the driver as its own line) and how far a CDR may differ from the
+# session pushes before it is flagged as disputed.
+OCPI_EMSP_UPLIFT_PERCENT = env_float("OCPI_EMSP_UPLIFT_PERCENT", 0.0)
+OCPI_CDR_TOLERANCE_KWH = env_float("OCPI_CDR_TOLERANCE_KWH", 0.1)
+OCPI_CDR_TOLERANCE_COST = env_float("OCPI_CDR_TOLERANCE_COST", 0.10)
+OCPI_CDR_TOLERANCE_MINUTES = env_int("OCPI_CDR_TOLERANCE_MINUTES", 15, minimum=0)
 # A charger waits for a real-time authorization: keep it well inside its timeout.
 OCPI_AUTHORIZE_TIMEOUT_SECONDS = env_float("OCPI_AUTHORIZE_TIMEOUT_SECONDS", 5.0)
 if len(OCPI_COUNTRY_CODE) != 2 or not 1 <= len(OCPI_PARTY_ID) <= 3:

@@ -43,6 +43,8 @@ MODULES: list[tuple[str, str, str]] = [
     # eMSP side: our drivers' tokens for CPOs, our commands to them.
     ("tokens", "SENDER", "roaming:ocpi_emsp_tokens"),
     ("commands", "SENDER", "roaming:ocpi_emsp_commands"),
+    ("sessions", "RECEIVER", "roaming:ocpi_emsp_sessions"),
+    ("cdrs", "RECEIVER", "roaming:ocpi_emsp_cdrs"),
 ]
 
 

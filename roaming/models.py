@@ -527,3 +527,121 @@ class EmspCommand(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} to {self.partner}"
+
+
+class PartnerSession(models.Model):
+    """A CPO partner's session of one of our drivers, as it pushes it (mod_sessions).
+
+    The Session object is kept as sent (``data``); the figures a driver and
+    finance look at are read out of it: energy in Wh, the live cost in the
+    session's currency.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="partner_sessions"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    session_id = models.CharField(max_length=36)
+    status = models.CharField(max_length=12)
+    id_token = models.ForeignKey(
+        "charging.IdToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token_uid = models.CharField(max_length=36)
+    authorization_reference = models.CharField(max_length=36, blank=True)
+    location_id = models.CharField(max_length=36)
+    evse_uid = models.CharField(max_length=36)
+    connector_id = models.CharField(max_length=36)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    energy_wh = models.PositiveBigIntegerField(default=0)
+    currency = models.CharField(max_length=3)
+    cost_excl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    cost_incl_vat = models.DecimalField(
+        max_digits=12, decimal_places=4, null=True, blank=True
+    )
+    data = models.JSONField()
+    last_updated = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "session_id"],
+                name="partner_session_unique_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} session {self.session_id}"
+
+
+class PartnerCdr(models.Model):
+    """A CPO partner's CDR of one of our drivers (mod_cdrs), and the driver's charge.
+
+    The driver pays the CDR's total cost in its currency, plus our uplift
+    (``OCPI_EMSP_UPLIFT_PERCENT``) as a line of its own; a CDR that does not
+    match the session pushes beyond the tolerances is ``disputed``.
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, related_name="partner_cdrs"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    cdr_id = models.CharField(max_length=39)
+    # The Session.id the CDR names (mod_cdrs "CDR object" session_id).
+    ocpi_session_id = models.CharField(max_length=36, blank=True)
+    partner_session = models.ForeignKey(
+        PartnerSession,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="cdrs",
+    )
+    id_token = models.ForeignKey(
+        "charging.IdToken",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    token_uid = models.CharField(max_length=36)
+    location_id = models.CharField(max_length=36)
+    evse_uid = models.CharField(max_length=36)
+    started_at = models.DateTimeField()
+    ended_at = models.DateTimeField()
+    energy_wh = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    cost_excl_vat = models.DecimalField(max_digits=12, decimal_places=4)
+    cost_incl_vat = models.DecimalField(max_digits=12, decimal_places=4)
+    uplift = models.DecimalField(max_digits=12, decimal_places=2)
+    disputed = models.BooleanField(default=False)
+    dispute_reason = models.TextField(blank=True)
+    data = models.JSONField()
+    last_updated = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-ended_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "cdr_id"],
+                name="partner_cdr_unique_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} CDR {self.cdr_id}"
+
+    @property
+    def driver_total(self) -> object:
+        """What the driver pays: the CPO's total incl. VAT plus our uplift."""
+        return self.cost_incl_vat.quantize(self.uplift) + self.uplift

@@ -14,7 +14,9 @@ from roaming.cpo import (
     tariffs,
     tokens,
 )
+from roaming.emsp import cdrs as emsp_cdrs
 from roaming.emsp import commands as emsp_commands
+from roaming.emsp import sessions as emsp_sessions
 from roaming.emsp import tokens as emsp_tokens
 from roaming.transport import ModuleRootView
 
@@ -123,6 +125,25 @@ ocpi_urlpatterns = [
         r"^emsp/2\.2\.1/commands/(?P<command>[A-Z_]{1,20})/(?P<reference>[0-9a-f]{32})/?$",
         emsp_commands.CommandResultView.as_view(),
         name="ocpi_emsp_command_result",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/sessions/?$",
+        ModuleRootView.as_view(module="sessions"),
+        name="ocpi_emsp_sessions",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/sessions/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})"
+        r"/(?P<session_id>[^/]{1,36})/?$",
+        emsp_sessions.SessionObjectView.as_view(),
+        name="ocpi_emsp_session",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/cdrs/?$", emsp_cdrs.CdrListView.as_view(), name="ocpi_emsp_cdrs"
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/cdrs/(?P<cdr_pk>[0-9]{1,18})/?$",
+        emsp_cdrs.CdrObjectView.as_view(),
+        name="ocpi_emsp_cdr",
     ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),
