@@ -11,6 +11,7 @@ from cms.events import (
     ConnectorStatusChanged,
     EventKind,
     FirmwareStatusChanged,
+    SecurityEventReported,
     SessionStarted,
     SessionStopped,
     SmartProfileAnswered,
@@ -61,6 +62,22 @@ def evaluate_on_firmware_status(event: FirmwareStatusChanged) -> TaskCalls:
     ]
 
 
+def evaluate_security_event(event: SecurityEventReported) -> TaskCalls:
+    from alerts.rules import CRITICAL_SECURITY_EVENTS
+    from alerts.tasks import alerts_on_security_event_task
+
+    if event.event_type not in CRITICAL_SECURITY_EVENTS:
+        return None
+    return [
+        alerts_on_security_event_task.si(
+            charge_point_id=event.charge_point_pk,
+            event_type=event.event_type,
+            occurred_at=event.occurred_at,
+            tech_info=event.tech_info,
+        )
+    ]
+
+
 def evaluate_session(event: SessionStarted | SessionStopped) -> TaskCalls:
     """Session rules (register regression, zombie) re-run on start and stop."""
     from alerts.tasks import alerts_evaluate_session_task
@@ -107,6 +124,7 @@ class AlertsConfig(AppConfig):
         subscribe(EventKind.CHARGER_CONNECTION, evaluate_on_connection)
         subscribe(EventKind.CHARGER_BOOTED, evaluate_on_boot)
         subscribe(EventKind.CHARGER_FIRMWARE_STATUS, evaluate_on_firmware_status)
+        subscribe(EventKind.CHARGER_SECURITY_EVENT, evaluate_security_event)
         subscribe(EventKind.SESSION_STARTED, evaluate_session)
         subscribe(EventKind.SESSION_STOPPED, evaluate_session)
         subscribe(EventKind.SMART_PROFILE_ANSWERED, evaluate_smart_profile)

@@ -66,6 +66,7 @@ class Rule(models.TextChoices):
         "certificate_expiring",
         "Charger certificate about to expire",
     )
+    SECURITY_EVENT = "security_event", "Critical security event on a charger"
 
 
 DEFAULT_SEVERITY: dict[str, str] = {
@@ -88,6 +89,7 @@ DEFAULT_SEVERITY: dict[str, str] = {
     Rule.CONFIGURATION_DRIFT: Severity.WARNING,
     Rule.UPTIME_BELOW_TARGET: Severity.MAJOR,
     Rule.CERTIFICATE_EXPIRING: Severity.WARNING,
+    Rule.SECURITY_EVENT: Severity.CRITICAL,
 }
 
 

@@ -461,6 +461,49 @@ def firmware_failed_finding(charge_point: ChargePoint, *, status: str) -> Findin
     )
 
 
+# The security events marked critical in the list of the 1.6 security
+# whitepaper (A04) and OCPP 2.0.1 Part 2 Appendix "Security events"; the two
+# lists name the same events (2.0.1 says Csms/ChargingStation where 1.6 says
+# CentralSystem/ChargePoint, which only non-critical ones carry).
+CRITICAL_SECURITY_EVENTS = frozenset(
+    {
+        "FirmwareUpdated",
+        "SettingSystemTime",
+        "StartupOfTheDevice",
+        "ResetOrReboot",
+        "SecurityLogWasCleared",
+        "MemoryExhaustion",
+        "TamperDetectionActivated",
+        "MaintenanceLoginAccepted",
+        "MaintenanceLoginFailed",
+    }
+)
+
+
+def security_event_finding(
+    charge_point: ChargePoint, *, event_type: str, occurred_at: str, tech_info: str
+) -> Finding | None:
+    """A critical security event is an alert per charger and event type."""
+    if event_type not in CRITICAL_SECURITY_EVENTS:
+        return None
+    return Finding(
+        rule=Rule.SECURITY_EVENT,
+        subject_key=f"{charge_point_key(charge_point.pk)}:security:{event_type}",
+        title=f"{charge_point.ocpp_id} security event: {event_type}",
+        detail=(
+            f"{_place(charge_point)} reported the critical security event "
+            f"{event_type} at {occurred_at}."
+            + (f" Charger's detail: {tech_info}" if tech_info else "")
+        ),
+        context={
+            "event_type": event_type,
+            "occurred_at": occurred_at,
+            "tech_info": tech_info,
+        },
+        **_where(charge_point),
+    )
+
+
 def certificate_expiring_finding(
     charge_point: ChargePoint,
     *,

@@ -632,14 +632,18 @@ def alerts_evaluate_connector(
         )
 
 
+def _charge_point_with_station(charge_point_id: int) -> ChargePoint | None:
+    return (
+        ChargePoint.objects.select_related("station").filter(pk=charge_point_id).first()
+    )
+
+
 def alerts_evaluate_charge_point(
     charge_point_id: int, *, now: datetime | None = None
 ) -> None:
     """Re-evaluate a charger: connector 0 fault, offline (with its station), boots."""
     now = now or timezone.now()
-    charge_point = (
-        ChargePoint.objects.select_related("station").filter(pk=charge_point_id).first()
-    )
+    charge_point = _charge_point_with_station(charge_point_id)
     if charge_point is None:
         return
     network_id = charge_point.station.network_id if charge_point.station else None
@@ -699,9 +703,7 @@ def alerts_on_firmware_status(
 ) -> None:
     """FirmwareStatusNotification: failed opens an alert, Installed clears it."""
     now = now or timezone.now()
-    charge_point = (
-        ChargePoint.objects.select_related("station").filter(pk=charge_point_id).first()
-    )
+    charge_point = _charge_point_with_station(charge_point_id)
     if charge_point is None:
         return
     key = rules.charge_point_key(charge_point.pk)
@@ -721,6 +723,31 @@ def alerts_on_firmware_status(
             message=f"Firmware installed ({charge_point.firmware_version or 'new version'})",
             now=now,
         )
+
+
+def alerts_on_security_event(
+    charge_point_id: int,
+    *,
+    event_type: str,
+    occurred_at: str,
+    tech_info: str,
+    now: datetime | None = None,
+) -> None:
+    """A critical SecurityEventNotification (either version) opens an alert."""
+    now = now or timezone.now()
+    charge_point = _charge_point_with_station(charge_point_id)
+    if charge_point is None:
+        return
+    finding = rules.security_event_finding(
+        charge_point,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        tech_info=tech_info,
+    )
+    if finding is None:
+        return
+    with transaction.atomic():
+        _apply_finding(finding, existing=_open_alert(finding.key), now=now, applied={})
 
 
 # --- Rule reconcilers shared by events and sweeps --------------------------------

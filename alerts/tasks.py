@@ -45,6 +45,18 @@ def alerts_on_firmware_status_task(*, charge_point_id: int, status: str) -> None
 
 
 @shared_task(acks_late=True)
+def alerts_on_security_event_task(
+    *, charge_point_id: int, event_type: str, occurred_at: str, tech_info: str
+) -> None:
+    services.alerts_on_security_event(
+        charge_point_id,
+        event_type=event_type,
+        occurred_at=occurred_at,
+        tech_info=tech_info,
+    )
+
+
+@shared_task(acks_late=True)
 def alerts_on_rating_failure_task(*, session_id: int, error: str) -> None:
     services.alerts_on_rating_failure(session_id, error=error)
 

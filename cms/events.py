@@ -51,6 +51,7 @@ class EventKind(StrEnum):
     CHARGER_BOOTED = "charge_point.boot"
     CHARGER_FIRMWARE_STATUS = "charge_point.firmware"
     CHARGER_DIAGNOSTICS_STATUS = "charge_point.diagnostics"
+    CHARGER_SECURITY_EVENT = "charge_point.security_event"
     CONNECTOR_STATUS = "connector.status"
     SESSION_STARTED = "session.started"
     SESSION_STOPPED = "session.stopped"
@@ -131,6 +132,17 @@ class FirmwareStatusChanged(ChargerEvent):
     kind = EventKind.CHARGER_FIRMWARE_STATUS
     status: str
     at: str | None
+
+
+@dataclass(frozen=True)
+class SecurityEventReported(ChargerEvent):
+    """A SecurityEventNotification (1.6 security whitepaper, 2.0.1 A04)."""
+
+    kind = EventKind.CHARGER_SECURITY_EVENT
+    security_event_id: int
+    event_type: str
+    occurred_at: str
+    tech_info: str
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from django.utils import timezone
 
 from accounts.http import AnyUser, recorded_actor
 from accounts.services import audit_record
+from cms.events import SecurityEventReported, emit
 from cms.pki import (
     CertificateAuthority,
     CertificateRefused,
@@ -200,12 +201,28 @@ def security_event_record(
     tech_info: str,
     received_at: dt.datetime,
 ) -> None:
-    SecurityEvent.objects.create(
+    """Keep a charger's security event and announce it (alerts judge it)."""
+    event = SecurityEvent.objects.create(
         charge_point_id=charge_point_id,
         kind=kind[:50],
         occurred_at=occurred_at,
         tech_info=tech_info[:255],
         received_at=received_at,
+    )
+    charge_point = ChargePoint.objects.select_related("station").get(pk=charge_point_id)
+    emit(
+        SecurityEventReported(
+            charge_point_pk=charge_point.pk,
+            ocpp_id=charge_point.ocpp_id,
+            station_id=charge_point.station_id,
+            network_id=charge_point.station.network_id
+            if charge_point.station is not None
+            else None,
+            security_event_id=event.pk,
+            event_type=event.kind,
+            occurred_at=occurred_at.isoformat(),
+            tech_info=event.tech_info,
+        )
     )
 
 
