@@ -1107,40 +1107,61 @@ class SimulatedCharger:
             )
         ]
 
-    def _start_transaction(
+    # --- a session's bookkeeping, the same for either version ---------------------
+
+    def _session_fields(
         self, connector: ConnectorState, request: SessionRequest
-    ) -> Transaction:
-        tx = Transaction(
-            connector_id=connector.number,
-            id_tag=request.id_tag,
-            meter_start_wh=int(connector.register_wh),
-            started_at=utc_now(),
-            reservation_id=self._claim_reservation(connector, request),
-        )
-        tx.begin_sample = self._sample(
-            connector, "Transaction.Begin", key="StopTxnSampledData"
-        )
+    ) -> dict[str, Any]:
+        """What a transaction starts with: connector, driver, register, reservation."""
+        return {
+            "connector_id": connector.number,
+            "id_tag": request.id_tag,
+            "meter_start_wh": int(connector.register_wh),
+            "started_at": utc_now(),
+            "reservation_id": self._claim_reservation(connector, request),
+        }
+
+    def _session_begin(
+        self, connector: ConnectorState, tx: Transaction, request: SessionRequest
+    ) -> None:
+        """The connector's transaction from now on, with the profile it came with."""
         connector.transaction = tx
         if request.profile is not None:
             self._install_profile(
                 replace(request.profile, connector_id=connector.number)
             )
+
+    def _session_confirmed(
+        self, connector: ConnectorState, tx: Transaction, auth_status: str
+    ) -> None:
+        """The CMS answered the start: a driver it refused is stopped at once."""
+        tx.auth_status = auth_status
+        tx.confirmed.set()
+        log.info(
+            "%s #%d: transaction %s started for %s (%s)",
+            self.ocpp_id,
+            connector.number,
+            tx.transaction_id,
+            tx.id_tag,
+            tx.auth_status,
+        )
+        if tx.auth_status != ACCEPTED and connector.transaction is tx:
+            self._request_stop_now(connector, "DeAuthorized")
+
+    def _start_transaction(
+        self, connector: ConnectorState, request: SessionRequest
+    ) -> Transaction:
+        tx = Transaction(**self._session_fields(connector, request))
+        tx.begin_sample = self._sample(
+            connector, "Transaction.Begin", key="StopTxnSampledData"
+        )
+        self._session_begin(connector, tx, request)
         timestamp = smart.format_ocpp_datetime(tx.started_at)
 
         def on_result(result: Any) -> None:
             tx.transaction_id = int(result.transaction_id)
-            tx.auth_status = str(dict(result.id_tag_info).get("status"))
-            tx.confirmed.set()
-            log.info(
-                "%s #%d: transaction %d started for %s (%s)",
-                self.ocpp_id,
-                connector.number,
-                tx.transaction_id,
-                tx.id_tag,
-                tx.auth_status,
-            )
-            if tx.auth_status != ACCEPTED and connector.transaction is tx:
-                self._request_stop_now(connector, "DeAuthorized")
+            status = str(dict(result.id_tag_info).get("status"))
+            self._session_confirmed(connector, tx, status)
 
         self._enqueue(
             lambda: call.StartTransaction(

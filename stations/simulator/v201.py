@@ -32,7 +32,7 @@ import itertools
 import json
 import logging
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ocpp.exceptions import FormatViolationError, OCPPError
@@ -922,37 +922,18 @@ class SimulatedStation201(SimulatedCharger):
         self, connector: ConnectorState, request: SessionRequest
     ) -> Transaction:
         tx = Transaction201(
-            connector_id=connector.number,
-            id_tag=request.id_tag,
-            meter_start_wh=int(connector.register_wh),
-            started_at=utc_now(),
-            reservation_id=self._claim_reservation(connector, request),
+            **self._session_fields(connector, request),
             # §2.50: the station's own id, unique on the station (max 36).
             transaction_id=f"{self.rng.getrandbits(64):016x}",
             remote_start_id=request.remote_start_id,
             charging_state="EVConnected",
             trigger="RemoteStart" if request.is_remote else "Authorized",
         )
-        connector.transaction = tx
-        if request.profile is not None:
-            self._install_profile(
-                replace(request.profile, connector_id=connector.number)
-            )
+        self._session_begin(connector, tx, request)
 
         def on_result(result: Any) -> None:
             info = result.get("idTokenInfo") or {"status": ACCEPTED}
-            tx.auth_status = str(info.get("status"))
-            tx.confirmed.set()
-            log.info(
-                "%s #%d: transaction %s started for %s (%s)",
-                self.ocpp_id,
-                connector.number,
-                tx.transaction_id,
-                tx.id_tag,
-                tx.auth_status,
-            )
-            if tx.auth_status != ACCEPTED and connector.transaction is tx:
-                self._request_stop_now(connector, "DeAuthorized")
+            self._session_confirmed(connector, tx, str(info.get("status")))
 
         self._transaction_event(
             connector,
