@@ -39,7 +39,13 @@ from roaming.selectors import (
     publication_overview_for_user,
     require_partner_administration,
 )
-from roaming.settlement import month_parse, settlement_csv, settlement_for_user
+from roaming.settlement import (
+    month_parse,
+    owed_settlement_csv,
+    owed_settlement_for_user,
+    settlement_csv,
+    settlement_for_user,
+)
 from roaming.transport import OcpiError
 from stations.models import Network
 from stations.selectors import (
@@ -168,6 +174,7 @@ def settlement_view(request: AuthenticatedHttpRequest) -> HttpResponse:
     partner_id = request.GET.get("partner", "")
     error = ""
     settlement = None
+    owed = None
     if partner_id:
         partner = partners.filter(
             pk=int(partner_id) if partner_id.isdigit() else 0
@@ -182,13 +189,27 @@ def settlement_view(request: AuthenticatedHttpRequest) -> HttpResponse:
             settlement = settlement_for_user(
                 user=request.user, partner=partner, month=month
             )
+            # What we owe a CPO partner for our drivers' sessions at its stations.
+            if partner.has_role("CPO"):
+                owed = owed_settlement_for_user(
+                    user=request.user, partner=partner, month=month
+                )
     if settlement is not None and request.GET.get("format") == "csv":
         if not request.user.has_perm("billing.export_cdr"):
             raise PermissionDenied(
                 "Your role does not allow this (billing.export_cdr)."
             )
-        response = HttpResponse(settlement_csv(settlement), content_type="text/csv")
-        name = f"settlement-{settlement.partner.country_code}-{settlement.partner.party_id}-{month_text}.csv"
+        party = f"{settlement.partner.country_code}-{settlement.partner.party_id}"
+        if request.GET.get("direction") == "owed":
+            if owed is None:
+                raise Http404("This partner is not a CPO")
+            body, name = owed_settlement_csv(owed), f"owed-{party}-{month_text}.csv"
+        else:
+            body, name = (
+                settlement_csv(settlement),
+                f"settlement-{party}-{month_text}.csv",
+            )
+        response = HttpResponse(body, content_type="text/csv")
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return render(
@@ -199,6 +220,7 @@ def settlement_view(request: AuthenticatedHttpRequest) -> HttpResponse:
             "partner_id": partner_id,
             "month": month_text,
             "settlement": settlement,
+            "owed": owed,
             "error": error,
         },
         status=400 if error else 200,
