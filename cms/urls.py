@@ -36,3 +36,6 @@ urlpatterns = [
     path("", include("roaming.urls")),
     path("", include("stations.urls")),
 ]
+
+# A database outage answers 503 with Retry-After instead of 500 (cms/views.py).
+handler500 = "cms.views.server_error"
