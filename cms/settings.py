@@ -244,6 +244,9 @@ DESIRED_CONFIGURATION_REVERT_ALERT = env_int(
 # A process keeps a charger model's resolved vendor profile this long
 # (stations.fleet.profiles); an edit takes at most this long to reach others.
 VENDOR_PROFILE_CACHE_SECONDS = env_int("VENDOR_PROFILE_CACHE_SECONDS", 60, minimum=0)
+# Quirks seen in traffic are counted in memory and written at most this often,
+# with the group commit (stations.fleet.quirkcounts).
+QUIRK_COUNT_FLUSH_SECONDS = env_int("QUIRK_COUNT_FLUSH_SECONDS", 30, minimum=0)
 PERIODIC_TASKS["smart-charging-sweep"] = {
     # Re-plan load-managed sites: signals expiring, schedules, retries, EVs drawing
     # less than allocated (stations.smart.services).

@@ -45,6 +45,7 @@ from sessions_app.models import (
     UnmatchedStop,
 )
 from stations.facts import Authorization, Sample, TransactionUpdate, notes_joined
+from stations.fleet.quirkcounts import QuirkKind, quirk_count
 from stations.live.events import groups_for
 from stations.models import ChargePoint, Connector, Network, RegistrationStatus
 from stations.remote.services import reservation_allows
@@ -729,6 +730,7 @@ def _odd_samples_quarantine(
     flagged = [sample for sample in samples if sample.flag]
     if not flagged:
         return
+    quirk_count(charge_point_id, QuirkKind.ODD_SAMPLE, len(flagged))
     charger_report_quarantine(
         ChargePoint.objects.select_related("station").get(pk=charge_point_id),
         what=QUARANTINE_ODD_SAMPLES,

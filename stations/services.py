@@ -29,6 +29,7 @@ from cms.events import (
     emit,
 )
 from stations import facts
+from stations.fleet.quirkcounts import QuirkKind, quirk_count
 from stations.live import bus as livebus
 from stations.live.events import groups_for
 from stations.models import (
@@ -733,6 +734,8 @@ def charger_report_quarantine(
 ) -> None:
     """Announce a report kept aside (alerts raise it); logged for the operator."""
     logger.warning("%s: quarantined %s: %s", charge_point.ocpp_id, what, detail)
+    if what == QUARANTINE_UNKNOWN_CONNECTOR:
+        quirk_count(charge_point.pk, QuirkKind.UNKNOWN_CONNECTOR)
     emit(
         ChargerReportQuarantined(
             **_charger_fields(charge_point),
@@ -836,6 +839,7 @@ def connector_status_record(
         quirk=quirk[:120],
     )
     if not is_applied:
+        quirk_count(charge_point.pk, QuirkKind.OUT_OF_ORDER)
         logger.info(
             "%s connector %s: status %s at %s is older than %s; kept, not applied",
             charge_point.ocpp_id,
@@ -999,6 +1003,7 @@ def connector_statuses_record(*, items: list[StatusReport]) -> list[StatusRecord
         )
         results.append(StatusRecorded(is_applied, connector.pk))
         if not is_applied:
+            quirk_count(connector.charge_point_id, QuirkKind.OUT_OF_ORDER)
             logger.info(
                 "%s connector %s: status %s at %s is older than %s; kept, not applied",
                 connector.charge_point.ocpp_id,

@@ -31,6 +31,8 @@ __all__ = [
     "DesiredConfiguration",
     "DriftState",
     "FirmwareCampaign",
+    "QuirkKind",
+    "QuirkTally",
     "RollbackState",
     "TargetState",
     "VendorProfile",
@@ -488,3 +490,51 @@ class VendorProfile(models.Model):
             for part in self.connector_zero_ignored.split(",")
             if part.strip()
         )
+
+
+class QuirkKind(models.TextChoices):
+    """What the gateway accepted leniently, or corrected by a vendor profile."""
+
+    ODD_SAMPLE = "odd_sample", "Sampled value of an undefined unit or measurand"
+    SCHEMA_LENIENT = "schema_lenient", "Frame accepted without its odd parts"
+    UNKNOWN_CONNECTOR = "unknown_connector", "Connector report kept aside"
+    OUT_OF_ORDER = "out_of_order", "Status older than the one applied"
+    LATE_ANSWER = "late_answer", "Answer sent late"
+    PROFILE_APPLIED = "profile_applied", "Vendor-profile quirk applied"
+
+
+class QuirkTally(models.Model):
+    """Quirks seen per day, network, vendor / model / firmware and kind.
+
+    Written from the in-memory counts of ``stations.fleet.quirkcounts``.
+    """
+
+    day = models.DateField()
+    network = models.ForeignKey(
+        "stations.Network",
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+    )
+    vendor = models.CharField(max_length=50, blank=True)
+    model = models.CharField(max_length=50, blank=True)
+    firmware_version = models.CharField(max_length=50, blank=True)
+    kind = models.CharField(max_length=20, choices=QuirkKind.choices)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        ordering = ["day", "vendor", "model", "firmware_version", "kind"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=[
+                    "day",
+                    "network",
+                    "vendor",
+                    "model",
+                    "firmware_version",
+                    "kind",
+                ],
+                name="quirk_tally_unique",
+            )
+        ]

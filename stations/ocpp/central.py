@@ -27,6 +27,7 @@ from ocpp.exceptions import OCPPError
 from ocpp.messages import CallError, CallResult
 
 from stations import services
+from stations.fleet.quirkcounts import QuirkKind, quirk_count
 from stations.models import OcppMessage
 from stations.ocpp.casing import camel_to_snake_case, snake_to_camel_case
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
@@ -217,10 +218,10 @@ class FrameRouter(BaseChargePoint):
             )
             await self._handle_frame_call(frame, entry)
             received_at = getattr(self._connection, "received_at", 0.0)
-            if received_at:
-                late_calls.answered(
-                    self.id, frame.action, time.monotonic() - received_at
-                )
+            if received_at and late_calls.answered(
+                self.id, frame.action, time.monotonic() - received_at
+            ):
+                quirk_count(self.charge_point_id, QuirkKind.LATE_ANSWER)
             return
         self._route_response(frame)
 

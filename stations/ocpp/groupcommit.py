@@ -30,6 +30,7 @@ from django.db import transaction
 from cms.events import outbox_batch
 from cms.loops import loop_local
 from stations import services
+from stations.fleet.quirkcounts import quirk_counts_flush
 from stations.live import bus as livebus
 from stations.ocpp.messagelog import (
     LogEntry,
@@ -62,6 +63,7 @@ def _write_round(
     with transaction.atomic(), outbox_batch():
         if log_entries:
             write_entries(entries=log_entries)
+        quirk_counts_flush()  # the quirks counted meanwhile, in the same commit
         return batch_service(items=items)
 
 

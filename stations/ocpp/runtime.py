@@ -256,16 +256,17 @@ class LateCalls:
         self._slowest: tuple[float, str, str] = (0.0, "", "")
         self._logged_at = float("-inf")
 
-    def answered(self, ocpp_id: str, action: str, elapsed_s: float) -> None:
+    def answered(self, ocpp_id: str, action: str, elapsed_s: float) -> bool:
+        """Count the answer if it was late; True when it was."""
         if elapsed_s < settings.OCPP_CALL_LATE_SECONDS:
-            return
+            return False
         self.total += 1
         self._window += 1
         if elapsed_s > self._slowest[0]:
             self._slowest = (elapsed_s, ocpp_id, action)
         now = time.monotonic()
         if now - self._logged_at < self.LOG_INTERVAL_S:
-            return
+            return True
         slowest_s, slowest_id, slowest_action = self._slowest
         logger.warning(
             "late charger calls: %d answered after %g s or more since the last "
@@ -280,6 +281,7 @@ class LateCalls:
         self._logged_at = now
         self._window = 0
         self._slowest = (0.0, "", "")
+        return True
 
 
 late_calls = LateCalls()

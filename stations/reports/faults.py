@@ -38,7 +38,7 @@ from stations.reports.tallies import range_totals
 TOP_CHARGERS = 10
 
 
-def _fault_counts(stations: list[Station], filters: ReportFilters) -> dict[int, int]:
+def fault_counts(stations: list[Station], filters: ReportFilters) -> dict[int, int]:
     """Transitions into Faulted per charge point id inside its station's range."""
     # Before in (at, id) order, written so that the (connector, at) index is
     # walked backwards from ``at`` and the first match is taken.
@@ -90,7 +90,7 @@ def faults_report(*, user: AnyUser, filters: ReportFilters) -> list[ReportRow]:
         .select_related("station")
         .order_by("station__name", "ocpp_id")
     )
-    faults = _fault_counts(stations, filters)
+    faults = fault_counts(stations, filters)
     downtime: dict[int, float] = defaultdict(float)
     charger_of = {c.pk: c.charge_point_id for cs in connectors.values() for c in cs}
     for zone, zone_stations in stations_by_zone(stations).items():

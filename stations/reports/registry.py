@@ -119,6 +119,7 @@ STATIONS_REPORT_MODULES = (
     "stations.reports.energy",
     "stations.reports.peak_hours",
     "stations.reports.faults",
+    "stations.reports.quirks",
     "stations.reliability.reports",
 )
 

@@ -105,12 +105,13 @@ def test_report_needing_a_permission_is_hidden_and_denied(
 
 
 def test_built_in_reports_are_registered_in_index_order():
-    assert [report.key for report in registry.report_list()][:9] == [
+    assert [report.key for report in registry.report_list()][:10] == [
         "availability",
         "utilization",
         "energy",
         "peak",
         "faults",
+        "quirks",
         "nevi_uptime",
         "reliability_intervals",
         "sessions",

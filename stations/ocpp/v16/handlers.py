@@ -19,8 +19,9 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from stations import services
-from stations.facts import VendorQuirks
+from stations.facts import Sample, VendorQuirks
 from stations.fleet.profiles import charger_vendor_quirks, vendor_quirks
+from stations.fleet.quirkcounts import QuirkKind, quirk_count
 from stations.ocpp.central import FrameRouter
 from stations.ocpp.groupcommit import get_batcher
 from stations.ocpp.protocol import (
@@ -73,6 +74,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
                 odd,
             )
             validate(frame.action, CALL, lenient)
+            quirk_count(self.charge_point_id, QuirkKind.SCHEMA_LENIENT)
             return
         validate(frame.action, CALL, frame.payload)
 
@@ -87,6 +89,10 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             )
             self._quirks_known = True
         return self._quirks
+
+    def _count_profile_quirks(self, samples: list[Sample], *notes: str) -> None:
+        applied = sum(1 for sample in samples if sample.quirk) + sum(map(bool, notes))
+        quirk_count(self.charge_point_id, QuirkKind.PROFILE_APPLIED, applied)
 
     async def _strict_payloads(self) -> bool:
         if self._strict is None:
@@ -142,12 +148,13 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         if quirks is not None and quirks.close_sessions_at_boot:
             # The model loses StopTransaction on power loss (OCPP 1.6 §5.3 asks
             # it to keep them): what is still open now will never be stopped.
-            await self.call_service(
+            closed = await self.call_service(
                 sessions.sessions_close_at_boot,
                 charge_point_id=self.charge_point_id,
                 quirk=quirks.note("no StopTransaction, closed at the next boot"),
                 at=now,
             )
+            quirk_count(self.charge_point_id, QuirkKind.PROFILE_APPLIED, closed)
         return call_result.BootNotification(
             current_time=format_ocpp_datetime(now),
             interval=result.interval_s,
@@ -185,6 +192,8 @@ class CentralSystem(FrameRouter, V16ChargePoint):
             and status in quirks.connector_zero_ignored
             else ""
         )
+        if ignored or time_quirk:
+            quirk_count(self.charge_point_id, QuirkKind.PROFILE_APPLIED)
         # Batched with the other chargers' notifications of this process.
         await get_batcher("status").submit(
             services.StatusReport(
@@ -226,6 +235,8 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         **_: Any,
     ) -> call_result.StartTransaction:
         started_at, quirk = charger_time(timestamp, await self._vendor_quirks())
+        if quirk:
+            quirk_count(self.charge_point_id, QuirkKind.PROFILE_APPLIED)
         transaction_id, auth = await self.call_service(
             sessions.session_start_from_ocpp,
             charge_point_id=self.charge_point_id,
@@ -256,6 +267,7 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         samples = samples_of(
             raw.get("transactionData"), received_at=timezone.now(), quirks=quirks
         )
+        self._count_profile_quirks(samples, quirk)
         auth = await self.call_service(
             sessions.session_stop_from_ocpp,
             charge_point_id=self.charge_point_id,
@@ -277,18 +289,19 @@ class CentralSystem(FrameRouter, V16ChargePoint):
         self, connector_id: int, transaction_id: int | None = None, **_: Any
     ) -> call_result.MeterValues:
         received_at = timezone.now()
-        quirks = await self._vendor_quirks()
+        samples = samples_of(
+            self._current_payload.get("meterValue"),
+            received_at=received_at,
+            quirks=await self._vendor_quirks(),
+        )
+        self._count_profile_quirks(samples)
         # Group commit with the other chargers of this process; answered once stored.
         await get_batcher("meter_values").submit(
             MeterValuesReport(
                 charge_point_id=self.charge_point_id,
                 connector_id=connector_id,
                 transaction_id=transaction_id,
-                samples=samples_of(
-                    self._current_payload.get("meterValue"),
-                    received_at=received_at,
-                    quirks=quirks,
-                ),
+                samples=samples,
                 received_at=received_at,
             )
         )
