@@ -96,6 +96,12 @@ NAVIGATION: list[tuple[str, str, str | None, bool]] = [
         False,
     ),
     (
+        gettext_noop("Partner locations"),
+        "roaming:partner_location_list",
+        "roaming.view_partner_location",
+        False,
+    ),
+    (
         gettext_noop("Roaming settlement"),
         "roaming:settlement",
         "billing.view_cdr",

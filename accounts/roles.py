@@ -93,6 +93,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_audit_log",
         *_OUTAGES_MANAGE,
         "roaming.publish_location",
+        "roaming.view_partner_location",
     ],
     Role.SUPPORT: [
         "billing.view_tariff",
@@ -132,6 +133,7 @@ ROLE_PERMISSIONS: dict[str, list[str]] = {
         "accounts.view_audit_log",
         *_OUTAGES_MANAGE,
         "roaming.publish_location",
+        "roaming.view_partner_location",
     ],
 }
 

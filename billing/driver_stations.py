@@ -2,12 +2,15 @@
 
 The finder shows each connector's live status and the tariff that would apply
 to the driver (optionally for one of the driver's id tokens), so it lives in
-billing, above stations and sessions_app whose data it reads.
+billing, above stations and sessions_app whose data it reads. Stations other
+operators run (roaming partners) come from finders registered with
+``partner_station_finders_register`` by higher apps, so billing imports none.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,7 +58,7 @@ def haversine_km(lat1: float, lng1: float, lat2: float, lng2: float) -> float:
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
-def _bounding_box(latitude: float, longitude: float, radius_km: float) -> Q:
+def bounding_box(latitude: float, longitude: float, radius_km: float) -> Q:
     """A lat/lng box around the circle: an indexable prefilter on every database."""
     d_lat = radius_km / KM_PER_DEGREE
     q = Q(
@@ -74,6 +77,33 @@ def _bounding_box(latitude: float, longitude: float, radius_km: float) -> Q:
     if east > 180:
         return q & (Q(longitude__gte=west) | Q(longitude__lte=east - 360))
     return q & Q(longitude__gte=west, longitude__lte=east)
+
+
+@dataclass(frozen=True)
+class StationQuery:
+    """What a driver asks the finder: a circle and the connector filters."""
+
+    latitude: float
+    longitude: float
+    radius_km: float
+    connector_type: str | None
+    min_power_kw: Decimal | None
+    available_only: bool
+
+
+# Stations of other operators near a point, as rows of DriverStationSerializer
+# (``distance_km`` set, ``is_partner`` true, ``id`` None); roaming registers one.
+PartnerStationFinder = Callable[[StationQuery], list[dict[str, Any]]]
+_partner_finders: list[PartnerStationFinder] = []
+
+
+def partner_station_finders_register(finder: PartnerStationFinder) -> None:
+    if finder not in _partner_finders:
+        _partner_finders.append(finder)
+
+
+def partner_stations_near(query: StationQuery) -> list[dict[str, Any]]:
+    return [row for finder in _partner_finders for row in finder(query)]
 
 
 @dataclass
@@ -118,6 +148,9 @@ def _connector_rows(
                 "status": state,
                 "is_available": state == ConnectorStatus.AVAILABLE,
                 "price": prices[key],
+                "evse_uid": None,
+                "standard": None,
+                "partner_price": None,
             }
         )
     return rows
@@ -132,6 +165,9 @@ def _station_row(
         "id": station.pk,
         "name": station.name,
         "network": station.network.name,
+        "operator": station.network.name,
+        "is_partner": False,
+        "partner_location": None,
         "address": station.address,
         "city": station.city,
         "postal_code": station.postal_code,
@@ -189,24 +225,100 @@ class PriceSerializer(serializers.Serializer):
     elements = _PriceElementSerializer(many=True)
 
 
+class _PartnerPriceComponentSerializer(serializers.Serializer):
+    dimension = serializers.ChoiceField(
+        choices=[
+            "energy_per_kwh",
+            "flat_per_session",
+            "charging_per_minute",
+            "parking_per_minute",
+        ]
+    )
+    price_excl_vat = serializers.DecimalField(max_digits=12, decimal_places=4)
+    vat_percent = serializers.DecimalField(
+        max_digits=5, decimal_places=2, allow_null=True, help_text="Null: no VAT."
+    )
+    price_incl_vat = serializers.DecimalField(max_digits=12, decimal_places=4)
+    step_size = serializers.IntegerField(help_text="Wh, seconds or 1 (flat).")
+
+
+class _PartnerPriceElementSerializer(serializers.Serializer):
+    conditions = serializers.DictField(
+        help_text="The partner's restrictions (time, weekday, kWh, power, duration)."
+    )
+    components = _PartnerPriceComponentSerializer(many=True)
+
+
+class PartnerPriceSerializer(serializers.Serializer):
+    """A roaming partner's tariff as the driver pays it: prices include VAT where
+    the tariff gives one; the headline prices are the ones in force now."""
+
+    tariff_id = serializers.CharField()
+    currency = serializers.CharField()
+    energy_per_kwh = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    charging_per_minute = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    parking_per_minute = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    flat_per_session = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    min_price = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    max_price = serializers.DecimalField(
+        max_digits=12, decimal_places=4, allow_null=True
+    )
+    description = serializers.CharField(allow_blank=True)
+    elements = _PartnerPriceElementSerializer(many=True)
+
+
+class _PartnerLocationSerializer(serializers.Serializer):
+    country_code = serializers.CharField()
+    party_id = serializers.CharField()
+    location_id = serializers.CharField()
+
+
 class _DriverConnectorSerializer(serializers.Serializer):
-    id = serializers.IntegerField(help_text="Connector id to start charging on.")
-    connector_number = serializers.IntegerField()
-    charge_point_id = serializers.IntegerField()
+    id = serializers.IntegerField(
+        allow_null=True, help_text="Connector id to start charging on (ours only)."
+    )
+    connector_number = serializers.IntegerField(allow_null=True)
+    charge_point_id = serializers.IntegerField(allow_null=True)
     charge_point_name = serializers.CharField()
-    connector_type = serializers.ChoiceField(choices=ConnectorType.choices)
+    connector_type = serializers.ChoiceField(
+        choices=ConnectorType.choices,
+        allow_null=True,
+        help_text="Null: a partner's connector standard we have no name for.",
+    )
     max_power_kw = serializers.DecimalField(max_digits=7, decimal_places=2)
     status = serializers.CharField(
         help_text="OCPP status, or Offline when the charger is not connected."
     )
     is_available = serializers.BooleanField()
     price = PriceSerializer(allow_null=True, help_text="Null: no public tariff.")
+    evse_uid = serializers.CharField(allow_null=True, help_text="Partner EVSE only.")
+    standard = serializers.CharField(
+        allow_null=True, help_text="Partner connector: its OCPI standard."
+    )
+    partner_price = PartnerPriceSerializer(
+        allow_null=True, help_text="Partner connector: the partner's tariff."
+    )
 
 
 class DriverStationSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
+    id = serializers.IntegerField(allow_null=True, help_text="Null for partners.")
     name = serializers.CharField()
     network = serializers.CharField()
+    operator = serializers.CharField(help_text="Who runs it (a partner's name).")
+    is_partner = serializers.BooleanField(
+        help_text="Run by a roaming partner, not by us."
+    )
+    partner_location = _PartnerLocationSerializer(allow_null=True)
     address = serializers.CharField()
     city = serializers.CharField()
     postal_code = serializers.CharField()
@@ -251,7 +363,7 @@ class DriverStationNearbyApi(DriverApiView):
 
     @extend_schema(
         operation_id="driver_stations_nearby",
-        summary="Stations near a point, nearest first",
+        summary="Stations near a point, nearest first, roaming partners' included",
         parameters=[InputSerializer, *PAGINATION_PARAMETERS],
         responses=responses(DriverStationSerializer(many=True), 400, 429),
     )
@@ -265,7 +377,7 @@ class DriverStationNearbyApi(DriverApiView):
         if data.get("min_power_kw") is not None:
             connectors = connectors.filter(max_power_kw__gte=data["min_power_kw"])
         stations = (
-            Station.objects.filter(_bounding_box(lat, lng, radius))
+            Station.objects.filter(bounding_box(lat, lng, radius))
             .filter(latitude__isnull=False, longitude__isnull=False)
             .filter(charge_points__connectors__in=connectors)
             .distinct()
@@ -303,6 +415,17 @@ class DriverStationNearbyApi(DriverApiView):
         found.sort(key=lambda item: (item.distance_km, item.station.pk))
         prices: dict[tuple[Any, ...], Any] = {}
         rows = [_station_row(item, id_token, prices) for item in found]
+        query = StationQuery(
+            latitude=lat,
+            longitude=lng,
+            radius_km=radius,
+            connector_type=data.get("connector_type"),
+            min_power_kw=data.get("min_power_kw"),
+            available_only=data["available_only"],
+        )
+        rows.extend(partner_stations_near(query))
+        # Nearest first; at the same distance our own stations first.
+        rows.sort(key=lambda row: (row["distance_km"], row["is_partner"]))
         return paginated(self, rows, DriverStationSerializer)
 
 

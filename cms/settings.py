@@ -355,6 +355,13 @@ OCPI_EMSP_UPLIFT_PERCENT = env_float("OCPI_EMSP_UPLIFT_PERCENT", 0.0)
 OCPI_CDR_TOLERANCE_KWH = env_float("OCPI_CDR_TOLERANCE_KWH", 0.1)
 OCPI_CDR_TOLERANCE_COST = env_float("OCPI_CDR_TOLERANCE_COST", 0.10)
 OCPI_CDR_TOLERANCE_MINUTES = env_int("OCPI_CDR_TOLERANCE_MINUTES", 15, minimum=0)
+# eMSP side: partner CPOs' Locations and Tariffs pulled (roaming.emsp.sync); the
+# first pull reads all, later ones what changed since the last complete one.
+OCPI_PULL_PAGE_LIMIT = env_int("OCPI_PULL_PAGE_LIMIT", 100, minimum=1)
+PERIODIC_TASKS["roaming-pull-sync"] = {
+    "task": "roaming.tasks.roaming_pull_sync_task",
+    "every_seconds": env_int("OCPI_PULL_SYNC_SECONDS", 900, minimum=1),
+}
 # A charger waits for a real-time authorization: keep it well inside its timeout.
 OCPI_AUTHORIZE_TIMEOUT_SECONDS = env_float("OCPI_AUTHORIZE_TIMEOUT_SECONDS", 5.0)
 if len(OCPI_COUNTRY_CODE) != 2 or not 1 <= len(OCPI_PARTY_ID) <= 3:

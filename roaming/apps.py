@@ -24,6 +24,7 @@ class RoamingConfig(AppConfig):
     verbose_name = "Roaming (OCPI 2.2.1)"
 
     def ready(self) -> None:
+        from billing.driver_stations import partner_station_finders_register
         from billing.services import session_tariff_resolvers_register
         from cms.demo import demo_loader_register
         from cms.events import EventKind, subscribe
@@ -33,6 +34,7 @@ class RoamingConfig(AppConfig):
         )
         from roaming.cpo.tokens import partner_token_authorize, roaming_session_link
         from roaming.demo import roaming_demo_load
+        from roaming.emsp.finder import partner_stations_find
         from roaming.publication import partner_tariff_for_session
         from roaming.selectors import partner_origin_choices, partner_origin_condition
         from sessions_app.origins import session_origins_register
@@ -50,6 +52,8 @@ class RoamingConfig(AppConfig):
         )
         subscribe(EventKind.SESSION_STARTED, roaming_session_link)
         subscribe(EventKind.COMMAND_FINISHED, command_result_on_finish)
+        # Partner CPOs' locations in the driver's "stations near me".
+        partner_station_finders_register(partner_stations_find)
         # Partners' charging profiles cap their sessions in the load manager.
         session_caps_register(partner_session_caps)
         subscribe(EventKind.SMART_PROFILE_ANSWERED, profile_results_on_answer)

@@ -40,11 +40,14 @@ MODULES: list[tuple[str, str, str]] = [
     ("cdrs", "SENDER", "roaming:ocpi_cpo_cdrs"),
     ("chargingprofiles", "RECEIVER", "roaming:ocpi_cpo_chargingprofiles"),
     ("hubclientinfo", "RECEIVER", "roaming:ocpi_cpo_hubclientinfo"),
-    # eMSP side: our drivers' tokens for CPOs, our commands to them.
+    # eMSP side: our drivers' tokens for CPOs, our commands to them, their
+    # sessions, CDRs, locations and tariffs to us.
     ("tokens", "SENDER", "roaming:ocpi_emsp_tokens"),
     ("commands", "SENDER", "roaming:ocpi_emsp_commands"),
     ("sessions", "RECEIVER", "roaming:ocpi_emsp_sessions"),
     ("cdrs", "RECEIVER", "roaming:ocpi_emsp_cdrs"),
+    ("locations", "RECEIVER", "roaming:ocpi_emsp_locations"),
+    ("tariffs", "RECEIVER", "roaming:ocpi_emsp_tariffs"),
 ]
 
 

@@ -645,3 +645,165 @@ class PartnerCdr(models.Model):
     def driver_total(self) -> object:
         """What the driver pays: the CPO's total incl. VAT plus our uplift."""
         return self.cost_incl_vat.quantize(self.uplift) + self.uplift
+
+
+# --- eMSP side: what partner CPOs publish to us --------------------------------------
+
+
+class PartnerLocation(models.Model):
+    """A partner CPO's Location as pushed or pulled (mod_locations "Location object").
+
+    ``data`` is the object as received without its EVSEs (they are rows of their
+    own); the columns are the fields we query. ``notes`` lists what was odd but
+    usable (an unknown time zone, a connector standard we do not know, ...).
+    """
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="partner_locations"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    location_id = models.CharField(max_length=36)
+    name = models.CharField(max_length=255, blank=True)
+    address = models.CharField(max_length=45)
+    city = models.CharField(max_length=45)
+    postal_code = models.CharField(max_length=10, blank=True)
+    country = models.CharField(max_length=3)
+    latitude = models.DecimalField(max_digits=9, decimal_places=6, db_index=True)
+    longitude = models.DecimalField(max_digits=9, decimal_places=6)
+    time_zone = models.CharField(max_length=255)
+    operator_name = models.CharField(max_length=100, blank=True)
+    publish = models.BooleanField(default=True)
+    data = models.JSONField()
+    notes = models.JSONField(default=list, blank=True)
+    last_updated = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id", "location_id"]
+        permissions = [
+            ("view_partner_location", "Can see partner CPOs' locations and tariffs")
+        ]
+        constraints = [
+            # mod_locations "Location object": id is unique per CPO party.
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "location_id"],
+                name="partner_location_unique_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} {self.location_id} {self.name}"
+
+
+class PartnerEvse(models.Model):
+    """An EVSE of a partner Location; a REMOVED one is kept with that status."""
+
+    location = models.ForeignKey(
+        PartnerLocation, on_delete=models.CASCADE, related_name="evses"
+    )
+    uid = models.CharField(max_length=36)
+    evse_id = models.CharField(max_length=48, blank=True)
+    # mod_locations "Status enum": the live status the CPO pushes.
+    status = models.CharField(max_length=12)
+    data = models.JSONField()
+    notes = models.JSONField(default=list, blank=True)
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        ordering = ["location", "uid"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["location", "uid"], name="partner_evse_unique_uid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.evse_id or self.uid}: {self.status}"
+
+
+class PartnerConnector(models.Model):
+    """A Connector of a partner EVSE (mod_locations "Connector object")."""
+
+    evse = models.ForeignKey(
+        PartnerEvse, on_delete=models.CASCADE, related_name="connectors"
+    )
+    connector_id = models.CharField(max_length=36)
+    standard = models.CharField(max_length=40)
+    format = models.CharField(max_length=6)
+    power_type = models.CharField(max_length=20)
+    max_voltage = models.PositiveIntegerField()
+    max_amperage = models.PositiveIntegerField()
+    # max_electric_power when given, else voltage x amperage (x 3 phases).
+    max_power_kw = models.DecimalField(max_digits=8, decimal_places=2)
+    tariff_ids = models.JSONField(default=list, blank=True)
+    data = models.JSONField()
+    last_updated = models.DateTimeField()
+
+    class Meta:
+        ordering = ["evse", "connector_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["evse", "connector_id"], name="partner_connector_unique_id"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.connector_id} {self.standard} {self.max_power_kw} kW"
+
+
+class PartnerTariff(models.Model):
+    """A partner CPO's Tariff as pushed or pulled (mod_tariffs "Tariff object")."""
+
+    partner = models.ForeignKey(
+        Partner, on_delete=models.CASCADE, related_name="partner_tariffs"
+    )
+    country_code = models.CharField(max_length=2)
+    party_id = models.CharField(max_length=3)
+    tariff_id = models.CharField(max_length=36)
+    currency = models.CharField(max_length=3)
+    data = models.JSONField()
+    notes = models.JSONField(default=list, blank=True)
+    last_updated = models.DateTimeField()
+    received_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["country_code", "party_id", "tariff_id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["country_code", "party_id", "tariff_id"],
+                name="partner_tariff_unique_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.country_code}*{self.party_id} tariff {self.tariff_id}"
+
+
+class PartnerSync(models.Model):
+    """How pulling one module from a partner's Sender goes (sync health)."""
+
+    partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="syncs")
+    module = models.CharField(max_length=20)
+    # Start of the last pull that completed: the next one asks date_from it.
+    synced_from = models.DateTimeField(null=True, blank=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    last_error_at = models.DateTimeField(null=True, blank=True)
+    # The last completed pull: objects received, stored, refused as invalid.
+    objects_received = models.PositiveIntegerField(default=0)
+    objects_stored = models.PositiveIntegerField(default=0)
+    objects_rejected = models.PositiveIntegerField(default=0)
+    pages = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["partner", "module"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["partner", "module"], name="partner_sync_unique_module"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.module} from {self.partner}"

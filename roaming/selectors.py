@@ -4,10 +4,11 @@ published to them (``roaming.publish_location``, within the user's networks)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q, QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from accounts.models import User
@@ -18,7 +19,9 @@ from roaming.models import (
     EvsePublication,
     LocationPublication,
     Partner,
+    PartnerLocation,
     PartnerStatus,
+    PartnerTariff,
     TariffPublication,
 )
 from sessions_app.origins import OWN, ROAMING
@@ -177,3 +180,82 @@ def partner_origin_condition(choice: str, prefix: str) -> Q | None:
     if kind == "partner" and pk.isdigit():
         return Q(**{f"{prefix}roaming__partner_id": int(pk)})
     return None
+
+
+# --- Partner CPOs' locations (eMSP side), read-only ------------------------------------
+
+VIEW_PARTNER_LOCATIONS = "roaming.view_partner_location"
+
+
+def require_partner_locations_view(*, user: User | AnonymousUser) -> None:
+    if not user.has_perm(VIEW_PARTNER_LOCATIONS):
+        raise PermissionDenied(
+            f"Your role does not allow this ({VIEW_PARTNER_LOCATIONS})."
+        )
+
+
+@dataclass(frozen=True)
+class PartnerLocationRow:
+    location: PartnerLocation
+    evses: int
+    available: int
+    removed: int
+
+
+def partner_location_list_for_user(
+    *, user: User | AnonymousUser
+) -> list[PartnerLocationRow]:
+    """Every partner CPO's location with its EVSE counts (operations' read-only view)."""
+    require_partner_locations_view(user=user)
+    locations = PartnerLocation.objects.select_related("partner").annotate(
+        evse_count=Count("evses", filter=~Q(evses__status="REMOVED")),
+        available_count=Count("evses", filter=Q(evses__status="AVAILABLE")),
+        removed_count=Count("evses", filter=Q(evses__status="REMOVED")),
+    )
+    return [
+        PartnerLocationRow(
+            location=location,
+            evses=location.evse_count,
+            available=location.available_count,
+            removed=location.removed_count,
+        )
+        for location in locations
+    ]
+
+
+@dataclass(frozen=True)
+class PartnerTariffPrice:
+    tariff: PartnerTariff
+    price: dict[str, Any]
+
+
+def partner_location_get_for_user(
+    *, user: User | AnonymousUser, pk: int
+) -> tuple[PartnerLocation, list[PartnerTariffPrice]]:
+    """One partner location with its EVSEs and the tariffs its connectors name."""
+    from roaming.emsp.tariffs import driver_price
+
+    require_partner_locations_view(user=user)
+    location = (
+        PartnerLocation.objects.select_related("partner")
+        .prefetch_related("evses__connectors")
+        .filter(pk=pk)
+        .first()
+    )
+    if location is None:
+        raise Http404("No such partner location")
+    tariff_ids = {
+        tariff_id
+        for evse in location.evses.all()
+        for connector in evse.connectors.all()
+        for tariff_id in connector.tariff_ids
+    }
+    tariffs = PartnerTariff.objects.filter(
+        country_code=location.country_code,
+        party_id=location.party_id,
+        tariff_id__in=tariff_ids,
+    )
+    return location, [
+        PartnerTariffPrice(tariff, driver_price(tariff, time_zone=location.time_zone))
+        for tariff in tariffs
+    ]

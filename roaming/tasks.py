@@ -213,3 +213,14 @@ def roaming_retry_sweep_task() -> dict[str, int]:
         "partners_alerted": partner_push_alerts(),
         "commands_timed_out": command_timeouts_sweep(),
     }
+
+
+@shared_task(acks_late=True)
+def roaming_pull_sync_task() -> list[dict[str, object]]:
+    """Periodic: catch up partner CPOs' Locations and Tariffs (pull)."""
+    from roaming.emsp.sync import pull_all
+
+    return [
+        {"module": r.module, "ok": r.ok, "stored": r.stored, "error": r.error}
+        for r in pull_all()
+    ]

@@ -16,7 +16,9 @@ from roaming.cpo import (
 )
 from roaming.emsp import cdrs as emsp_cdrs
 from roaming.emsp import commands as emsp_commands
+from roaming.emsp import locations as emsp_locations
 from roaming.emsp import sessions as emsp_sessions
+from roaming.emsp import tariffs as emsp_tariffs
 from roaming.emsp import tokens as emsp_tokens
 from roaming.transport import ModuleRootView
 
@@ -145,6 +147,29 @@ ocpi_urlpatterns = [
         emsp_cdrs.CdrObjectView.as_view(),
         name="ocpi_emsp_cdr",
     ),
+    re_path(
+        r"^emsp/2\.2\.1/locations/?$",
+        ModuleRootView.as_view(module="locations"),
+        name="ocpi_emsp_locations",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/locations/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})"
+        r"/(?P<location_id>[^/]{1,36})(?:/(?P<evse_uid>[^/]{1,36}))?"
+        r"(?:/(?P<connector_id>[^/]{1,36}))?/?$",
+        emsp_locations.PartnerLocationView.as_view(),
+        name="ocpi_emsp_location",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/tariffs/?$",
+        ModuleRootView.as_view(module="tariffs"),
+        name="ocpi_emsp_tariffs",
+    ),
+    re_path(
+        r"^emsp/2\.2\.1/tariffs/(?P<country_code>[^/]{2})/(?P<party_id>[^/]{1,3})"
+        r"/(?P<tariff_id>[^/]{1,36})/?$",
+        emsp_tariffs.PartnerTariffView.as_view(),
+        name="ocpi_emsp_tariff",
+    ),
     # Anything else under /ocpi/ is a 404 in the response format.
     re_path(r"^.*$", endpoints.unknown_endpoint),
 ]
@@ -163,6 +188,16 @@ urlpatterns = [
     path("ocpi/", include(ocpi_urlpatterns)),
     path("roaming/partners/", include(portal_urlpatterns)),
     path("roaming/settlement/", views.settlement_view, name="settlement"),
+    path(
+        "roaming/partner-locations/",
+        views.partner_location_list,
+        name="partner_location_list",
+    ),
+    path(
+        "roaming/partner-locations/<int:pk>/",
+        views.partner_location_detail,
+        name="partner_location_detail",
+    ),
     path("roaming/publication/", views.publication_view, name="publication"),
     path(
         "roaming/publication/network/<int:pk>/",

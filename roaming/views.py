@@ -1,5 +1,6 @@
 """Portal pages for roaming: partners (administrators only), what is published to
-them (operations and administrators, within their networks), settlement (finance)."""
+them (operations and administrators, within their networks), settlement (finance),
+and partner CPOs' locations and tariffs (read-only, ``roaming.view_partner_location``)."""
 
 from __future__ import annotations
 
@@ -36,6 +37,8 @@ from roaming.selectors import (
     network_publication_for_user,
     partner_get_for_user,
     partner_list_for_user,
+    partner_location_get_for_user,
+    partner_location_list_for_user,
     publication_overview_for_user,
     require_partner_administration,
 )
@@ -145,6 +148,7 @@ def partner_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "calls": calls,
             "health": partner_health(partner),
             "client_infos": partner.client_infos.all(),
+            "syncs": partner.syncs.all(),
         },
     )
 
@@ -346,3 +350,20 @@ def tariff_publication_set_view(
     except InputError as error:
         return HttpResponse(str(error), status=400)
     return _network_card(request, network)
+
+
+@login_required
+def partner_location_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Partner CPOs' locations: read-only, apart from our own stations."""
+    rows = partner_location_list_for_user(user=request.user)
+    return render(request, "roaming/partner_locations.html", {"rows": rows})
+
+
+@login_required
+def partner_location_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    location, tariffs = partner_location_get_for_user(user=request.user, pk=pk)
+    return render(
+        request,
+        "roaming/partner_location_detail.html",
+        {"location": location, "tariffs": tariffs},
+    )

@@ -10,6 +10,7 @@ from django.core.management import call_command
 
 from tests.live_server import LiveServer
 from tests.roaming.cpo_peer import CpoPeer, start_cpo
+from tests.roaming.cpo_platform import CpoPlatform
 from tests.roaming.emsp import EmspPlatform, start_emsp
 
 P = TypeVar("P")
@@ -61,3 +62,14 @@ def registered_cpo(cpo, cpo_peer: CpoPeer) -> CpoPeer:
     """The CPO registered with us with a Token A we issued."""
     assert cpo_peer.register(*_token_a("FR", "CPX")).status_code == 1000
     return cpo_peer
+
+
+@pytest.fixture
+def partner_cpo(cpo) -> Iterator[CpoPlatform]:
+    """A CPO serving and pushing Locations and Tariffs, registered with us."""
+    platform = CpoPlatform()
+    platform.start()
+    answer = platform.register(*_token_a("FR", "CPX"))
+    assert answer.status_code == 1000, answer.body
+    yield platform
+    platform.stop()
