@@ -1,4 +1,4 @@
-"""A load generator of real OCPP 1.6J chargers (raw ``websockets`` + json).
+"""A load generator of real OCPP chargers (raw ``websockets`` + json), 1.6J or 2.0.1.
 
 Chargers are spread over several worker processes (``multiprocessing``, spawn)
 so that the client is not the bottleneck; each worker runs one asyncio loop
@@ -15,6 +15,11 @@ Modes (``LoadConfig.mode``):
 ``idle``        connect (paced), boot, then only heartbeats; also answers
                 every CALL from the server (commands scenario).
 ``storm``       all chargers connect and boot at the same moment.
+
+``LoadConfig.protocol`` picks the chargers' OCPP version: ``ocpp1.6`` (Authorize,
+StartTransaction, MeterValues, StopTransaction) or ``ocpp2.0.1``, a lean station
+speaking the same mix in 2.0.1 terms (Authorize, TransactionEvent Started /
+Updated with the meter values / Ended, StatusNotification per EVSE, Heartbeat).
 
 What a worker measures: CALL->CALLRESULT latency per call, CALLERRORs, calls
 never answered within ``call_timeout_s`` (lost), refused handshakes, sockets the
@@ -39,6 +44,7 @@ from urllib.parse import urlparse
 
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 MODES = ("steady", "throughput", "idle", "storm")
+PROTOCOLS = ("ocpp1.6", "ocpp2.0.1")
 
 
 @dataclass(frozen=True)
@@ -68,10 +74,16 @@ class LoadConfig:
     # When given, it replaces warm_sessions (the soak: 50,000 starts would be a
     # storm of StartTransactions no fleet sends).
     open_transactions: tuple[tuple[int, int], ...] = ()
+    protocol: str = "ocpp1.6"
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {PROTOCOLS}")
+        if self.open_transactions and self.protocol != "ocpp1.6":
+            # Seeded sessions carry the CMS's 1.6 transaction ids.
+            raise ValueError("open_transactions are 1.6 transactions")
         if not 0 < self.count <= 60_000:
             raise ValueError("count must be between 1 and 60000")
         if not 0 < self.duration_s <= 1800:
@@ -150,6 +162,38 @@ def _meter_values(connector_id: int, transaction_id: int, energy_wh: int) -> dic
     }
 
 
+def _meter_value_201(energy_wh: int, context: str) -> dict:
+    """A 2.0.1 MeterValueType (§2.33): numeric values with unitOfMeasure."""
+    return {
+        "timestamp": _now_iso(),
+        "sampledValue": [
+            {
+                "value": energy_wh,
+                "measurand": "Energy.Active.Import.Register",
+                "unitOfMeasure": {"unit": "Wh"},
+                "context": context,
+            },
+            {
+                "value": 11000,
+                "measurand": "Power.Active.Import",
+                "unitOfMeasure": {"unit": "W"},
+                "context": context,
+            },
+            {
+                "value": 16.0,
+                "measurand": "Current.Import",
+                "unitOfMeasure": {"unit": "A"},
+                "phase": "L1",
+                "context": context,
+            },
+        ],
+    }
+
+
+# 1.6 connector statuses as a 2.0.1 connector reports them (ConnectorStatusEnumType:
+# a connector in use is Occupied; the transaction carries Charging/Suspended).
+_STATUS_201 = {"Available": "Available", "Unavailable": "Unavailable"}
+
 # Answers a charger gives to server-initiated CALLs (commands).
 _COMMAND_ANSWERS: dict[str, dict[str, Any]] = {
     "GetConfiguration": {"configurationKey": [], "unknownKey": []},
@@ -170,7 +214,8 @@ class Charger:
         from websockets.typing import Subprotocol
 
         self._websockets = websockets
-        self._subprotocols = [Subprotocol("ocpp1.6")]
+        self._subprotocols = [Subprotocol(config.protocol)]
+        self.v201 = config.protocol == "ocpp2.0.1"
         self.config = config
         self.index = index
         self.ocpp_id = charger_id(config, index)
@@ -183,7 +228,9 @@ class Charger:
         self._closing = False
         self.closed = False
         self.energy_wh = 0
-        self.transaction_id: int | None = None
+        self.transaction_id: int | str | None = None
+        self._transactions = itertools.count(1)
+        self._seq_no = 0
 
     async def connect(self) -> bool:
         try:
@@ -202,7 +249,7 @@ class Charger:
             self.stats.refused += 1
             self._sample(f"connect {self.ocpp_id}: {type(error).__name__}: {error}")
             return False
-        if self.ws.subprotocol != "ocpp1.6":
+        if self.ws.subprotocol != self.config.protocol:
             self.stats.refused += 1
             await self.ws.close()
             return False
@@ -266,15 +313,22 @@ class Charger:
         with contextlib.suppress(Exception):
             await self.ws.send(text)
 
-    async def call(self, action: str, payload: dict[str, Any]) -> Any:
-        """Send a CALL; return its payload, None for a CALLERROR or a lost call."""
+    async def call(
+        self, action: str, payload: dict[str, Any], *, counted_as: str = ""
+    ) -> Any:
+        """Send a CALL; return its payload, None for a CALLERROR or a lost call.
+
+        ``counted_as``: the name ``sent_by_action`` counts it under (2.0.1's
+        ``TransactionEvent.Started`` and so on), default the action.
+        """
         if self.closed:
             raise ConnectionError("socket closed")
         unique_id = f"{next(self._ids)}"
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[unique_id] = (future, time.perf_counter(), action)
         self.stats.sent += 1
-        self.stats.sent_by_action[action] = self.stats.sent_by_action.get(action, 0) + 1
+        name = counted_as or action
+        self.stats.sent_by_action[name] = self.stats.sent_by_action.get(name, 0) + 1
         try:
             await self.ws.send(json.dumps([2, unique_id, action, payload]))
             return await asyncio.wait_for(future, self.config.call_timeout_s)
@@ -288,14 +342,21 @@ class Charger:
         return None
 
     async def boot(self) -> bool:
-        answer = await self.call(
-            "BootNotification",
-            {
-                "chargePointVendor": "BenchCo",
-                "chargePointModel": "LoadGen-1",
-                "firmwareVersion": "1.0.0",
-            },
-        )
+        payload: dict[str, Any] = {
+            "chargePointVendor": "BenchCo",
+            "chargePointModel": "LoadGen-1",
+            "firmwareVersion": "1.0.0",
+        }
+        if self.v201:
+            payload = {
+                "reason": "PowerUp",
+                "chargingStation": {
+                    "vendorName": "BenchCo",
+                    "model": "LoadGen-201",
+                    "firmwareVersion": "1.0.0",
+                },
+            }
+        answer = await self.call("BootNotification", payload)
         if not answer or answer.get("status") != "Accepted":
             return False
         self.stats.booted += 1
@@ -303,6 +364,17 @@ class Charger:
         return True
 
     async def status(self, status: str) -> None:
+        if self.v201:
+            await self.call(
+                "StatusNotification",
+                {
+                    "timestamp": _now_iso(),
+                    "connectorStatus": _STATUS_201.get(status, "Occupied"),
+                    "evseId": 1,
+                    "connectorId": 1,
+                },
+            )
+            return
         await self.call(
             "StatusNotification",
             {
@@ -313,8 +385,44 @@ class Charger:
             },
         )
 
+    async def _transaction_event(
+        self, event_type: str, trigger: str, context: str, **extra: Any
+    ) -> Any:
+        """A 2.0.1 TransactionEvent (E01-E07) of the charger's transaction."""
+        payload: dict[str, Any] = {
+            "eventType": event_type,
+            "timestamp": _now_iso(),
+            "triggerReason": trigger,
+            "seqNo": self._seq_no,
+            "transactionInfo": {
+                "transactionId": str(self.transaction_id),
+                "chargingState": "Charging" if event_type != "Ended" else "EVConnected",
+                **extra.pop("info", {}),
+            },
+            "meterValue": [_meter_value_201(self.energy_wh, context)],
+            **extra,
+        }
+        self._seq_no += 1
+        return await self.call(
+            "TransactionEvent", payload, counted_as=f"TransactionEvent.{event_type}"
+        )
+
     async def start_session(self) -> None:
         tag = id_tag(self.config, self.index)
+        if self.v201:
+            token = {"idToken": tag, "type": "ISO14443"}
+            await self.call("Authorize", {"idToken": token})
+            # The station's own transaction id (2.0.1 §2.50), unique on it.
+            self.transaction_id = f"{self.ocpp_id}-{next(self._transactions)}"
+            self._seq_no = 0
+            await self._transaction_event(
+                "Started",
+                "Authorized",
+                "Transaction.Begin",
+                idToken=token,
+                evse={"id": 1, "connectorId": 1},
+            )
+            return
         await self.call("Authorize", {"idTag": tag})
         answer = await self.call(
             "StartTransaction",
@@ -329,12 +437,40 @@ class Charger:
 
     async def meter_values(self) -> None:
         self.energy_wh += random.randint(50, 400)
+        if self.v201:
+            # Inside a transaction 2.0.1 meter values ride on TransactionEvent
+            # Updated (E02); MeterValues is for readings outside one (J01).
+            if self.transaction_id is None:
+                await self.call(
+                    "MeterValues",
+                    {
+                        "evseId": 1,
+                        "meterValue": [
+                            _meter_value_201(self.energy_wh, "Sample.Periodic")
+                        ],
+                    },
+                )
+                return
+            await self._transaction_event(
+                "Updated", "MeterValuePeriodic", "Sample.Periodic"
+            )
+            return
         await self.call(
-            "MeterValues", _meter_values(1, self.transaction_id or 0, self.energy_wh)
+            "MeterValues",
+            _meter_values(1, int(self.transaction_id or 0), self.energy_wh),
         )
 
     async def stop_session(self) -> None:
         if self.transaction_id is None:
+            return
+        if self.v201:
+            await self._transaction_event(
+                "Ended",
+                "StopAuthorized",
+                "Transaction.End",
+                info={"stoppedReason": "Local"},
+            )
+            self.transaction_id = None
             return
         await self.call(
             "StopTransaction",

@@ -483,6 +483,20 @@ def scenario_throughput(ctx: Context) -> dict[str, Any]:
     return out
 
 
+def scenario_protocols(ctx: Context) -> dict[str, Any]:
+    """The throughput load as a 1.6 fleet, then at once as a 2.0.1 fleet (CMS only).
+
+    The same chargers, size and mix back to back on the same CMS processes, so
+    the two figures share the machine's load; the baselines speak 1.6 only.
+    """
+    size = {"count": 100 if ctx.quick else 200, "duration_s": 15 if ctx.quick else 30}
+    config = {"mode": "throughput", "processes": 2, "connect_rate": 400, **size}
+    return {
+        protocol: drive(ctx.cms, {**config, "protocol": protocol}, check_log=True)
+        for protocol in ("ocpp1.6", "ocpp2.0.1")
+    }
+
+
 def scenario_steady(ctx: Context, *, churn: bool = False) -> dict[str, Any]:
     count = 1000 if ctx.quick else 2000
     config: dict[str, Any] = {
@@ -706,6 +720,7 @@ SCENARIOS = {
     "storm": scenario_storm,
     "commands": scenario_commands,
     "soak": scenario_soak,
+    "protocols": scenario_protocols,
 }
 
 
@@ -837,6 +852,22 @@ def render(report: dict[str, Any]) -> str:
                 f"p50/p95/p99/max **{lat['p50']}/{lat['p95']}/{lat['p99']}/{lat['max']}**."
             )
         lines.append("")
+    if "protocols" in results:
+        data = results["protocols"]
+        lines += [
+            "#### protocols (the throughput load from a 1.6 fleet, then a 2.0.1 fleet)",
+            "",
+            HEADER.replace("| server |", "| fleet |", 1),
+        ]
+        lines += [_row(protocol, item) for protocol, item in data.items()]
+        old, new = data["ocpp1.6"], data["ocpp2.0.1"]
+        lines += [
+            "",
+            f"2.0.1 / 1.6: **{_ratio(new['window_msgs_per_s'], old['window_msgs_per_s'])}**"
+            f" msg/s. Calls sent / in the message log: 1.6 {old['sent']} / "
+            f"{old.get('logged_calls')}, 2.0.1 {new['sent']} / {new.get('logged_calls')}.",
+            "",
+        ]
     if "connections" in results:
         lines += [
             "#### connections (one server process each, idle chargers heartbeating every 30 s)",
