@@ -16,6 +16,7 @@ from roaming.cpo import (
 )
 from roaming.emsp import cdrs as emsp_cdrs
 from roaming.emsp import commands as emsp_commands
+from roaming.emsp import driver as emsp_driver
 from roaming.emsp import locations as emsp_locations
 from roaming.emsp import sessions as emsp_sessions
 from roaming.emsp import tariffs as emsp_tariffs
@@ -186,6 +187,17 @@ portal_urlpatterns = [
 
 urlpatterns = [
     path("ocpi/", include(ocpi_urlpatterns)),
+    # The driver app at partner CPOs' stations (REST API v1, driver accounts).
+    path(
+        "api/v1/driver/partner-starts/",
+        emsp_driver.DriverPartnerStartApi.as_view(),
+        name="driver_partner_start",
+    ),
+    path(
+        "api/v1/driver/partner-starts/<int:pk>/",
+        emsp_driver.DriverPartnerStartDetailApi.as_view(),
+        name="driver_partner_start_detail",
+    ),
     path("roaming/partners/", include(portal_urlpatterns)),
     path("roaming/settlement/", views.settlement_view, name="settlement"),
     path(

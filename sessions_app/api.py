@@ -351,6 +351,18 @@ class RemoteStartOutputSerializer(serializers.Serializer):
     resolved_at = serializers.DateTimeField(allow_null=True)
 
 
+def driver_start_token(*, user: User, token_id: int) -> IdToken:
+    """The driver's own token to start with; a 400 naming id_token otherwise."""
+    token = IdToken.objects.filter(pk=token_id, owner=user).first()
+    if token is None:
+        raise exceptions.ValidationError({"id_token": ["No such token of yours."]})
+    if token.status != TokenStatus.ACCEPTED:
+        raise exceptions.ValidationError(
+            {"id_token": [f"This token is {token.status.lower()}."]}
+        )
+    return token
+
+
 def remote_start_row(
     handle: RemoteStartRequest, connector_id: int | None
 ) -> dict[str, Any]:
@@ -383,13 +395,7 @@ class DriverStartApi(DriverApiView):
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         data = body_input(self.InputSerializer, request)
-        token = IdToken.objects.filter(pk=data["id_token"], owner=request.user).first()
-        if token is None:
-            raise exceptions.ValidationError({"id_token": ["No such token of yours."]})
-        if token.status != TokenStatus.ACCEPTED:
-            raise exceptions.ValidationError(
-                {"id_token": [f"This token is {token.status.lower()}."]}
-            )
+        token = driver_start_token(user=request.user, token_id=data["id_token"])
         connector = (
             Connector.objects.filter(
                 pk=data["connector"],
