@@ -246,6 +246,19 @@ class CostUpdate:
 
 
 @dataclass(frozen=True, kw_only=True)
+class CustomerInformation:
+    """Ask for (``report``) and/or erase (``clear``) what the charger holds of a
+    customer, named by an identifier or an id token (2.0.1 N09/N10)."""
+
+    request_id: int
+    report: bool
+    clear: bool
+    customer_identifier: str = ""
+    id_token: str = ""
+    id_token_kind: str = ""  # how the charger reads it (RFID card...); "" the CMS's
+
+
+@dataclass(frozen=True, kw_only=True)
 class RawCall:
     """An action without a neutral command (e.g. the security extensions)."""
 
@@ -277,6 +290,7 @@ Command = (
     | RenewCertificate
     | SetBasicAuthPassword
     | CostUpdate
+    | CustomerInformation
     | RawCall
 )
 

@@ -464,3 +464,38 @@ class CommandBatch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} × {self.total}"
+
+
+class CustomerInformationReport(models.Model):
+    """What a 2.0.1 station reported of a customer (N09/N10), all its parts.
+
+    CustomerInformation asks for it; the station sends NotifyCustomerInformation
+    in parts (``seqNo`` from 0, ``tbc`` true until the last), kept as they come.
+    """
+
+    charge_point = models.ForeignKey(
+        "stations.ChargePoint",
+        on_delete=models.CASCADE,
+        related_name="customer_information_reports",
+    )
+    request_id = models.IntegerField()
+    command = models.ForeignKey(
+        _COMMAND, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # [{"seq_no": 0, "data": "...", "generated_at": "..."}], in seqNo order.
+    parts = models.JSONField(default=list)
+    is_complete = models.BooleanField(default=False)
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["charge_point", "request_id"],
+                name="customer_information_unique_request",
+            )
+        ]
+
+    @property
+    def text(self) -> str:
+        """The report as the station wrote it, its parts joined in order."""
+        return "".join(str(part.get("data", "")) for part in self.parts)

@@ -52,6 +52,7 @@ from stations.remote.models import (
     CommandResultApplication,
     ConfigurationFetch,
     ConfigurationKey,
+    CustomerInformationReport,
     DiagnosticsRequest,
     FirmwareUpdate,
     LocalAuthList,
@@ -98,9 +99,17 @@ ACTION_PERMISSIONS: dict[str, str] = {
     "InstallCertificate": "stations.configure_chargepoint",
     "DeleteCertificate": "stations.configure_chargepoint",
     "GetInstalledCertificateIds": "stations.configure_chargepoint",
+    # 2.0.1 N09/N10: a customer's data held by the charger, privacy data, so
+    # operations-level (support and finance do not hold the permission).
+    "CustomerInformation": "stations.configure_chargepoint",
     "GetLog": "stations.manage_firmware",
     "SignedUpdateFirmware": "stations.manage_firmware",
 }
+
+
+# Commands only newer versions carry, named as they are: a 1.6 charger's
+# adapter refuses them naming the action.
+_NEWER_ACTIONS = frozenset({"CustomerInformation"})
 
 
 def permission_for_action(action: str) -> str:
@@ -113,6 +122,8 @@ def action_name(action: str) -> str:
     # The permission table names actions as OCPP 1.6 does (the audit rows too).
     adapter = versions.adapter_for(OcppProtocol.OCPP16)
     name = adapter.action_name(action)
+    if name in _NEWER_ACTIONS:
+        return name
     if name not in adapter.command_actions:
         raise CommandPayloadError(
             f"“{action}” is not a command a central system can send.", field="action"
@@ -1038,6 +1049,51 @@ def reservation_status_record(
             status__in=[ReservationStatus.PENDING, ReservationStatus.ACTIVE],
         ).update(status=ended, charger_status=status, ended_at=at)
     )
+
+
+def customer_information_record(
+    *,
+    charge_point_id: int,
+    request_id: int,
+    seq_no: int,
+    data: str,
+    is_last: bool,
+    generated_at: datetime,
+) -> CustomerInformationReport:
+    """Keep one part of a NotifyCustomerInformation (N09); a resent part is kept once."""
+    command = (
+        ChargePointCommand.objects.filter(
+            charge_point_id=charge_point_id,
+            action="CustomerInformation",
+            payload__requestId=request_id,
+        )
+        .order_by("-pk")
+        .first()
+    )
+    with transaction.atomic():
+        report, _ = CustomerInformationReport.objects.get_or_create(
+            charge_point_id=charge_point_id,
+            request_id=request_id,
+            defaults={"command": command, "updated_at": _now()},
+        )
+        report = CustomerInformationReport.objects.select_for_update().get(pk=report.pk)
+        parts = {int(part["seq_no"]): part for part in report.parts}
+        parts.setdefault(
+            seq_no,
+            {
+                "seq_no": seq_no,
+                "data": data,
+                "generated_at": generated_at.isoformat(),
+                "is_last": is_last,
+            },
+        )
+        report.parts = [parts[number] for number in sorted(parts)]
+        # Complete once the part with tbc false and every part before it came.
+        last = next((n for n, p in parts.items() if p.get("is_last")), None)
+        report.is_complete = last is not None and set(parts) >= set(range(last + 1))
+        report.updated_at = _now()
+        report.save(update_fields=["parts", "is_complete", "updated_at"])
+    return report
 
 
 def remote_start_resolve(*, session_id: int) -> RemoteStartRequest | None:

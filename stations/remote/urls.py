@@ -34,6 +34,11 @@ urlpatterns = [
     path("cp/<int:pk>/firmware/", views.firmware, name="firmware"),
     path("cp/<int:pk>/profiles/", views.profiles, name="profiles"),
     path(
+        "cp/<int:pk>/customer-information/",
+        views.customer_information,
+        name="customer_information",
+    ),
+    path(
         "profile/<int:profile_pk>/<str:verb>/",
         views.profile_action,
         name="profile_action",

@@ -44,6 +44,7 @@ from stations.remote.models import (
     ChargingProfile,
     CommandBatch,
     ConfigurationKey,
+    CustomerInformationReport,
     DiagnosticsRequest,
     FirmwareUpdate,
     LocalAuthList,
@@ -395,6 +396,24 @@ def reservations(request: HttpRequest, pk: int) -> HttpResponse:
             "charge_point": charge_point,
             "reservations": Reservation.objects.filter(charge_point=charge_point)[:50],
             "form": ACTION_FORMS["ReserveNow"](time_zone=_tz(charge_point)),
+            "time_zone": _tz(charge_point),
+        },
+    )
+
+
+@login_required
+@require_GET
+def customer_information(request: HttpRequest, pk: int) -> HttpResponse:
+    """What 2.0.1 stations reported of customers (N09/N10): privacy data, operations."""
+    charge_point = _charge_point(request, pk, "stations.configure_chargepoint")
+    return render(
+        request,
+        "stations/commands/customer_information.html",
+        {
+            "charge_point": charge_point,
+            "reports": CustomerInformationReport.objects.filter(
+                charge_point=charge_point
+            ).order_by("-updated_at")[:50],
             "time_zone": _tz(charge_point),
         },
     )

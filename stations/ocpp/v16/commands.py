@@ -281,6 +281,11 @@ def _wire(command: neutral.Command) -> WireCall:
             raise CommandPayloadError(
                 "OCPP 1.6 chargers have no CostUpdated message.", field="action"
             )
+        case neutral.CustomerInformation():
+            raise CommandPayloadError(
+                "OCPP 1.6 chargers have no CustomerInformation message.",
+                field="action",
+            )
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")

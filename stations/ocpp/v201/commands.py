@@ -412,6 +412,21 @@ def _wire(command: neutral.Command) -> WireCall:
                     "transactionId": _charger_transaction(transaction_id),
                 },
             )
+        case neutral.CustomerInformation():
+            # N09/N10: report and/or clear, the customer named one way.
+            payload = {
+                "requestId": command.request_id,
+                "report": command.report,
+                "clear": command.clear,
+            }
+            _set(payload, "customerIdentifier", command.customer_identifier)
+            if command.id_token:
+                # The customer as the station knows them: a card keeps its type.
+                payload["idToken"] = {
+                    "idToken": command.id_token,
+                    "type": command.id_token_kind or GROUP_ID_KIND,
+                }
+            return WireCall("CustomerInformation", payload)
         case neutral.RawCall(action=action, payload=raw):
             return raw_call(action, raw)
     raise CommandPayloadError(f"{command!r} is not a command.", field="action")
@@ -598,6 +613,15 @@ def _command_of(action: str, p: dict[str, Any]) -> neutral.Command:
             return neutral.CostUpdate(
                 transaction_id=_session_of(str(p["transactionId"])) or 0,
                 total_cost=Decimal(str(p["totalCost"])),
+            )
+        case "CustomerInformation" if not p.get("customerCertificate"):
+            return neutral.CustomerInformation(
+                request_id=int(p["requestId"]),
+                report=bool(p["report"]),
+                clear=bool(p["clear"]),
+                customer_identifier=str(p.get("customerIdentifier") or ""),
+                id_token=str((p.get("idToken") or {}).get("idToken") or ""),
+                id_token_kind=str((p.get("idToken") or {}).get("type") or ""),
             )
         case "SetVariables" if _is_basic_auth_password(p):
             return neutral.SetBasicAuthPassword(

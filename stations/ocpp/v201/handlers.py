@@ -223,6 +223,24 @@ class CentralSystem(FrameRouter, V201ChargePoint):
         )
         return call_result.ReservationStatusUpdate()
 
+    @on(Action.notify_customer_information)
+    async def on_notify_customer_information(
+        self, **_: Any
+    ) -> call_result.NotifyCustomerInformation:
+        # N09: the answer to CustomerInformation comes in parts, seqNo from 0,
+        # tbc ("to be continued") true on all but the last.
+        payload = self._current_payload
+        await self.call_service(
+            remote.customer_information_record,
+            charge_point_id=self.charge_point_id,
+            request_id=payload["requestId"],
+            seq_no=payload["seqNo"],
+            data=payload["data"],
+            is_last=not payload.get("tbc", False),
+            generated_at=parse_ocpp_datetime(payload["generatedAt"]),
+        )
+        return call_result.NotifyCustomerInformation()
+
     # --- firmware (L), diagnostics (N), security (A), data transfer (P) --------
 
     @on(Action.firmware_status_notification)
