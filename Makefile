@@ -114,6 +114,13 @@ clean:
 run-distributed: install
 	$(BIN)/python bench/distributed.py
 
+.PHONY: chaos
+# Fault injection against the distributed layout under load (bench/chaos.py, 4-8 min):
+# kill -9 of an ASGI process, a rolling SIGTERM restart, Redis stopped and started,
+# PostgreSQL restarted; fails on any acknowledged message lost or duplicated, 5xx or SIGKILL.
+chaos: install nginx-deps
+	$(BIN)/python bench/chaos.py
+
 .PHONY: bench bench-full
 # The benchmark suite, quick sizes (~15 min); writes docs/benchmarks.md.
 bench: install
