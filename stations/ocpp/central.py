@@ -8,7 +8,9 @@ handlers and ``call()`` for CMS-initiated commands). It replaces the package's
 silently, put every CALLRESULT on the response queue (a stray one would be
 consumed by the next command) and validate with jsonschema in a thread pool.
 Here every frame is parsed once, logged, validated with the version's compiled
-schemas and answered with that version's CallError codes.
+schemas and answered with that version's CallError codes. A charger's frame is
+answered only once its message-log row is written, and a CMS command's CALL is
+sent only once its row is (``MessageLogWriter.durable``).
 """
 
 from __future__ import annotations
@@ -123,8 +125,8 @@ class FrameRouter(BaseChargePoint):
 
     # --- plumbing ---------------------------------------------------------
 
-    def log_frame(self, direction: str, message_type: int, **fields: Any) -> None:
-        self._writer.add(
+    def log_frame(self, direction: str, message_type: int, **fields: Any) -> LogEntry:
+        return self._writer.add(
             LogEntry(
                 ocpp_id=self.id,
                 charge_point_id=self.charge_point_id,
@@ -152,7 +154,10 @@ class FrameRouter(BaseChargePoint):
         details: Any = None,
         *,
         action: str = "",
+        answering: LogEntry | None = None,
     ) -> None:
+        """Answer with a CALLERROR; ``answering``: the logged frame it answers,
+        written to the log before the answer leaves."""
         text = call_error_frame(unique_id, code, description, details)
         self.log_frame(
             OUT,
@@ -162,6 +167,8 @@ class FrameRouter(BaseChargePoint):
             payload={"errorDescription": description[:255], "errorDetails": details},
             error_code=code,
         )
+        if answering is not None:
+            await self._writer.durable(answering)
         await self._connection.send(text)
 
     def loggable(self, action: str, payload: Any) -> Any:
@@ -173,13 +180,15 @@ class FrameRouter(BaseChargePoint):
         frame, _ = parse_frame(message)
         if frame.message_type == CALL:
             self.pending_calls[frame.unique_id] = frame.action
-        self.log_frame(
+        entry = self.log_frame(
             OUT,
             frame.message_type,
             unique_id=frame.unique_id,
             action=frame.action,
             payload=self.loggable(frame.action, frame.payload),
         )
+        # The audit trail holds every command before the charger has it.
+        await self._writer.durable(entry)
         await self._connection.send(message)
 
     async def route_message(self, raw_msg: str) -> None:
@@ -187,7 +196,7 @@ class FrameRouter(BaseChargePoint):
             frame, _decoded = parse_frame(raw_msg)
         except FrameError as error:
             unique_id = error.unique_id or UNKNOWN_UNIQUE_ID
-            self.log_frame(
+            entry = self.log_frame(
                 IN, INVALID, unique_id=unique_id, raw=raw_msg, error_code=error.code
             )
             code = (
@@ -195,17 +204,19 @@ class FrameRouter(BaseChargePoint):
                 if error.code == FormationViolationError.code
                 else error.code
             )
-            await self.send_call_error(unique_id, code, error.description)
+            await self.send_call_error(
+                unique_id, code, error.description, answering=entry
+            )
             return
         if frame.message_type == CALL:
-            self.log_frame(
+            entry = self.log_frame(
                 IN,
                 CALL,
                 unique_id=frame.unique_id,
                 action=frame.action,
                 payload=frame.payload,
             )
-            await self._handle_frame_call(frame)
+            await self._handle_frame_call(frame, entry)
             received_at = getattr(self._connection, "received_at", 0.0)
             if received_at and late_calls.answered(
                 self.id, frame.action, time.monotonic() - received_at
@@ -253,7 +264,7 @@ class FrameRouter(BaseChargePoint):
             message = CallResult(frame.unique_id, frame.payload, action=action)
         self._response_queue.put_nowait(message)
 
-    async def _handle_frame_call(self, frame: Frame) -> None:
+    async def _handle_frame_call(self, frame: Frame, entry: LogEntry) -> None:
         handlers = self.route_map.get(frame.action)
         if handlers is None or "_on_action" not in handlers:
             # OCPP-J 1.6 §4.2.3 (2.0.1 Part 4 §4.3): NotImplemented = action not known,
@@ -266,6 +277,7 @@ class FrameRouter(BaseChargePoint):
                 if known
                 else f"Unknown action {frame.action}",
                 action=frame.action,
+                answering=entry,
             )
             return
         self._after_answer = []  # only what this CALL's handler asks for
@@ -282,6 +294,7 @@ class FrameRouter(BaseChargePoint):
                 error.description,
                 error.details,
                 action=frame.action,
+                answering=entry,
             )
             return
         except Exception:
@@ -291,6 +304,7 @@ class FrameRouter(BaseChargePoint):
                 "InternalError",
                 "The central system could not process the request",
                 action=frame.action,
+                answering=entry,
             )
             return
         finally:
@@ -305,6 +319,7 @@ class FrameRouter(BaseChargePoint):
                 "InternalError",
                 "The central system built an invalid answer",
                 action=frame.action,
+                answering=entry,
             )
             return
         self.log_frame(
@@ -314,6 +329,9 @@ class FrameRouter(BaseChargePoint):
             action=frame.action,
             payload=payload,
         )
+        # Acknowledged only once the frame is in the log (the group commit
+        # usually wrote it with the batch; otherwise it is written now).
+        await self._writer.durable(entry)
         await self._connection.send(CallResult(frame.unique_id, payload).to_json())
         if self.on_answered is not None:
             self.on_answered(frame.action, payload)

@@ -533,7 +533,7 @@ class OcppConsumer(AsyncWebsocketConsumer):
         match = _UNIQUE_ID_PREFIX.match(text_data[:300])
         unique_id = match.group(1) if match else UNKNOWN_UNIQUE_ID
         limit = self.max_frame_bytes
-        self.cp.log_frame(
+        entry = self.cp.log_frame(
             OcppMessage.Direction.IN,
             INVALID,
             unique_id=unique_id,
@@ -541,7 +541,9 @@ class OcppConsumer(AsyncWebsocketConsumer):
             error_code="GenericError",
         )
         description = f"Frame of {size} bytes exceeds the limit of {limit} bytes"
-        await self.cp.send_call_error(unique_id, "GenericError", description)
+        await self.cp.send_call_error(
+            unique_id, "GenericError", description, answering=entry
+        )
 
     def _note_seen(self) -> None:
         now = time.monotonic()
@@ -679,6 +681,12 @@ class OcppConsumer(AsyncWebsocketConsumer):
         finally:
             self.cp.pending_calls.pop(claimed.unique_id, None)
             self.cp.responses.pop(claimed.unique_id, None)
+        try:
+            # The answer is in the message log before the command record says so.
+            await self._writer.durable()
+        except asyncio.CancelledError:
+            await self._record_outcome(command_id, outcome)
+            raise
         await self._record_outcome(command_id, outcome)
 
     async def _record_outcome(self, command_id: int, outcome: dict[str, Any]) -> None:

@@ -12,7 +12,9 @@ idle gateway answers at once and a busy one writes bigger batches.
 A charger's CALL is answered only after its batch committed, and the OCPP
 message log's buffered rows (including that CALL) are written first in the
 same round, so an acknowledged message is always on disk with its log row.
-A batch that fails is retried item by item, so one bad message fails alone.
+A batch that fails is retried item by item, so one bad message fails alone;
+its log rows are then written on their own, and if that fails too they go
+back to the log writer, which retries them (``MessageLogWriter.give_back``).
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ from stations.ocpp.messagelog import (
     MessageLogWriter,
     get_writer,
     write_entries,
+    write_entries_salvaging,
 )
 from stations.ocpp.runtime import run_service
 from stations.session_port import sessions
@@ -70,7 +73,8 @@ def _run_batch(
     single_service: Callable[..., Any],
     items: list[Any],
     log_entries: list[LogEntry],
-) -> tuple[list[Outcome], list[services.LiveEvent]]:
+) -> tuple[list[Outcome], list[services.LiveEvent], bool]:
+    """Write one round; the third value: whether ``log_entries`` were written."""
     try:
         results, round_events = run_service(
             _write_round,
@@ -82,7 +86,7 @@ def _run_batch(
         )
         if results is None:
             results = [None] * len(items)
-        return [(None, result) for result in results], round_events
+        return [(None, result) for result in results], round_events, True
     except Exception:
         if len(items) == 1:
             logger.exception("%s: the write failed", name)
@@ -93,11 +97,17 @@ def _run_batch(
                 len(items),
                 exc_info=True,
             )
+    logged = True
     if log_entries:
         try:
-            run_service(write_entries, {"entries": log_entries})
-        except Exception:  # the log is best effort; never fail a charger
-            logger.exception("could not write %d OCPP log rows", len(log_entries))
+            run_service(write_entries_salvaging, {"entries": log_entries})
+        except Exception:  # the writer keeps them and retries
+            logged = False
+            logger.warning(
+                "could not write %d OCPP log rows; the log writer retries them",
+                len(log_entries),
+                exc_info=True,
+            )
     outcomes: list[Outcome] = []
     events: list[services.LiveEvent] = []
     for item in items:
@@ -110,7 +120,7 @@ def _run_batch(
         else:
             outcomes.append((None, result))
             events.extend(item_events)
-    return outcomes, events
+    return outcomes, events, logged
 
 
 class GroupCommit(Generic[Item]):
@@ -164,7 +174,7 @@ class GroupCommit(Generic[Item]):
             items = [item for item, _ in batch]
             log_entries = writer.take()
             try:
-                outcomes, events = await sync_to_async(
+                outcomes, events, logged = await sync_to_async(
                     _run_batch, thread_sensitive=True
                 )(
                     self.name,
@@ -174,12 +184,17 @@ class GroupCommit(Generic[Item]):
                     log_entries,
                 )
             except BaseException as hop_error:  # the thread hop itself failed
-                outcomes, events = [(hop_error, None)] * len(batch), []
+                outcomes, events, logged = [(hop_error, None)] * len(batch), [], False
                 if isinstance(hop_error, asyncio.CancelledError):
+                    writer.give_back(log_entries)
                     for _, future in batch:
                         if not future.done():
                             future.set_exception(hop_error)
                     raise
+            if logged:
+                writer.written(log_entries)
+            else:
+                writer.give_back(log_entries)
             self.batches += 1
             self.items += len(batch)
             for (_, future), (error, result) in zip(batch, outcomes, strict=True):

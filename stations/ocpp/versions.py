@@ -45,7 +45,8 @@ class CentralSystemSession(Protocol):
 
     async def call(self, payload: Any, *args: Any, **kwargs: Any) -> Any: ...
 
-    def log_frame(self, direction: str, message_type: int, **fields: Any) -> None: ...
+    # Returns the message-log entry (stations.ocpp.messagelog.LogEntry).
+    def log_frame(self, direction: str, message_type: int, **fields: Any) -> Any: ...
 
     async def send_call_error(
         self,
@@ -55,6 +56,7 @@ class CentralSystemSession(Protocol):
         details: Any = None,
         *,
         action: str = "",
+        answering: Any = None,
     ) -> None: ...
 
 
