@@ -12,18 +12,16 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import subprocess
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
 import websockets
 from django.db import connection
 
+from bench.chaos import postgresql_restart
 from stations.models import ChargePoint, OcppMessage
 from stations.ocpp.messagelog import LogEntry, MessageLogWriter
 from tests.factories import ChargePointFactory, ConnectorFactory, IdTokenFactory
@@ -215,24 +213,6 @@ def test_frames_answered_before_a_sigkill_are_all_in_the_log(
     ChargePoint.objects.update(is_connected=False)  # nobody is left to say so
 
 
-def _restart_postgresql() -> None:
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW data_directory")
-        (data_directory,) = cursor.fetchone()
-    pg_ctl = next(
-        (
-            str(candidate)
-            for candidate in sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))
-        ),
-        "pg_ctl",
-    )
-    command = f"{pg_ctl} -D '{data_directory}' -m fast -w -t 60 restart >/dev/null"
-    if os.getuid() == 0:  # PostgreSQL runs as its own user (.ci/services.sh)
-        subprocess.run(["su", "postgres", "-s", "/bin/bash", "-c", command], check=True)  # noqa: S607
-    else:
-        subprocess.run(["/bin/bash", "-c", command], check=True)
-
-
 def test_frames_answered_across_a_postgresql_restart_are_all_in_the_log(
     server_factory: Any,
 ) -> None:
@@ -241,7 +221,7 @@ def test_frames_answered_across_a_postgresql_restart_are_all_in_the_log(
     _seed()
     server = server_factory(OCPP_UNKNOWN_CHARGERS="reject")
     chargers, restarted = asyncio.run(
-        _load_around(server.ws_url, _restart_postgresql, before_s=1.5, after_s=3.0)
+        _load_around(server.ws_url, postgresql_restart, before_s=1.5, after_s=3.0)
     )
     server.stop()
     connection.close()  # this thread's connection did not survive the restart
