@@ -33,6 +33,7 @@ import json
 import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from ocpp.exceptions import FormatViolationError, OCPPError
@@ -334,6 +335,8 @@ class SimulatedStation201(SimulatedCharger):
         self.log_request_id: int | None = None
         self.log_status = "Idle"
         self.variables = self._device_model()
+        # The cost the station's display shows per transaction (CostUpdated).
+        self.displayed_costs: dict[str, Decimal] = {}
 
     # ------------------------------------------------------- device model
 
@@ -1140,6 +1143,14 @@ class SimulatedStation201(SimulatedCharger):
             remote_start_id=int(p["remoteStartId"]),
         )
         return {"status": status}, actions[0] if actions else None
+
+    def _on_cost_updated(self, p: dict[str, Any]) -> Answer:
+        """I02/I03: show the running cost of a transaction to the driver."""
+        transaction_id = str(p["transactionId"])
+        if self.connector_with_transaction(transaction_id) is not None:
+            self.displayed_costs[transaction_id] = Decimal(str(p["totalCost"]))
+        # CostUpdatedResponse has no fields; an unknown transaction is not an error.
+        return {}, None
 
     def _on_request_stop_transaction(self, p: dict[str, Any]) -> Answer:
         connector = self.connector_with_transaction(str(p["transactionId"]))

@@ -104,6 +104,17 @@ def test_a_simulated_201_station_boots_charges_and_answers_the_cms(
                 ).first(),
                 what="EVSE 1 Charging",
             )
+            # The station shows the running cost the CMS sends (I02).
+            seen["cost"] = await asyncio.to_thread(
+                _send,
+                charge_point,
+                "CostUpdated",
+                {
+                    "totalCost": 1.25,
+                    "transactionId": seen["local"].charger_transaction_id,
+                },
+                operator,
+            )
             seen["remote_start"] = await asyncio.to_thread(
                 _send,
                 charge_point,
@@ -184,7 +195,8 @@ def test_a_simulated_201_station_boots_charges_and_answers_the_cms(
     assert MeterValue.objects.filter(session=local).count() >= 2
     assert remote.connector_number == 2
     assert remote.stop_reason == "Remote"
-    for answer in ("remote_start", "set", "get", "report", "remote_stop"):
+    assert sim.displayed_costs[local.charger_transaction_id] == Decimal("1.25")
+    for answer in ("cost", "remote_start", "set", "get", "report", "remote_stop"):
         assert seen[answer].status == CommandStatus.ACCEPTED, answer
     assert seen["read_only"].status == CommandStatus.REJECTED
     assert sim.configuration.integer("MeterValueSampleInterval") == 2
