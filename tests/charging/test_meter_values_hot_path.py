@@ -275,9 +275,10 @@ def test_a_failed_batch_is_written_item_by_item_and_only_the_bad_item_fails():
         written.append(item)
         return item.upper()
 
-    outcomes, events = groupcommit._run_batch(
+    outcomes, events, logged = groupcommit._run_batch(
         "test", batch_service, single_service, ["a", "bad", "c"], []
     )
+    assert logged  # no log rows were waiting on the round
     assert written == ["a", "c"]
     assert outcomes[0] == (None, "A")
     assert outcomes[2] == (None, "C")
